@@ -1,0 +1,132 @@
+"""asyncio client: the same methods as `Client`, awaited. Shares `_core` with it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import grpc
+
+from . import _core
+from .errors import from_rpc_error
+from .types import CollectionInfo, DeleteResult, Document, IndexSpec, IngestResult, SearchResult
+from .v1 import bitrag_pb2 as pb
+from .v1 import bitrag_pb2_grpc as pb_grpc
+
+T = TypeVar("T")
+
+
+class AsyncClient:
+    """Non-blocking bitrag client (grpc.aio). Use `async with AsyncClient(target) as c: ...`."""
+
+    def __init__(
+        self,
+        target: str = _core.DEFAULT_TARGET,
+        *,
+        timeout: float | None = 60.0,
+        max_message_mb: int = _core.DEFAULT_MAX_MESSAGE_MB,
+        credentials: grpc.ChannelCredentials | None = None,
+    ) -> None:
+        self.target = target
+        self.timeout = timeout
+        opts = _core.channel_options(max_message_mb)
+        self._channel = (
+            grpc.aio.secure_channel(target, credentials, opts)
+            if credentials
+            else grpc.aio.insecure_channel(target, opts)
+        )
+        self._stub = pb_grpc.BitragServiceStub(self._channel)
+
+    async def _call(self, method: Callable[..., Awaitable[T]], request: Any) -> T:
+        try:
+            return await method(request, timeout=self.timeout)
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+
+    async def create_collection(
+        self,
+        name: str,
+        *,
+        dimension: int = 0,
+        embedder: str = "",
+        index: IndexSpec | None = None,
+        default_oversample: int = 0,
+        description: str = "",
+    ) -> CollectionInfo:
+        req = _core.create_request(
+            name, dimension=dimension, embedder=embedder, index=index,
+            default_oversample=default_oversample, description=description,
+        )
+        return _core.collection_from_proto(await self._call(self._stub.CreateCollection, req))
+
+    async def list_collections(self) -> list[CollectionInfo]:
+        resp = await self._call(self._stub.ListCollections, pb.ListCollectionsRequest())
+        return [_core.collection_from_proto(c) for c in resp.collections]
+
+    async def describe_collection(self, name: str) -> CollectionInfo:
+        return _core.collection_from_proto(
+            await self._call(self._stub.DescribeCollection, pb.DescribeCollectionRequest(name=name))
+        )
+
+    async def drop_collection(self, name: str) -> None:
+        await self._call(self._stub.DropCollection, pb.DropCollectionRequest(name=name))
+
+    async def ingest_documents(
+        self,
+        collection: str,
+        documents: Iterable[Document],
+        *,
+        chunk_size: int = 0,
+        chunk_overlap: int = 0,
+        batch_size: int = 32,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> IngestResult:
+        total = IngestResult()
+        for req, n in _core.document_requests(
+            collection, list(documents), chunk_size=chunk_size, chunk_overlap=chunk_overlap, batch_size=batch_size
+        ):
+            total += _core.ingest_from_proto(await self._call(self._stub.Ingest, req))
+            if on_progress:
+                on_progress(n)
+        return total
+
+    async def ingest_vectors(
+        self,
+        collection: str,
+        vectors: Any,
+        *,
+        ids: Sequence[str] | None = None,
+        document_ids: Sequence[str] | None = None,
+        texts: Sequence[str] | None = None,
+        metadata: Sequence[Mapping[str, Any]] | None = None,
+        batch_size: int = 2048,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> IngestResult:
+        total = IngestResult()
+        for req, n in _core.vector_requests(
+            collection, vectors, texts=texts, metadata=metadata, ids=ids, document_ids=document_ids,
+            batch_size=batch_size,
+        ):
+            total += _core.ingest_from_proto(await self._call(self._stub.Ingest, req))
+            if on_progress:
+                on_progress(n)
+        return total
+
+    async def delete(self, collection: str, document_ids: Sequence[str]) -> DeleteResult:
+        req = pb.DeleteRequest(collection=collection, document_ids=list(document_ids))
+        return _core.delete_from_proto(await self._call(self._stub.Delete, req))
+
+    async def search(
+        self, collection: str, query: str | Any, *, top_k: int = 10, filter: str = "", oversample: int = 0
+    ) -> SearchResult:
+        req = _core.search_request(collection, query, top_k=top_k, filter=filter, oversample=oversample)
+        return _core.search_from_proto(await self._call(self._stub.Search, req))
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

@@ -1,0 +1,166 @@
+"""Synchronous client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+
+from . import _core
+from .errors import from_rpc_error
+from .types import CollectionInfo, DeleteResult, Document, IndexSpec, IngestResult, SearchResult
+from .v1 import bitrag_pb2 as pb
+from .v1 import bitrag_pb2_grpc as pb_grpc
+
+T = TypeVar("T")
+
+
+class Client:
+    """Blocking bitrag client.
+
+    >>> with Client("127.0.0.1:50051") as c:
+    ...     c.create_collection("docs")
+    ...     c.ingest_documents("docs", [Document("a", "Binary codes live in RAM.")])
+    ...     res = c.search("docs", "where do the codes live?", top_k=3)
+
+    Every method raises a `bitrag.BitragError` subclass on failure (e.g. `NotFoundError`,
+    `InvalidArgumentError` with `.field` naming the bad request field).
+    """
+
+    def __init__(
+        self,
+        target: str = _core.DEFAULT_TARGET,
+        *,
+        timeout: float | None = 60.0,
+        max_message_mb: int = _core.DEFAULT_MAX_MESSAGE_MB,
+        credentials: grpc.ChannelCredentials | None = None,
+    ) -> None:
+        self.target = target
+        self.timeout = timeout
+        opts = _core.channel_options(max_message_mb)
+        self._channel = (
+            grpc.secure_channel(target, credentials, opts) if credentials else grpc.insecure_channel(target, opts)
+        )
+        self._stub = pb_grpc.BitragServiceStub(self._channel)
+
+    def _call(self, method: Callable[..., T], request: Any) -> T:
+        try:
+            return method(request, timeout=self.timeout)
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+
+    # ---- collections ---------------------------------------------------------------------------
+
+    def create_collection(
+        self,
+        name: str,
+        *,
+        dimension: int = 0,
+        embedder: str = "",
+        index: IndexSpec | None = None,
+        default_oversample: int = 0,
+        description: str = "",
+    ) -> CollectionInfo:
+        """Create a collection. `embedder`: "" (server default), "local", "openai[:model]" or
+        "none" (raw vectors only; then `dimension` is required)."""
+        req = _core.create_request(
+            name, dimension=dimension, embedder=embedder, index=index,
+            default_oversample=default_oversample, description=description,
+        )
+        return _core.collection_from_proto(self._call(self._stub.CreateCollection, req))
+
+    def list_collections(self) -> list[CollectionInfo]:
+        resp = self._call(self._stub.ListCollections, pb.ListCollectionsRequest())
+        return [_core.collection_from_proto(c) for c in resp.collections]
+
+    def describe_collection(self, name: str) -> CollectionInfo:
+        return _core.collection_from_proto(
+            self._call(self._stub.DescribeCollection, pb.DescribeCollectionRequest(name=name))
+        )
+
+    def drop_collection(self, name: str) -> None:
+        self._call(self._stub.DropCollection, pb.DropCollectionRequest(name=name))
+
+    # ---- data ----------------------------------------------------------------------------------
+
+    def ingest_documents(
+        self,
+        collection: str,
+        documents: Iterable[Document],
+        *,
+        chunk_size: int = 0,
+        chunk_overlap: int = 0,
+        batch_size: int = 32,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> IngestResult:
+        """Send documents for the server to split, embed and store. Unchanged documents are
+        skipped; changed ones replace their old chunks. `on_progress(n)` after each batch."""
+        total = IngestResult()
+        for req, n in _core.document_requests(
+            collection, list(documents), chunk_size=chunk_size, chunk_overlap=chunk_overlap, batch_size=batch_size
+        ):
+            total += _core.ingest_from_proto(self._call(self._stub.Ingest, req))
+            if on_progress:
+                on_progress(n)
+        return total
+
+    def ingest_vectors(
+        self,
+        collection: str,
+        vectors: Any,
+        *,
+        ids: Sequence[str] | None = None,
+        document_ids: Sequence[str] | None = None,
+        texts: Sequence[str] | None = None,
+        metadata: Sequence[Mapping[str, Any]] | None = None,
+        batch_size: int = 2048,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> IngestResult:
+        """Store pre-computed vectors `[n, d]` (float32) with optional text and metadata."""
+        total = IngestResult()
+        for req, n in _core.vector_requests(
+            collection, vectors, texts=texts, metadata=metadata, ids=ids, document_ids=document_ids,
+            batch_size=batch_size,
+        ):
+            total += _core.ingest_from_proto(self._call(self._stub.Ingest, req))
+            if on_progress:
+                on_progress(n)
+        return total
+
+    def ingest_files(
+        self, collection: str, path: str | Path, *, chunk_size: int = 0, chunk_overlap: int = 0,
+        progress: bool = False,
+    ) -> IngestResult:
+        """Read md/txt/pdf/docx/pptx/html files under `path` (LlamaIndex readers) and ingest them;
+        document ids are the files' paths. Needs the `files` extra."""
+        from ._files import load_documents
+
+        docs = load_documents(path, progress=progress)
+        return self.ingest_documents(collection, docs, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+
+    def delete(self, collection: str, document_ids: Sequence[str]) -> DeleteResult:
+        req = pb.DeleteRequest(collection=collection, document_ids=list(document_ids))
+        return _core.delete_from_proto(self._call(self._stub.Delete, req))
+
+    def search(
+        self, collection: str, query: str | Any, *, top_k: int = 10, filter: str = "", oversample: int = 0
+    ) -> SearchResult:
+        """Search by text (embedded by the collection's embedder) or by a float32 vector.
+
+        `filter`: e.g. `year >= 2020 and source in ["a.md"]`; `oversample`: candidates per result
+        to rescore (0 = the collection's default)."""
+        req = _core.search_request(collection, query, top_k=top_k, filter=filter, oversample=oversample)
+        return _core.search_from_proto(self._call(self._stub.Search, req))
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,213 @@
+"""What the sync and async clients share: request building, batching, proto -> dataclass
+conversion. The clients themselves only send."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from google.protobuf import json_format, struct_pb2
+
+from .types import (
+    CollectionInfo,
+    DeleteResult,
+    Document,
+    Hit,
+    IndexSpec,
+    IngestResult,
+    SearchDiagnostics,
+    SearchResult,
+)
+from .v1 import bitrag_pb2 as pb
+
+DEFAULT_TARGET = "127.0.0.1:50051"
+DEFAULT_MAX_MESSAGE_MB = 64
+# Keep each Ingest request well under the default 64 MiB message limit.
+MAX_BATCH_BYTES = 16 * 1024 * 1024
+
+
+def channel_options(max_message_mb: int) -> list[tuple[str, int]]:
+    n = max_message_mb * 1024 * 1024
+    return [("grpc.max_receive_message_length", n), ("grpc.max_send_message_length", n)]
+
+
+def _ints(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_ints(v) for v in value]
+    return value
+
+
+def to_struct(d: Mapping[str, Any] | None) -> struct_pb2.Struct | None:
+    if not d:
+        return None
+    s = struct_pb2.Struct()
+    s.update(dict(d))
+    return s
+
+
+def from_struct(s: struct_pb2.Struct) -> dict[str, Any]:
+    return _ints(json_format.MessageToDict(s)) if s.fields else {}
+
+
+def vector_bytes(v: Any) -> bytes:
+    """A 1-D array-like of floats -> float32 little-endian bytes."""
+    a = np.asarray(v, dtype="<f4")
+    if a.ndim != 1:
+        raise ValueError(f"expected a 1-D vector, got shape {a.shape}")
+    return a.tobytes()
+
+
+# ---- requests ----------------------------------------------------------------------------------
+
+
+def create_request(
+    name: str,
+    *,
+    dimension: int = 0,
+    embedder: str = "",
+    index: IndexSpec | None = None,
+    default_oversample: int = 0,
+    description: str = "",
+) -> pb.CreateCollectionRequest:
+    ix = index or IndexSpec()
+    return pb.CreateCollectionRequest(
+        name=name,
+        dimension=dimension,
+        embedder=embedder,
+        index=pb.IndexSpec(type=ix.type, build_params=ix.build_params, search_params=ix.search_params),
+        default_oversample=default_oversample,
+        description=description,
+    )
+
+
+def document_requests(
+    collection: str, documents: Sequence[Document], *, chunk_size: int, chunk_overlap: int, batch_size: int
+) -> Iterator[tuple[pb.IngestRequest, int]]:
+    """(request, number of documents in it), batches bounded by count and bytes."""
+    batch: list[pb.Document] = []
+    size = 0
+    for d in documents:
+        msg = pb.Document(id=d.id, text=d.text, metadata=to_struct(d.metadata))
+        n = msg.ByteSize()
+        if batch and (len(batch) >= batch_size or size + n > MAX_BATCH_BYTES):
+            yield pb.IngestRequest(collection=collection, documents=batch, chunk_size=chunk_size,
+                                   chunk_overlap=chunk_overlap), len(batch)
+            batch, size = [], 0
+        batch.append(msg)
+        size += n
+    if batch:
+        yield pb.IngestRequest(collection=collection, documents=batch, chunk_size=chunk_size,
+                               chunk_overlap=chunk_overlap), len(batch)
+
+
+def vector_requests(
+    collection: str,
+    vectors: Any,
+    *,
+    texts: Sequence[str] | None,
+    metadata: Sequence[Mapping[str, Any]] | None,
+    ids: Sequence[str] | None,
+    document_ids: Sequence[str] | None,
+    batch_size: int,
+) -> Iterator[tuple[pb.IngestRequest, int]]:
+    """Raw vectors `[n, d]` -> IngestRequests of records. Records of one document stay in one
+    request (a document is replaced as a whole)."""
+    v = np.asarray(vectors, dtype="<f4")
+    if v.ndim != 2:
+        raise ValueError(f"vectors: expected [n, d], got shape {v.shape}")
+    n = v.shape[0]
+    for name, seq in (("texts", texts), ("metadata", metadata), ("ids", ids), ("document_ids", document_ids)):
+        if seq is not None and len(seq) != n:
+            raise ValueError(f"{name}: {len(seq)} items for {n} vectors")
+    if ids is None and document_ids is None:
+        raise ValueError("ids or document_ids is required (stable ids make re-ingest idempotent)")
+    per = max(1, min(batch_size, MAX_BATCH_BYTES // max(1, v.shape[1] * 4 + 256)))
+    start = 0
+    while start < n:
+        end = min(n, start + per)
+        if document_ids is not None:  # never split a document across requests
+            while end < n and document_ids[end] == document_ids[end - 1]:
+                end += 1
+        records = [
+            pb.VectorRecord(
+                id=ids[i] if ids is not None else "",
+                document_id=document_ids[i] if document_ids is not None else "",
+                vector=v[i].tobytes(),
+                text=texts[i] if texts is not None else "",
+                metadata=to_struct(metadata[i]) if metadata is not None else None,
+            )
+            for i in range(start, end)
+        ]
+        yield pb.IngestRequest(collection=collection, records=records), end - start
+        start = end
+
+
+def search_request(
+    collection: str, query: Any, *, top_k: int, filter: str, oversample: int
+) -> pb.SearchRequest:
+    req = pb.SearchRequest(collection=collection, top_k=top_k, filter=filter, oversample=oversample)
+    if isinstance(query, str):
+        req.text = query
+    elif isinstance(query, (bytes, bytearray)):
+        req.vector = bytes(query)
+    else:
+        req.vector = vector_bytes(query)
+    return req
+
+
+# ---- responses ---------------------------------------------------------------------------------
+
+
+def collection_from_proto(c: pb.CollectionInfo) -> CollectionInfo:
+    return CollectionInfo(
+        name=c.name,
+        dimension=c.dimension,
+        embedder=c.embedder,
+        index=IndexSpec(c.index.type, dict(c.index.build_params), dict(c.index.search_params)),
+        default_oversample=c.default_oversample,
+        description=c.description,
+        rows=c.rows,
+        float_rows=c.float_rows,
+        bytes_in_ram=c.bytes_in_ram,
+        bytes_on_disk=c.bytes_on_disk,
+        generation=c.generation,
+        created_unix_ms=c.created_unix_ms,
+    )
+
+
+def ingest_from_proto(r: pb.IngestResponse) -> IngestResult:
+    return IngestResult(
+        documents_added=r.documents_added,
+        documents_replaced=r.documents_replaced,
+        documents_unchanged=r.documents_unchanged,
+        chunks_written=r.chunks_written,
+        chunks_deleted=r.chunks_deleted,
+        generation=r.generation,
+    )
+
+
+def delete_from_proto(r: pb.DeleteResponse) -> DeleteResult:
+    return DeleteResult(r.documents_deleted, r.chunks_deleted, r.generation)
+
+
+def search_from_proto(r: pb.SearchResponse) -> SearchResult:
+    d = r.diagnostics
+    path = pb.SearchPath.Name(d.path).removeprefix("SEARCH_PATH_")
+    return SearchResult(
+        hits=[
+            Hit(h.chunk_id, h.document_id, h.score, h.text, from_struct(h.metadata), h.hamming_distance)
+            for h in r.hits
+        ],
+        diagnostics=SearchDiagnostics(
+            path=path,
+            candidates_examined=d.candidates_examined,
+            oversample=d.oversample,
+            timings_us={t.stage: t.micros for t in d.timings},
+            total_us=d.total_us,
+        ),
+    )

@@ -1,0 +1,247 @@
+"""`bitrag` command line: client commands (collections, create, describe, drop, ingest, search,
+delete) and, when the server package is installed, `bitrag serve`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from ._client import Client
+from .errors import BitragError, NotFoundError
+from .types import CollectionInfo, IndexSpec, SearchResult
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _client(args: argparse.Namespace) -> Client:
+    return Client(args.target, timeout=args.timeout)
+
+
+def _bytes(n: int) -> str:
+    x = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if x < 1024 or unit == "TiB":
+            return f"{x:.0f} {unit}" if unit == "B" else f"{x:.1f} {unit}"
+        x /= 1024
+    return str(n)
+
+
+def _collections_table(cols: list[CollectionInfo]) -> Table:
+    t = Table(title="collections")
+    for h in ("name", "dim", "embedder", "index", "rows", "RAM (codes)", "disk (float32)", "gen"):
+        t.add_column(h, justify="right" if h in ("dim", "rows", "gen") else "left")
+    for c in cols:
+        t.add_row(
+            c.name, str(c.dimension), c.embedder, c.index.type, f"{c.rows:,}",
+            _bytes(c.bytes_in_ram), _bytes(c.bytes_on_disk), str(c.generation),
+        )
+    return t
+
+
+def cmd_collections(args: argparse.Namespace) -> int:
+    with _client(args) as c:
+        cols = c.list_collections()
+    if args.json:
+        print(json.dumps([asdict(x) for x in cols]))
+    else:
+        console.print(_collections_table(cols))
+    return 0
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    build = {"nlist": args.nlist} if args.nlist else {}
+    search = {"nprobe": args.nprobe} if args.nprobe else {}
+    with _client(args) as c:
+        info = c.create_collection(
+            args.name, dimension=args.dimension, embedder=args.embedder,
+            index=IndexSpec(args.index_type, build, search), default_oversample=args.oversample,
+            description=args.description,
+        )
+    console.print(_collections_table([info]))
+    return 0
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    with _client(args) as c:
+        info = c.describe_collection(args.name)
+    if args.json:
+        print(json.dumps(asdict(info)))
+    else:
+        console.print(_collections_table([info]))
+    return 0
+
+
+def cmd_drop(args: argparse.Namespace) -> int:
+    if not args.yes:
+        err_console.print(f"refusing to drop {args.name!r} without --yes")
+        return 2
+    with _client(args) as c:
+        c.drop_collection(args.name)
+    console.print(f"dropped {args.name}")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ._files import load_documents
+
+    with _client(args) as c:
+        try:
+            c.describe_collection(args.collection)
+        except NotFoundError:
+            if not args.create:
+                raise
+            c.create_collection(args.collection, embedder=args.embedder)
+            err_console.print(f"created collection {args.collection!r}")
+        err_console.print(f"reading {args.path} ...")
+        docs = load_documents(args.path, progress=not args.quiet)
+        if not docs:
+            err_console.print(f"no supported files (md, txt, pdf, docx, pptx, html) with text under {args.path}")
+            return 1
+        with tqdm(total=len(docs), unit="doc", desc="ingest", disable=args.quiet, file=sys.stderr) as bar:
+            res = c.ingest_documents(
+                args.collection, docs, chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap,
+                batch_size=args.batch_size, on_progress=bar.update,
+            )
+    if args.json:
+        print(json.dumps(asdict(res)))
+    else:
+        console.print(
+            f"{len(docs)} files: {res.documents_added} added, {res.documents_replaced} replaced, "
+            f"{res.documents_unchanged} unchanged; {res.chunks_written} chunks written, "
+            f"{res.chunks_deleted} old chunks removed (generation {res.generation})"
+        )
+    return 0
+
+
+def _print_search(res: SearchResult, query: str) -> None:
+    t = Table(title=f"{query!r}", show_lines=False)
+    t.add_column("#", justify="right")
+    t.add_column("score", justify="right")
+    t.add_column("ham", justify="right")
+    t.add_column("document")
+    t.add_column("text")
+    for i, h in enumerate(res.hits, 1):
+        snippet = " ".join(h.text.split())
+        t.add_row(str(i), f"{h.score:.4f}", str(h.hamming_distance), h.chunk_id,
+                  snippet[:160] + ("…" if len(snippet) > 160 else ""))
+    console.print(t)
+    d = res.diagnostics
+    stages = "  ".join(f"{k} {v / 1000:.2f}ms" for k, v in d.timings_us.items())
+    console.print(
+        f"[dim]path {d.path} · {d.candidates_examined} candidates (oversample {d.oversample}) · "
+        f"server {d.total_us / 1000:.2f} ms · {stages}[/dim]"
+    )
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    with _client(args) as c:
+        res = c.search(args.collection, args.query, top_k=args.k, filter=args.filter, oversample=args.oversample)
+    if args.json:
+        print(json.dumps(asdict(res)))
+    else:
+        _print_search(res, args.query)
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    with _client(args) as c:
+        res = c.delete(args.collection, args.document_ids)
+    console.print(f"deleted {res.documents_deleted} documents, {res.chunks_deleted} chunks")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bitrag",
+        description="bitrag: retrieval with 1-bit codes in RAM and float32 rows on disk.",
+    )
+    p.add_argument("--target", default=os.environ.get("BITRAG_TARGET", "127.0.0.1:50051"),
+                   help="server HOST:PORT (env BITRAG_TARGET; default %(default)s)")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds per call (default %(default)s)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Any, help: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help, description=help)
+        sp.set_defaults(func=func)
+        return sp
+
+    sp = add("collections", cmd_collections, "list collections with rows and bytes in RAM / on disk")
+    sp.add_argument("--json", action="store_true", help="print JSON")
+
+    sp = add("create", cmd_create, "create a collection")
+    sp.add_argument("name")
+    sp.add_argument("--dimension", type=int, default=0, help="vector dimension (0 = the embedder's)")
+    sp.add_argument("--embedder", default="", help='"local", "openai[:model]", or "none" (raw vectors)')
+    sp.add_argument("--index-type", default="", help="BIN_FLAT or BIN_IVF_FLAT (default: backend's)")
+    sp.add_argument("--nlist", type=int, default=0, help="BIN_IVF_FLAT clusters")
+    sp.add_argument("--nprobe", type=int, default=0, help="BIN_IVF_FLAT clusters searched")
+    sp.add_argument("--oversample", type=int, default=0, help="default candidates per result (4)")
+    sp.add_argument("--description", default="")
+
+    sp = add("describe", cmd_describe, "show one collection")
+    sp.add_argument("name")
+    sp.add_argument("--json", action="store_true", help="print JSON")
+
+    sp = add("drop", cmd_drop, "delete a collection and its data")
+    sp.add_argument("name")
+    sp.add_argument("--yes", action="store_true", help="really drop")
+
+    sp = add("ingest", cmd_ingest, "ingest md/txt/pdf/docx/pptx/html files (a file or a directory)")
+    sp.add_argument("path")
+    sp.add_argument("-c", "--collection", required=True)
+    sp.add_argument("--chunk-size", type=int, default=0, help="tokens per chunk (server default 512)")
+    sp.add_argument("--chunk-overlap", type=int, default=0, help="token overlap (server default 64)")
+    sp.add_argument("--batch-size", type=int, default=16, help="documents per request")
+    sp.add_argument("--embedder", default="", help="embedder if the collection is created")
+    sp.add_argument("--no-create", dest="create", action="store_false",
+                    help="fail if the collection does not exist (default: create it)")
+    sp.add_argument("--quiet", action="store_true", help="no progress bars")
+    sp.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    sp = add("search", cmd_search, "search a collection by text")
+    sp.add_argument("query")
+    sp.add_argument("-c", "--collection", required=True)
+    sp.add_argument("-k", type=int, default=5, help="results (default %(default)s)")
+    sp.add_argument("--filter", default="", help='metadata filter, e.g. \'file_type == "text/markdown"\'')
+    sp.add_argument("--oversample", type=int, default=0, help="candidates per result (0 = collection default)")
+    sp.add_argument("--json", action="store_true", help="print one JSON object")
+
+    sp = add("delete", cmd_delete, "delete documents (all their chunks) by id")
+    sp.add_argument("document_ids", nargs="+")
+    sp.add_argument("-c", "--collection", required=True)
+
+    try:
+        from bitrag_server.cli import add_serve_parser
+    except ImportError:  # SDK-only install
+        pass
+    else:
+        add_serve_parser(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except BitragError as exc:
+        err_console.print(f"[red]error[/red] ({exc.code.name}): {exc.message}")
+        return 1
+    except FileNotFoundError as exc:
+        err_console.print(f"[red]error[/red]: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

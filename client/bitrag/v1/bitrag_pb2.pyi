@@ -1,0 +1,253 @@
+from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class SearchPath(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SEARCH_PATH_UNSPECIFIED: _ClassVar[SearchPath]
+    SEARCH_PATH_BINARY_RESCORED: _ClassVar[SearchPath]
+SEARCH_PATH_UNSPECIFIED: SearchPath
+SEARCH_PATH_BINARY_RESCORED: SearchPath
+
+class IndexSpec(_message.Message):
+    __slots__ = ("type", "build_params", "search_params")
+    class BuildParamsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class SearchParamsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    BUILD_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    SEARCH_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    build_params: _containers.ScalarMap[str, int]
+    search_params: _containers.ScalarMap[str, int]
+    def __init__(self, type: _Optional[str] = ..., build_params: _Optional[_Mapping[str, int]] = ..., search_params: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class CreateCollectionRequest(_message.Message):
+    __slots__ = ("name", "dimension", "embedder", "index", "default_oversample", "description")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    EMBEDDER_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_OVERSAMPLE_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    dimension: int
+    embedder: str
+    index: IndexSpec
+    default_oversample: int
+    description: str
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., embedder: _Optional[str] = ..., index: _Optional[_Union[IndexSpec, _Mapping]] = ..., default_oversample: _Optional[int] = ..., description: _Optional[str] = ...) -> None: ...
+
+class CollectionInfo(_message.Message):
+    __slots__ = ("name", "dimension", "embedder", "index", "default_oversample", "description", "rows", "float_rows", "bytes_in_ram", "bytes_on_disk", "generation", "created_unix_ms")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    EMBEDDER_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_OVERSAMPLE_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    FLOAT_ROWS_FIELD_NUMBER: _ClassVar[int]
+    BYTES_IN_RAM_FIELD_NUMBER: _ClassVar[int]
+    BYTES_ON_DISK_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    CREATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    dimension: int
+    embedder: str
+    index: IndexSpec
+    default_oversample: int
+    description: str
+    rows: int
+    float_rows: int
+    bytes_in_ram: int
+    bytes_on_disk: int
+    generation: int
+    created_unix_ms: int
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., embedder: _Optional[str] = ..., index: _Optional[_Union[IndexSpec, _Mapping]] = ..., default_oversample: _Optional[int] = ..., description: _Optional[str] = ..., rows: _Optional[int] = ..., float_rows: _Optional[int] = ..., bytes_in_ram: _Optional[int] = ..., bytes_on_disk: _Optional[int] = ..., generation: _Optional[int] = ..., created_unix_ms: _Optional[int] = ...) -> None: ...
+
+class ListCollectionsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListCollectionsResponse(_message.Message):
+    __slots__ = ("collections",)
+    COLLECTIONS_FIELD_NUMBER: _ClassVar[int]
+    collections: _containers.RepeatedCompositeFieldContainer[CollectionInfo]
+    def __init__(self, collections: _Optional[_Iterable[_Union[CollectionInfo, _Mapping]]] = ...) -> None: ...
+
+class DescribeCollectionRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DropCollectionRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DropCollectionResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Document(_message.Message):
+    __slots__ = ("id", "text", "metadata")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    text: str
+    metadata: _struct_pb2.Struct
+    def __init__(self, id: _Optional[str] = ..., text: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class VectorRecord(_message.Message):
+    __slots__ = ("id", "document_id", "vector", "text", "metadata")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    document_id: str
+    vector: bytes
+    text: str
+    metadata: _struct_pb2.Struct
+    def __init__(self, id: _Optional[str] = ..., document_id: _Optional[str] = ..., vector: _Optional[bytes] = ..., text: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class IngestRequest(_message.Message):
+    __slots__ = ("collection", "documents", "records", "chunk_size", "chunk_overlap")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENTS_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_SIZE_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_OVERLAP_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    documents: _containers.RepeatedCompositeFieldContainer[Document]
+    records: _containers.RepeatedCompositeFieldContainer[VectorRecord]
+    chunk_size: int
+    chunk_overlap: int
+    def __init__(self, collection: _Optional[str] = ..., documents: _Optional[_Iterable[_Union[Document, _Mapping]]] = ..., records: _Optional[_Iterable[_Union[VectorRecord, _Mapping]]] = ..., chunk_size: _Optional[int] = ..., chunk_overlap: _Optional[int] = ...) -> None: ...
+
+class IngestResponse(_message.Message):
+    __slots__ = ("documents_added", "documents_replaced", "documents_unchanged", "chunks_written", "chunks_deleted", "generation", "timings_us")
+    class TimingsUsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    DOCUMENTS_ADDED_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENTS_REPLACED_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENTS_UNCHANGED_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_WRITTEN_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_DELETED_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    TIMINGS_US_FIELD_NUMBER: _ClassVar[int]
+    documents_added: int
+    documents_replaced: int
+    documents_unchanged: int
+    chunks_written: int
+    chunks_deleted: int
+    generation: int
+    timings_us: _containers.ScalarMap[str, int]
+    def __init__(self, documents_added: _Optional[int] = ..., documents_replaced: _Optional[int] = ..., documents_unchanged: _Optional[int] = ..., chunks_written: _Optional[int] = ..., chunks_deleted: _Optional[int] = ..., generation: _Optional[int] = ..., timings_us: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class DeleteRequest(_message.Message):
+    __slots__ = ("collection", "document_ids")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_IDS_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    document_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, collection: _Optional[str] = ..., document_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class DeleteResponse(_message.Message):
+    __slots__ = ("documents_deleted", "chunks_deleted", "generation")
+    DOCUMENTS_DELETED_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_DELETED_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    documents_deleted: int
+    chunks_deleted: int
+    generation: int
+    def __init__(self, documents_deleted: _Optional[int] = ..., chunks_deleted: _Optional[int] = ..., generation: _Optional[int] = ...) -> None: ...
+
+class SearchRequest(_message.Message):
+    __slots__ = ("collection", "text", "vector", "top_k", "filter", "oversample")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_FIELD_NUMBER: _ClassVar[int]
+    TOP_K_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    OVERSAMPLE_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    text: str
+    vector: bytes
+    top_k: int
+    filter: str
+    oversample: int
+    def __init__(self, collection: _Optional[str] = ..., text: _Optional[str] = ..., vector: _Optional[bytes] = ..., top_k: _Optional[int] = ..., filter: _Optional[str] = ..., oversample: _Optional[int] = ...) -> None: ...
+
+class Hit(_message.Message):
+    __slots__ = ("chunk_id", "document_id", "score", "text", "metadata", "hamming_distance")
+    CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    HAMMING_DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    chunk_id: str
+    document_id: str
+    score: float
+    text: str
+    metadata: _struct_pb2.Struct
+    hamming_distance: int
+    def __init__(self, chunk_id: _Optional[str] = ..., document_id: _Optional[str] = ..., score: _Optional[float] = ..., text: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., hamming_distance: _Optional[int] = ...) -> None: ...
+
+class StageTiming(_message.Message):
+    __slots__ = ("stage", "micros")
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    MICROS_FIELD_NUMBER: _ClassVar[int]
+    stage: str
+    micros: int
+    def __init__(self, stage: _Optional[str] = ..., micros: _Optional[int] = ...) -> None: ...
+
+class SearchDiagnostics(_message.Message):
+    __slots__ = ("path", "candidates_examined", "oversample", "timings", "total_us")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATES_EXAMINED_FIELD_NUMBER: _ClassVar[int]
+    OVERSAMPLE_FIELD_NUMBER: _ClassVar[int]
+    TIMINGS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_US_FIELD_NUMBER: _ClassVar[int]
+    path: SearchPath
+    candidates_examined: int
+    oversample: int
+    timings: _containers.RepeatedCompositeFieldContainer[StageTiming]
+    total_us: int
+    def __init__(self, path: _Optional[_Union[SearchPath, str]] = ..., candidates_examined: _Optional[int] = ..., oversample: _Optional[int] = ..., timings: _Optional[_Iterable[_Union[StageTiming, _Mapping]]] = ..., total_us: _Optional[int] = ...) -> None: ...
+
+class SearchResponse(_message.Message):
+    __slots__ = ("hits", "diagnostics")
+    HITS_FIELD_NUMBER: _ClassVar[int]
+    DIAGNOSTICS_FIELD_NUMBER: _ClassVar[int]
+    hits: _containers.RepeatedCompositeFieldContainer[Hit]
+    diagnostics: SearchDiagnostics
+    def __init__(self, hits: _Optional[_Iterable[_Union[Hit, _Mapping]]] = ..., diagnostics: _Optional[_Union[SearchDiagnostics, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,57 @@
+"""Server-side commands of the `bitrag` CLI (`bitrag serve`); the client commands live in the SDK."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from pathlib import Path
+
+from .config import Settings
+
+
+def add_serve_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="run the bitrag gRPC server",
+        description="Run the bitrag gRPC server. Every flag also reads a BITRAG_* environment "
+        "variable (e.g. BITRAG_DATA_DIR); flags win.",
+    )
+    p.add_argument("--address", help="listen HOST:PORT (BITRAG_ADDRESS, default 127.0.0.1:50051)")
+    p.add_argument("--data-dir", type=Path, help="float32 files and catalog (BITRAG_DATA_DIR, default ./bitrag-data)")
+    p.add_argument(
+        "--milvus-uri",
+        help="Milvus Lite file (*.db) or http://host:port (BITRAG_MILVUS_URI, default <data-dir>/milvus.db)",
+    )
+    p.add_argument("--milvus-token", help="Milvus token (BITRAG_MILVUS_TOKEN)")
+    p.add_argument("--embedder", choices=["local", "openai", "none"], help="default embedder (BITRAG_EMBEDDER)")
+    p.add_argument("--local-model", help="sentence-transformers model dir (BITRAG_LOCAL_MODEL)")
+    p.add_argument("--openai-base-url", help="OpenAI-compatible endpoint (BITRAG_OPENAI_BASE_URL)")
+    p.add_argument("--openai-model", help="embedding model name (BITRAG_OPENAI_MODEL)")
+    p.add_argument("--openai-dimensions", type=int, help="embedding dimension (BITRAG_OPENAI_DIMENSIONS)")
+    p.add_argument("--default-oversample", type=int, help="candidates per result (BITRAG_DEFAULT_OVERSAMPLE, 4)")
+    p.add_argument("--chunk-size", type=int, help="tokens per chunk (BITRAG_CHUNK_SIZE, 512)")
+    p.add_argument("--chunk-overlap", type=int, help="tokens of overlap (BITRAG_CHUNK_OVERLAP, 64)")
+    p.add_argument("--max-message-mb", type=int, help="largest request, MiB (BITRAG_MAX_MESSAGE_MB, 64)")
+    p.add_argument("--log-level", help="DEBUG, INFO, WARNING (BITRAG_LOG_LEVEL)")
+    p.set_defaults(func=run_serve)
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    overrides = {
+        k: v
+        for k, v in vars(args).items()
+        if v is not None and k in Settings.model_fields
+    }
+    return Settings(**overrides)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    from .server import serve
+
+    asyncio.run(serve(settings))
+    return 0

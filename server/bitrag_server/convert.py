@@ -1,0 +1,165 @@
+"""protobuf <-> domain, in one place: `from_proto_*` validates wire-level shape (field names in
+errors), `to_proto_*` builds responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2
+
+from bitrag.v1 import bitrag_pb2 as pb
+
+from .domain import (
+    CollectionSpec,
+    CollectionStats,
+    DeleteResult,
+    DocumentIn,
+    IngestResult,
+    RecordIn,
+    SearchQuery,
+    SearchResult,
+)
+from .engine import parse_vector
+from .stores.catalog import IndexConfig
+
+PATHS = {"BINARY_RESCORED": pb.SEARCH_PATH_BINARY_RESCORED}
+
+
+def _ints(value: Any) -> Any:
+    """Struct numbers are doubles; give integral ones back as ints (2020.0 -> 2020)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_ints(v) for v in value]
+    return value
+
+
+def from_proto_struct(s: struct_pb2.Struct) -> dict[str, Any]:
+    return _ints(json_format.MessageToDict(s)) if s.fields else {}
+
+
+def to_proto_struct(d: dict[str, Any] | None) -> struct_pb2.Struct:
+    s = struct_pb2.Struct()
+    if d:
+        s.update(d)
+    return s
+
+
+# ---- collections -------------------------------------------------------------------------------
+
+
+def from_proto_index(spec: pb.IndexSpec) -> IndexConfig | None:
+    if not spec.type and not spec.build_params and not spec.search_params:
+        return None
+    return IndexConfig(spec.type, dict(spec.build_params), dict(spec.search_params))
+
+
+def to_proto_index(ix: IndexConfig) -> pb.IndexSpec:
+    return pb.IndexSpec(type=ix.type, build_params=ix.build_params, search_params=ix.search_params)
+
+
+def from_proto_create(req: pb.CreateCollectionRequest) -> CollectionSpec:
+    return CollectionSpec(
+        name=req.name,
+        dimension=req.dimension,
+        embedder=req.embedder,
+        index=from_proto_index(req.index),
+        default_oversample=req.default_oversample,
+        description=req.description,
+    )
+
+
+def to_proto_collection(c: CollectionStats) -> pb.CollectionInfo:
+    return pb.CollectionInfo(
+        name=c.name,
+        dimension=c.dimension,
+        embedder=c.embedder,
+        index=to_proto_index(c.index),
+        default_oversample=c.default_oversample,
+        description=c.description,
+        rows=c.rows,
+        float_rows=c.float_rows,
+        bytes_in_ram=c.bytes_in_ram,
+        bytes_on_disk=c.bytes_on_disk,
+        generation=c.generation,
+        created_unix_ms=c.created_unix_ms,
+    )
+
+
+# ---- ingest / delete ---------------------------------------------------------------------------
+
+
+def from_proto_documents(req: pb.IngestRequest) -> list[DocumentIn]:
+    return [DocumentIn(d.id, d.text, from_proto_struct(d.metadata)) for d in req.documents]
+
+
+def from_proto_records(req: pb.IngestRequest) -> list[RecordIn]:
+    return [
+        RecordIn(
+            id=r.id,
+            document_id=r.document_id,
+            vector=parse_vector(r.vector, f"records[{i}].vector"),
+            text=r.text,
+            metadata=from_proto_struct(r.metadata),
+        )
+        for i, r in enumerate(req.records)
+    ]
+
+
+def to_proto_ingest(r: IngestResult) -> pb.IngestResponse:
+    return pb.IngestResponse(
+        documents_added=r.documents_added,
+        documents_replaced=r.documents_replaced,
+        documents_unchanged=r.documents_unchanged,
+        chunks_written=r.chunks_written,
+        chunks_deleted=r.chunks_deleted,
+        generation=r.generation,
+        timings_us=r.timings_us,
+    )
+
+
+def to_proto_delete(r: DeleteResult) -> pb.DeleteResponse:
+    return pb.DeleteResponse(
+        documents_deleted=r.documents_deleted, chunks_deleted=r.chunks_deleted, generation=r.generation
+    )
+
+
+# ---- search ------------------------------------------------------------------------------------
+
+
+def from_proto_search(req: pb.SearchRequest) -> SearchQuery:
+    which = req.WhichOneof("query")
+    return SearchQuery(
+        collection=req.collection,
+        text=req.text if which == "text" else None,
+        vector=parse_vector(req.vector, "vector") if which == "vector" else None,
+        top_k=req.top_k,
+        filter=req.filter,
+        oversample=req.oversample,
+    )
+
+
+def to_proto_search(r: SearchResult) -> pb.SearchResponse:
+    d = r.diagnostics
+    return pb.SearchResponse(
+        hits=[
+            pb.Hit(
+                chunk_id=h.chunk_id,
+                document_id=h.document_id,
+                score=h.score,
+                text=h.text,
+                metadata=to_proto_struct(h.metadata),
+                hamming_distance=h.hamming_distance,
+            )
+            for h in r.hits
+        ],
+        diagnostics=pb.SearchDiagnostics(
+            path=PATHS[d.path],
+            candidates_examined=d.candidates_examined,
+            oversample=d.oversample,
+            timings=[pb.StageTiming(stage=s, micros=us) for s, us in d.timings_us],
+            total_us=d.total_us,
+        ),
+    )

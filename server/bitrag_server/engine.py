@@ -1,0 +1,513 @@
+"""The engine: collections, ingest, delete and search over the two stores.
+
+Write order (per collection, serialised by a lock), so nothing acknowledged is lost on a crash:
+  1. float32 rows appended to the float store and fsynced (row ids allocated)
+  2. codes + text + metadata inserted into Milvus under those row ids
+  3. old chunks of replaced documents deleted from Milvus
+  4. the manifest's generation bumped (atomic rewrite)
+A crash between 1 and 2 leaves unreachable float rows (disk only); between 2 and 3, a document
+briefly has old and new chunks, and its next ingest replaces both.
+
+pymilvus and the embedders are synchronous: they run in worker threads, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import filters
+from .config import Settings
+from .domain import (
+    CollectionSpec,
+    CollectionStats,
+    DeleteResult,
+    Diagnostics,
+    DocumentIn,
+    Hit,
+    IngestResult,
+    RecordIn,
+    SearchQuery,
+    SearchResult,
+)
+from .embed import Embedders
+from .errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from .ingest import Chunk, chunk_id, document_hash, records_hash, split_document
+from .quantize import binarize
+from .retrieve.candidates import candidate_pool, hamming_candidates
+from .retrieve.rescore import rescore
+from .stores.binary_index import ID_MAX_BYTES, TEXT_MAX_BYTES, BinaryIndex
+from .stores.catalog import VECTORS, Catalog, IndexConfig, Manifest, check_name
+from .stores.float_store import FloatStore
+
+log = logging.getLogger(__name__)
+
+MAX_OVERSAMPLE = 64
+METADATA_MAX_BYTES = 65536
+DOC_ID_MAX_BYTES = 400  # leaves room for "#<n>" within Milvus' 512-byte chunk_id
+
+
+@dataclass
+class Collection:
+    manifest: Manifest
+    floats: FloatStore
+    thresholds: np.ndarray | None  # [d] or None (zeros)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def milvus(self) -> str:
+        return self.manifest.milvus_collection
+
+
+class _Timer:
+    """Per-stage wall time in microseconds, in pipeline order."""
+
+    def __init__(self) -> None:
+        self.stages: list[tuple[str, int]] = []
+        self._t0 = self._last = time.perf_counter_ns()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter_ns()
+        self.stages.append((stage, (now - self._last) // 1000))
+        self._last = now
+
+    def total_us(self) -> int:
+        return (time.perf_counter_ns() - self._t0) // 1000
+
+
+class Engine:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.catalog = Catalog(settings.data_dir)
+        self.embedders = Embedders(settings)
+        self.index: BinaryIndex | None = None
+        self._collections: dict[str, Collection] = {}
+        self._admin = asyncio.Lock()  # create / drop
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        self.catalog.sweep()
+        self.index = await asyncio.to_thread(
+            BinaryIndex,
+            s.resolved_milvus_uri(),
+            token=s.milvus_token,
+            consistency=s.milvus_consistency,
+            lite=s.is_milvus_lite,
+        )
+        for name in self.catalog.names():
+            m = self.catalog.load(name)
+            if not await asyncio.to_thread(self.index.exists, m.milvus_collection):
+                log.error("collection %s: Milvus collection %s is missing; skipped", name, m.milvus_collection)
+                continue
+            self._collections[name] = self._open(m)
+        log.info("engine ready: %d collections, milvus=%s", len(self._collections), s.resolved_milvus_uri())
+
+    def _open(self, m: Manifest) -> Collection:
+        floats = FloatStore(self.catalog.dir(m.name) / VECTORS, m.dimension)
+        th = None if m.thresholds is None else np.asarray(m.thresholds, dtype=np.float32)
+        return Collection(m, floats, th)
+
+    async def close(self) -> None:
+        for c in self._collections.values():
+            async with c.lock:
+                c.floats.close()
+        self._collections.clear()
+        if self.index is not None:
+            await asyncio.to_thread(self.index.close)
+            self.index = None
+
+    def _get(self, name: str, field: str = "collection") -> Collection:
+        check_name(name, field)
+        c = self._collections.get(name)
+        if c is None:
+            raise NotFound(f"collection {name!r} does not exist", field=field)
+        return c
+
+    @property
+    def _idx(self) -> BinaryIndex:
+        if self.index is None:
+            raise FailedPrecondition("engine is not started")
+        return self.index
+
+    # ---- collections ---------------------------------------------------------------------------
+
+    async def create_collection(self, spec: CollectionSpec) -> CollectionStats:
+        check_name(spec.name)
+        s = self.settings
+        embedder = self.embedders.resolve(spec.embedder)
+        dim = spec.dimension
+        if embedder != "none":
+            emb_dim = await asyncio.to_thread(lambda: self.embedders.get(embedder).dimension)
+            if dim and dim != emb_dim:
+                raise InvalidArgument(f"{dim} does not match embedder {embedder} ({emb_dim})", field="dimension")
+            dim = emb_dim
+        if dim <= 0:
+            raise InvalidArgument("required when the embedder is 'none'", field="dimension")
+        if dim % 8 or dim > 32768:
+            raise InvalidArgument(f"{dim} must be a multiple of 8 and at most 32768", field="dimension")
+        oversample = spec.default_oversample or s.default_oversample
+        if not 1 <= oversample <= MAX_OVERSAMPLE:
+            raise InvalidArgument(f"{oversample} not in 1..{MAX_OVERSAMPLE}", field="default_oversample")
+        index = self._idx.default_index(s.ivf_nlist, s.ivf_nprobe)
+        if spec.index is not None and spec.index.type:
+            index = IndexConfig(
+                spec.index.type.upper(),
+                {**(index.build_params if spec.index.type.upper() == index.type else {}), **spec.index.build_params},
+                {**(index.search_params if spec.index.type.upper() == index.type else {}), **spec.index.search_params},
+            )
+        elif spec.index is not None:
+            index.build_params.update(spec.index.build_params)
+            index.search_params.update(spec.index.search_params)
+        self._idx.check_index(index)
+
+        async with self._admin:
+            if spec.name in self._collections:
+                raise AlreadyExists(f"collection {spec.name!r} already exists", field="name")
+            m = Manifest(
+                name=spec.name,
+                dimension=dim,
+                embedder=embedder,
+                index=index,
+                default_oversample=oversample,
+                description=spec.description,
+                thresholds=[0.0] * dim,  # sign bits; documents and queries share them
+                milvus_collection=f"bitrag_{spec.name}",
+            )
+            # Milvus first, manifest last: the manifest's existence is the commit point.
+            await asyncio.to_thread(self._idx.create, m.milvus_collection, dim, index)
+            try:
+                self.catalog.dir(m.name).mkdir(parents=True, exist_ok=True)
+                (self.catalog.dir(m.name) / VECTORS).unlink(missing_ok=True)
+                coll = self._open(m)
+                self.catalog.save(m)
+            except BaseException:
+                await asyncio.to_thread(self._idx.drop, m.milvus_collection)
+                raise
+            self._collections[m.name] = coll
+        return await self._stats(coll)
+
+    async def list_collections(self) -> list[CollectionStats]:
+        return [await self._stats(c) for c in sorted(self._collections.values(), key=lambda c: c.name)]
+
+    async def describe(self, name: str) -> CollectionStats:
+        return await self._stats(self._get(name, "name"))
+
+    async def _stats(self, c: Collection) -> CollectionStats:
+        m = c.manifest
+        rows = await asyncio.to_thread(self._idx.count, c.milvus)
+        return CollectionStats(
+            name=m.name,
+            dimension=m.dimension,
+            embedder=m.embedder,
+            index=m.index,
+            default_oversample=m.default_oversample,
+            description=m.description,
+            rows=rows,
+            float_rows=c.floats.rows,
+            bytes_in_ram=rows * m.dimension // 8,
+            bytes_on_disk=c.floats.bytes_on_disk,
+            generation=m.generation,
+            created_unix_ms=m.created_unix_ms,
+        )
+
+    async def drop(self, name: str) -> None:
+        async with self._admin:
+            c = self._get(name, "name")
+            async with c.lock:
+                del self._collections[name]
+                try:
+                    await asyncio.to_thread(self._idx.drop, c.milvus)
+                finally:
+                    c.floats.close()
+                    self.catalog.remove(name)
+
+    # ---- ingest / delete -----------------------------------------------------------------------
+
+    async def ingest(
+        self,
+        name: str,
+        documents: list[DocumentIn],
+        records: list[RecordIn],
+        chunk_size: int = 0,
+        chunk_overlap: int = 0,
+    ) -> IngestResult:
+        c = self._get(name)
+        m = c.manifest
+        s = self.settings
+        chunk_size = chunk_size or s.chunk_size
+        chunk_overlap = chunk_overlap if chunk_overlap else min(s.chunk_overlap, chunk_size // 2)
+        if not 16 <= chunk_size <= 8192:
+            raise InvalidArgument(f"{chunk_size} not in 16..8192", field="chunk_size")
+        if chunk_overlap >= chunk_size:
+            raise InvalidArgument(f"{chunk_overlap} must be smaller than chunk_size", field="chunk_overlap")
+        if documents and m.embedder == "none":
+            raise FailedPrecondition(
+                f"collection {name!r} has no embedder: send records with vectors", field="documents"
+            )
+        if not documents and not records:
+            raise InvalidArgument("nothing to ingest: send documents or records", field="documents")
+        _validate_documents(documents)
+        groups = _group_records(records, m.dimension)
+        seen = {d.id for d in documents}
+        for doc_id in groups:
+            if doc_id in seen:
+                raise InvalidArgument(f"document id {doc_id!r} is also in documents", field="records")
+
+        timer = _Timer()
+        new_hash: dict[str, str] = {
+            d.id: document_hash(d, chunk_size=chunk_size, chunk_overlap=chunk_overlap, embedder=m.embedder)
+            for d in documents
+        }
+        for doc_id, recs in groups.items():
+            new_hash[doc_id] = records_hash(recs)
+
+        async with c.lock:
+            existing = await asyncio.to_thread(self._idx.rows_of_documents, c.milvus, list(new_hash))
+            timer.lap("lookup")
+            result = IngestResult()
+            changed: set[str] = set()
+            for doc_id, h in new_hash.items():
+                old = existing.get(doc_id)
+                if old is None:
+                    result.documents_added += 1
+                    changed.add(doc_id)
+                elif all(oh == h for _, oh in old):
+                    result.documents_unchanged += 1
+                else:
+                    result.documents_replaced += 1
+                    changed.add(doc_id)
+
+            # chunks + vectors of changed documents only (embedding is the expensive part)
+            chunks: list[Chunk] = []
+            docs_to_split = [d for d in documents if d.id in changed]
+            if docs_to_split:
+                for d in docs_to_split:
+                    chunks.extend(split_document(d, chunk_size, chunk_overlap))
+                timer.lap("split")
+                embedder = self.embedders.get(m.embedder)
+                doc_vecs = await asyncio.to_thread(embedder.embed, [ch.text for ch in chunks])
+                if doc_vecs.shape[1] != m.dimension:
+                    raise FailedPrecondition(
+                        f"embedder returned dimension {doc_vecs.shape[1]}, collection has {m.dimension}"
+                    )
+                timer.lap("embed")
+            else:
+                doc_vecs = np.empty((0, m.dimension), np.float32)
+            rec_list = [r for doc_id, recs in groups.items() if doc_id in changed for r in recs]
+            for r in rec_list:
+                chunks.append(Chunk(r.id, r.document_id, r.text, r.metadata))
+            vectors = np.concatenate([doc_vecs, np.stack([r.vector for r in rec_list])]) if rec_list else doc_vecs
+            # vectors: [n_chunks, d] float32, row i <-> chunks[i]
+
+            if chunks:
+                for ch in chunks:
+                    if len(ch.text.encode()) > TEXT_MAX_BYTES:
+                        raise InvalidArgument(
+                            f"chunk {ch.chunk_id!r} text exceeds {TEXT_MAX_BYTES} bytes", field="records"
+                        )
+                start = await asyncio.to_thread(c.floats.append, vectors)  # durable before Milvus sees it
+                timer.lap("float_store")
+                codes = binarize(vectors, c.thresholds)  # [n, d/8]
+                rows = [
+                    {
+                        "row": start + i,
+                        "code": codes[i].tobytes(),
+                        "chunk_id": ch.chunk_id,
+                        "doc_id": ch.doc_id,
+                        "doc_hash": new_hash[ch.doc_id],
+                        "text": ch.text,
+                        "metadata": ch.metadata,
+                    }
+                    for i, ch in enumerate(chunks)
+                ]
+                await asyncio.to_thread(self._idx.insert, c.milvus, rows)
+                timer.lap("milvus_insert")
+            old_rows = [row for doc_id in changed for row, _ in existing.get(doc_id, [])]
+            if old_rows:
+                await asyncio.to_thread(self._idx.delete, c.milvus, old_rows)
+                timer.lap("milvus_delete")
+            result.chunks_written = len(chunks)
+            result.chunks_deleted = len(old_rows)
+            if changed:
+                m.generation += 1
+                self.catalog.save(m)
+            result.generation = m.generation
+        result.timings_us = dict(timer.stages)
+        return result
+
+    async def delete(self, name: str, document_ids: list[str]) -> DeleteResult:
+        c = self._get(name)
+        if not document_ids:
+            raise InvalidArgument("at least one document id is required", field="document_ids")
+        for i, d in enumerate(document_ids):
+            if not d:
+                raise InvalidArgument("empty document id", field=f"document_ids[{i}]")
+        ids = list(dict.fromkeys(document_ids))
+        async with c.lock:
+            existing = await asyncio.to_thread(self._idx.rows_of_documents, c.milvus, ids)
+            rows = [row for lst in existing.values() for row, _ in lst]
+            if rows:
+                await asyncio.to_thread(self._idx.delete, c.milvus, rows)
+                c.manifest.generation += 1
+                self.catalog.save(c.manifest)
+            return DeleteResult(len(existing), len(rows), c.manifest.generation)
+
+    # ---- search --------------------------------------------------------------------------------
+
+    async def search(self, q: SearchQuery) -> SearchResult:
+        s = self.settings
+        c = self._get(q.collection)
+        m = c.manifest
+        if not 1 <= q.top_k <= s.max_top_k:
+            raise InvalidArgument(f"{q.top_k} not in 1..{s.max_top_k}", field="top_k")
+        oversample = q.oversample or m.default_oversample
+        if not 1 <= oversample <= MAX_OVERSAMPLE:
+            raise InvalidArgument(f"{oversample} not in 1..{MAX_OVERSAMPLE}", field="oversample")
+        expr = filters.to_milvus_expr(q.filter)
+        timer = _Timer()
+        if q.vector is not None:
+            if q.vector.shape[0] != m.dimension:
+                raise InvalidArgument(
+                    f"dimension {q.vector.shape[0]} does not match collection {m.name!r} ({m.dimension})",
+                    field="vector",
+                )
+            query = q.vector
+        elif q.text is not None and q.text.strip():
+            embedder = self.embedders.get(m.embedder) if m.embedder != "none" else None
+            if embedder is None:
+                raise FailedPrecondition(
+                    f"collection {m.name!r} has no embedder: send a query vector", field="text"
+                )
+            query = (await asyncio.to_thread(embedder.embed, [q.text]))[0]
+            timer.lap("embed")
+        else:
+            raise InvalidArgument("empty query: send text or a vector", field="query")
+        limit = candidate_pool(q.top_k, oversample, s.max_candidates)
+        return await asyncio.to_thread(self._search_sync, c, query, q.top_k, limit, oversample, expr, timer)
+
+    def _search_sync(
+        self, c: Collection, query: np.ndarray, top_k: int, limit: int, oversample: int, expr: str, timer: _Timer
+    ) -> SearchResult:
+        idx = self._idx
+        cands = hamming_candidates(
+            idx, c.milvus, query, c.thresholds, limit, expr, c.manifest.index.search_params
+        )
+        timer.lap("candidates")
+        rows = c.floats.gather(cands.ids)  # [C, d], one sorted pass over the file
+        order, scores = rescore(query, rows, top_k)
+        top_ids = cands.ids[order]
+        timer.lap("rescore")
+        fetched = idx.get(c.milvus, top_ids.tolist())
+        timer.lap("fetch")
+        hits = []
+        for pos, row, score in zip(order, top_ids, scores):
+            r = fetched.get(int(row))
+            if r is None:  # deleted between search and fetch
+                continue
+            hits.append(
+                Hit(
+                    chunk_id=r["chunk_id"],
+                    document_id=r["doc_id"],
+                    score=float(score),
+                    text=r["text"],
+                    metadata=r.get("metadata") or {},
+                    hamming_distance=int(cands.distances[pos]),
+                )
+            )
+        diag = Diagnostics(
+            path="BINARY_RESCORED",
+            candidates_examined=int(cands.ids.size),
+            oversample=oversample,
+            timings_us=timer.stages,
+            total_us=timer.total_us(),
+        )
+        return SearchResult(hits, diag)
+
+
+# ---- validation helpers --------------------------------------------------------------------------
+
+
+def _check_id(value: str, field: str, max_bytes: int = DOC_ID_MAX_BYTES) -> None:
+    if not value:
+        raise InvalidArgument("is required", field=field)
+    if len(value.encode()) > max_bytes:
+        raise InvalidArgument(f"longer than {max_bytes} bytes", field=field)
+
+
+def _check_metadata(md: dict[str, Any], field: str) -> None:
+    import json
+
+    try:
+        size = len(json.dumps(md, allow_nan=False).encode())
+    except ValueError as exc:
+        raise InvalidArgument(f"not JSON-serialisable: {exc}", field=field) from None
+    if size > METADATA_MAX_BYTES:
+        raise InvalidArgument(f"{size} bytes of JSON exceeds {METADATA_MAX_BYTES}", field=field)
+
+
+def _validate_documents(documents: list[DocumentIn]) -> None:
+    seen: set[str] = set()
+    for i, d in enumerate(documents):
+        _check_id(d.id, f"documents[{i}].id")
+        if d.id in seen:
+            raise InvalidArgument(f"duplicate document id {d.id!r}", field=f"documents[{i}].id")
+        seen.add(d.id)
+        if not d.text.strip():
+            raise InvalidArgument("empty text", field=f"documents[{i}].text")
+        _check_metadata(d.metadata, f"documents[{i}].metadata")
+
+
+def _group_records(records: list[RecordIn], dim: int) -> dict[str, list[RecordIn]]:
+    """Validate records (ids, vector shape) and group them by document id, in request order."""
+    groups: dict[str, list[RecordIn]] = {}
+    seen: set[str] = set()
+    for i, r in enumerate(records):
+        if r.vector.shape[0] != dim:
+            raise InvalidArgument(
+                f"dimension {r.vector.shape[0]} does not match the collection ({dim})", field=f"records[{i}].vector"
+            )
+        doc_id = r.document_id or r.id
+        if not doc_id:
+            raise InvalidArgument("a record needs an id or a document_id", field=f"records[{i}].id")
+        _check_id(doc_id, f"records[{i}].document_id")
+        group = groups.setdefault(doc_id, [])
+        r.document_id = doc_id
+        r.id = r.id or chunk_id(doc_id, len(group))
+        _check_id(r.id, f"records[{i}].id", ID_MAX_BYTES)
+        if r.id in seen:
+            raise InvalidArgument(f"duplicate chunk id {r.id!r}", field=f"records[{i}].id")
+        seen.add(r.id)
+        if len(r.text.encode()) > TEXT_MAX_BYTES:
+            raise InvalidArgument(f"text exceeds {TEXT_MAX_BYTES} bytes", field=f"records[{i}].text")
+        _check_metadata(r.metadata, f"records[{i}].metadata")
+        group.append(r)
+    return groups
+
+
+def parse_vector(data: bytes, field: str) -> np.ndarray:
+    """float32 little-endian bytes -> L2-normalised `[d]` float32, or InvalidArgument naming `field`."""
+    if not data:
+        raise InvalidArgument("empty vector", field=field)
+    if len(data) % 4:
+        raise InvalidArgument(f"{len(data)} bytes is not a multiple of 4 (float32)", field=field)
+    v = np.frombuffer(data, dtype="<f4").astype(np.float32)
+    if not np.isfinite(v).all():
+        bad = int(np.flatnonzero(~np.isfinite(v))[0])
+        raise InvalidArgument(f"non-finite value at index {bad} ({v[bad]})", field=field)
+    norm = float(np.linalg.norm(v))
+    if norm == 0.0 or not math.isfinite(norm):
+        raise InvalidArgument("zero vector has no direction", field=field)
+    return v / norm

@@ -1,0 +1,108 @@
+"""Typed errors. Each carries its gRPC status code; the server maps them to statuses in exactly one
+place (`ErrorInterceptor`), the SDK maps statuses back in exactly one place."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+
+log = logging.getLogger(__name__)
+
+FIELD_METADATA_KEY = "bitrag-field"
+
+
+class BitragError(Exception):
+    code: grpc.StatusCode = grpc.StatusCode.INTERNAL
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        self.field = field
+        self.message = f"{field}: {message}" if field else message
+        super().__init__(self.message)
+
+
+class InvalidArgument(BitragError):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class NotFound(BitragError):
+    code = grpc.StatusCode.NOT_FOUND
+
+
+class AlreadyExists(BitragError):
+    code = grpc.StatusCode.ALREADY_EXISTS
+
+
+class ResourceExhausted(BitragError):
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class FailedPrecondition(BitragError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class Unavailable(BitragError):
+    """A backend (Milvus, an embedding API) is unreachable; safe to retry."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+
+
+class Internal(BitragError):
+    code = grpc.StatusCode.INTERNAL
+
+
+async def _abort(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
+    if isinstance(exc, BitragError):
+        if exc.field:
+            context.set_trailing_metadata(((FIELD_METADATA_KEY, exc.field),))
+        await context.abort(exc.code, exc.message)
+    log.exception("unhandled error")
+    await context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
+
+
+class ErrorInterceptor(grpc.aio.ServerInterceptor):
+    """Turns exceptions raised by bitrag handlers into gRPC statuses: the only place that does."""
+
+    def __init__(self, service_prefix: str = "/bitrag.") -> None:
+        self._prefix = service_prefix
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or not handler_call_details.method.startswith(self._prefix):
+            return handler
+        kw = dict(
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+        if handler.unary_unary is not None:
+            inner_uu = handler.unary_unary
+
+            async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                try:
+                    return await inner_uu(request, context)
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - mapped to a status below
+                    await _abort(context, exc)
+
+            return grpc.unary_unary_rpc_method_handler(unary_unary, **kw)
+        if handler.unary_stream is not None:
+            inner_us = handler.unary_stream
+
+            async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+                try:
+                    async for item in inner_us(request, context):
+                        yield item
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as exc:  # noqa: BLE001
+                    await _abort(context, exc)
+
+            return grpc.unary_stream_rpc_method_handler(unary_stream, **kw)
+        return handler

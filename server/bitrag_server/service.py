@@ -1,0 +1,50 @@
+"""The gRPC servicer: proto -> domain (convert) -> engine -> proto. Errors raised anywhere below
+are mapped to statuses by `errors.ErrorInterceptor`, not here."""
+
+from __future__ import annotations
+
+import grpc
+
+from bitrag.v1 import bitrag_pb2 as pb
+from bitrag.v1 import bitrag_pb2_grpc as pb_grpc
+
+from . import convert
+from .engine import Engine
+
+
+class BitragService(pb_grpc.BitragServiceServicer):
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def CreateCollection(self, request: pb.CreateCollectionRequest, context: grpc.aio.ServicerContext):  # noqa: N802
+        stats = await self.engine.create_collection(convert.from_proto_create(request))
+        return convert.to_proto_collection(stats)
+
+    async def ListCollections(self, request: pb.ListCollectionsRequest, context: grpc.aio.ServicerContext):  # noqa: N802
+        stats = await self.engine.list_collections()
+        return pb.ListCollectionsResponse(collections=[convert.to_proto_collection(s) for s in stats])
+
+    async def DescribeCollection(self, request: pb.DescribeCollectionRequest, context: grpc.aio.ServicerContext):  # noqa: N802
+        return convert.to_proto_collection(await self.engine.describe(request.name))
+
+    async def DropCollection(self, request: pb.DropCollectionRequest, context: grpc.aio.ServicerContext):  # noqa: N802
+        await self.engine.drop(request.name)
+        return pb.DropCollectionResponse()
+
+    async def Ingest(self, request: pb.IngestRequest, context: grpc.aio.ServicerContext):  # noqa: N802
+        result = await self.engine.ingest(
+            request.collection,
+            convert.from_proto_documents(request),
+            convert.from_proto_records(request),
+            request.chunk_size,
+            request.chunk_overlap,
+        )
+        return convert.to_proto_ingest(result)
+
+    async def Delete(self, request: pb.DeleteRequest, context: grpc.aio.ServicerContext):  # noqa: N802
+        result = await self.engine.delete(request.collection, list(request.document_ids))
+        return convert.to_proto_delete(result)
+
+    async def Search(self, request: pb.SearchRequest, context: grpc.aio.ServicerContext):  # noqa: N802
+        result = await self.engine.search(convert.from_proto_search(request))
+        return convert.to_proto_search(result)

@@ -1,0 +1,103 @@
+"""Collection manifests on disk: `<data_dir>/collections/<name>/collection.json` beside the float32
+file. Written atomically (temp file, fsync, rename, fsync dir): a crash leaves the old or the new
+manifest, never a torn one."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..errors import InvalidArgument
+from .float_store import fsync_dir
+
+NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+MANIFEST = "collection.json"
+VECTORS = "vectors.f32"
+
+
+def check_name(name: str, field: str = "name") -> str:
+    if not name:
+        raise InvalidArgument("collection name is required", field=field)
+    if not NAME_RE.fullmatch(name):  # fullmatch: `$` would accept a trailing newline
+        raise InvalidArgument(
+            f"invalid collection name {name[:80]!r}: 1-63 of [A-Za-z0-9_], starting with a letter",
+            field=field,
+        )
+    return name
+
+
+@dataclass
+class IndexConfig:
+    type: str
+    build_params: dict[str, int] = field(default_factory=dict)
+    search_params: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Manifest:
+    name: str
+    dimension: int
+    embedder: str  # "local:<model>", "openai:<model>" or "none"
+    index: IndexConfig
+    default_oversample: int
+    description: str = ""
+    thresholds: list[float] | None = None  # None == zeros
+    generation: int = 0
+    created_unix_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+    milvus_collection: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> Manifest:
+        d = json.loads(text)
+        d["index"] = IndexConfig(**d["index"])
+        return cls(**d)
+
+
+class Catalog:
+    def __init__(self, data_dir: Path) -> None:
+        self.root = Path(data_dir) / "collections"
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def dir(self, name: str) -> Path:
+        return self.root / name
+
+    def names(self) -> list[str]:
+        return sorted(p.name for p in self.root.iterdir() if (p / MANIFEST).is_file())
+
+    def load(self, name: str) -> Manifest:
+        return Manifest.from_json((self.dir(name) / MANIFEST).read_text())
+
+    def save(self, m: Manifest) -> None:
+        d = self.dir(m.name)
+        d.mkdir(parents=True, exist_ok=True)
+        tmp = d / (MANIFEST + ".tmp")
+        with open(tmp, "w") as f:
+            f.write(m.to_json())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, d / MANIFEST)
+        fsync_dir(d)
+
+    def remove(self, name: str) -> None:
+        d = self.dir(name)
+        if not d.exists():
+            return
+        # Drop the manifest first (atomic): a crash mid-rmtree leaves no half-collection behind.
+        trash = self.root / f".trash-{name}-{time.time_ns()}"
+        os.replace(d, trash)
+        fsync_dir(self.root)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def sweep(self) -> None:
+        """Remove leftovers of interrupted creates/drops (dirs without a manifest, trash)."""
+        for p in self.root.iterdir():
+            if p.is_dir() and (p.name.startswith(".trash-") or not (p / MANIFEST).is_file()):
+                shutil.rmtree(p, ignore_errors=True)

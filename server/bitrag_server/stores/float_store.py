@@ -1,0 +1,114 @@
+"""float32 rows on disk, memory-mapped for reads. Row number == the Milvus primary key.
+
+Append-only: `append` writes rows at the end and fsyncs before returning, so a row id is never
+handed to Milvus before its vector is durable. A crash mid-append leaves a partial trailing row,
+which `open` truncates away; rows written but never inserted into Milvus are unreachable
+(nothing points at them) and cost only disk. Deleted rows stay in the file until a compaction.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class FloatStore:
+    """One file of `[n, dim]` float32 little-endian rows."""
+
+    def __init__(self, path: Path, dim: int) -> None:
+        self.path = Path(path)
+        self.dim = dim
+        self.row_bytes = dim * 4
+        created = not self.path.exists()
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        if created:
+            fsync_dir(self.path.parent)
+        size = os.fstat(self._fd).st_size
+        if size % self.row_bytes:  # partial row from a crash mid-append: never acknowledged
+            size -= size % self.row_bytes
+            os.ftruncate(self._fd, size)
+            os.fsync(self._fd)
+        self._rows = size // self.row_bytes
+        self._mm: np.memmap | None = None
+        self._mm_rows = 0
+        self._lock = threading.Lock()  # appends and remaps
+
+    @property
+    def rows(self) -> int:
+        return self._rows
+
+    @property
+    def bytes_on_disk(self) -> int:
+        return self._rows * self.row_bytes
+
+    def append(self, vectors: np.ndarray) -> int:
+        """Append `[n, dim]` float32 rows durably; returns the row id of the first."""
+        v = np.ascontiguousarray(vectors, dtype="<f4")
+        if v.ndim != 2 or v.shape[1] != self.dim:
+            raise ValueError(f"expected [n, {self.dim}] rows, got {v.shape}")
+        with self._lock:
+            start = self._rows
+            data = v.tobytes()
+            offset = start * self.row_bytes
+            written = 0
+            while written < len(data):
+                written += os.pwrite(self._fd, data[written:], offset + written)
+            os.fsync(self._fd)
+            self._rows = start + len(v)
+            return start
+
+    def _view(self, need_rows: int) -> np.memmap:
+        mm = self._mm
+        if mm is None or self._mm_rows < need_rows:
+            with self._lock:
+                if self._mm is None or self._mm_rows < need_rows:
+                    n = self._rows
+                    self._mm = np.memmap(self.path, dtype="<f4", mode="r", shape=(n, self.dim))
+                    self._mm_rows = n
+                mm = self._mm
+        assert mm is not None
+        return mm
+
+    def gather(self, ids: np.ndarray) -> np.ndarray:
+        """Rows for `ids` (`[C]` int64, any order) -> `[C, dim]` float32 in the order of `ids`.
+
+        Reads in sorted id order (one pass over the file), then restores the caller's order.
+        """
+        ids = np.asarray(ids, dtype=np.int64)
+        if ids.size == 0:
+            return np.empty((0, self.dim), dtype=np.float32)
+        if ids.min() < 0 or ids.max() >= self._rows:
+            raise IndexError(f"row id out of range [0, {self._rows})")
+        order = np.argsort(ids, kind="stable")
+        mm = self._view(int(ids.max()) + 1)
+        rows = np.empty((ids.size, self.dim), dtype=np.float32)
+        rows[order] = mm[ids[order]]  # [C, d]
+        return rows
+
+    def blocks(self, block_rows: int = 65536) -> Iterator[tuple[int, np.ndarray]]:
+        """(first row id, `[b, dim]` rows) over the whole file, for exact scans."""
+        n = self._rows
+        if n == 0:
+            return
+        mm = self._view(n)
+        for start in range(0, n, block_rows):
+            yield start, np.asarray(mm[start : min(n, start + block_rows)])
+
+    def close(self) -> None:
+        with self._lock:
+            self._mm = None
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1

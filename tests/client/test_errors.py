@@ -1,0 +1,124 @@
+"""bitrag.errors.from_rpc_error (pure) and the status table both sides agree on."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+import bitrag
+import bitrag.errors as client_errors
+import bitrag_server.errors as server_errors
+from bitrag.errors import FIELD_METADATA_KEY, from_rpc_error
+
+
+class FakeRpcError(grpc.RpcError):
+    def __init__(self, code: grpc.StatusCode, details: str | None = "", trailing: tuple | None = ()) -> None:
+        self._code, self._details, self._trailing = code, details, trailing
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str | None:
+        return self._details
+
+    def trailing_metadata(self) -> tuple | None:
+        return self._trailing
+
+
+# one table: status <-> server exception <-> client exception
+TABLE = [
+    (grpc.StatusCode.INVALID_ARGUMENT, server_errors.InvalidArgument, bitrag.InvalidArgumentError),
+    (grpc.StatusCode.NOT_FOUND, server_errors.NotFound, bitrag.NotFoundError),
+    (grpc.StatusCode.ALREADY_EXISTS, server_errors.AlreadyExists, bitrag.AlreadyExistsError),
+    (grpc.StatusCode.RESOURCE_EXHAUSTED, server_errors.ResourceExhausted, bitrag.ResourceExhaustedError),
+    (grpc.StatusCode.FAILED_PRECONDITION, server_errors.FailedPrecondition, bitrag.FailedPreconditionError),
+    (grpc.StatusCode.UNAVAILABLE, server_errors.Unavailable, bitrag.UnavailableError),
+    (grpc.StatusCode.INTERNAL, server_errors.Internal, bitrag.InternalError),
+]
+
+
+@pytest.mark.parametrize(("code", "server_cls", "client_cls"), TABLE)
+def test_both_sides_agree(code: grpc.StatusCode, server_cls: type, client_cls: type) -> None:
+    assert server_cls.code == code
+    assert client_cls.code == code
+    assert server_cls("x").code == code  # instance too
+    assert issubclass(server_cls, server_errors.BitragError)
+
+
+def test_table_covers_every_server_error() -> None:
+    server_classes = {
+        c for c in vars(server_errors).values()
+        if isinstance(c, type)
+        and issubclass(c, server_errors.BitragError)
+        and c is not server_errors.BitragError
+    }
+    assert server_classes == {s for _, s, _ in TABLE}
+    assert server_errors.FIELD_METADATA_KEY == client_errors.FIELD_METADATA_KEY == "bitrag-field"
+    # every server status has a client class (the client also knows DEADLINE_EXCEEDED)
+    assert set(client_errors._BY_CODE) == {c for c, _, _ in TABLE} | {grpc.StatusCode.DEADLINE_EXCEEDED}
+
+
+@pytest.mark.parametrize(("code", "server_cls", "client_cls"), TABLE)
+def test_from_rpc_error_maps_class_and_field(
+    code: grpc.StatusCode, server_cls: type, client_cls: type
+) -> None:
+    # what the server's interceptor sends for a field error: message "field: ...", trailing field
+    srv = server_cls("is required", field="documents[0].id")
+    exc = from_rpc_error(FakeRpcError(code, srv.message, ((FIELD_METADATA_KEY, srv.field),)))
+    assert type(exc) is client_cls
+    assert exc.code == code
+    assert exc.field == "documents[0].id"
+    assert exc.message == "documents[0].id: is required"
+    assert str(exc) == exc.message
+    assert isinstance(exc, bitrag.BitragError)
+
+
+def test_field_from_bytes_and_other_metadata_ignored() -> None:
+    exc = from_rpc_error(
+        FakeRpcError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "filter: syntax error",
+            (("x-other", "v"), ("bitrag-field-bin", b"no"), (FIELD_METADATA_KEY, b"filter")),
+        )
+    )
+    assert isinstance(exc, bitrag.InvalidArgumentError) and exc.field == "filter"
+
+
+def test_no_field() -> None:
+    exc = from_rpc_error(FakeRpcError(grpc.StatusCode.NOT_FOUND, "collection 'x' does not exist", None))
+    assert isinstance(exc, bitrag.NotFoundError) and exc.field == ""
+    exc = from_rpc_error(FakeRpcError(grpc.StatusCode.NOT_FOUND, "gone", ()))
+    assert exc.field == "" and exc.message == "gone"
+
+
+def test_deadline_exceeded() -> None:
+    exc = from_rpc_error(FakeRpcError(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded"))
+    assert isinstance(exc, bitrag.DeadlineExceededError)
+
+
+@pytest.mark.parametrize("code", [grpc.StatusCode.UNKNOWN, grpc.StatusCode.PERMISSION_DENIED,
+                                  grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.CANCELLED])
+def test_unmapped_status_is_base_class_with_code(code: grpc.StatusCode) -> None:
+    exc = from_rpc_error(FakeRpcError(code, ""))
+    assert type(exc) is bitrag.BitragError
+    assert exc.code == code
+    assert exc.message == code.name  # empty details -> the status name
+
+
+def test_rpc_error_without_accessors() -> None:
+    exc = from_rpc_error(grpc.RpcError("bare"))
+    assert type(exc) is bitrag.BitragError and exc.code == grpc.StatusCode.UNKNOWN
+    assert exc.message == "bare"
+
+
+def test_code_override_does_not_leak_to_class() -> None:
+    from_rpc_error(FakeRpcError(grpc.StatusCode.UNIMPLEMENTED, "x"))
+    assert bitrag.BitragError.code == grpc.StatusCode.UNKNOWN
+    assert bitrag.BitragError("m").code == grpc.StatusCode.UNKNOWN
+
+
+def test_server_error_message_format() -> None:
+    e = server_errors.InvalidArgument("not in 1..1000", field="top_k")
+    assert (e.field, e.message, str(e)) == ("top_k", "top_k: not in 1..1000", "top_k: not in 1..1000")
+    e = server_errors.NotFound("nope")
+    assert (e.field, e.message) == ("", "nope")

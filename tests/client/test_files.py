@@ -1,0 +1,157 @@
+"""bitrag._files: real md, txt, html, docx, pptx and pdf files -> one Document each."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bitrag import Document
+from bitrag._files import EXTENSIONS, document_id, find_files, load_documents
+
+
+def _make_docx(path: Path, paragraphs: list[str]) -> None:
+    import docx
+
+    d = docx.Document()
+    for p in paragraphs:
+        d.add_paragraph(p)
+    d.save(str(path))
+
+
+def _make_pptx(path: Path, slides: list[tuple[str, str]]) -> None:
+    import pptx
+
+    prs = pptx.Presentation()
+    for title, body in slides:
+        s = prs.slides.add_slide(prs.slide_layouts[1])
+        s.shapes.title.text = title
+        s.placeholders[1].text = body
+    prs.save(str(path))
+
+
+def _make_pdf(path: Path, pages: list[str]) -> None:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    for text in pages:
+        pdf.add_page()
+        pdf.multi_cell(0, 10, text)
+    pdf.output(str(path))
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("corpus")
+    (root / "notes.md").write_text(
+        "# Binary codes\n\nCodes live in RAM.\n\n## Floats\n\nRows live on disk.\n"
+    )
+    (root / "plain.txt").write_text("Plain text about Hamming distance.\n")
+    (root / "page.html").write_text(
+        "<!doctype html><html><head><title>Ignored title</title><style>p {color: red}</style></head>"
+        "<body><h1>Rescoring</h1><p>Candidates are <b>rescored</b> with float32 rows.</p>"
+        '<script>var hidden = "script text";</script></body></html>'
+    )
+    (root / "sub").mkdir()
+    (root / "sub" / "deep").mkdir()
+    _make_docx(root / "sub" / "report.docx", ["Word paragraph one about oversampling.", "Second paragraph."])
+    slides = [("Slide one title", "First body"), ("Slide two", "Second body")]
+    _make_pptx(root / "sub" / "deep" / "slides.pptx", slides)
+    _make_pdf(root / "paper.pdf", ["First page about Milvus Lite.", "Second page about recall."])
+    (root / "other.htm").write_text("<p>Short htm page.</p>")
+    # ignored: unsupported extensions, hidden dirs/files, empty files
+    (root / "data.csv").write_text("a,b\n1,2\n")
+    (root / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (root / "script.py").write_text("print('x')\n")
+    (root / ".hidden").mkdir()
+    (root / ".hidden" / "secret.md").write_text("hidden markdown")
+    (root / ".dotfile.txt").write_text("hidden text file")
+    (root / "empty.txt").write_text("")
+    (root / "blank.md").write_text("  \n\n ")
+    return root
+
+
+@pytest.fixture
+def in_dir(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(corpus)
+    return corpus
+
+
+EXPECTED_IDS = [
+    "notes.md", "other.htm", "page.html", "paper.pdf", "plain.txt", "sub/deep/slides.pptx", "sub/report.docx",
+]
+
+
+def test_find_files(corpus: Path) -> None:
+    rel = [p.relative_to(corpus).as_posix() for p in find_files(corpus)]
+    assert rel == sorted(EXPECTED_IDS + ["blank.md", "empty.txt"])
+    assert find_files(corpus / "plain.txt") == [corpus / "plain.txt"]
+    with pytest.raises(FileNotFoundError):
+        find_files(corpus / "missing")
+    assert set(EXTENSIONS) == {".md", ".txt", ".pdf", ".docx", ".pptx", ".html", ".htm"}
+
+
+def test_load_documents_one_per_file(in_dir: Path) -> None:
+    docs = load_documents(".")
+    assert all(isinstance(d, Document) for d in docs)
+    assert sorted(d.id for d in docs) == EXPECTED_IDS  # relative ids; ignored/empty files skipped
+    by_id = {d.id: d for d in docs}
+    for d in docs:
+        assert d.metadata["file_path"] == d.id
+        assert d.metadata["file_name"] == Path(d.id).name
+        volatile = {"creation_date", "last_modified_date", "last_accessed_date", "file_size", "page_label"}
+        assert not volatile & set(d.metadata)
+        # metadata is flat (it is copied onto every chunk and used in filters)
+        assert all(isinstance(v, (str, int, float, bool)) for v in d.metadata.values()), d.metadata
+
+    md = by_id["notes.md"].text
+    assert "Codes live in RAM." in md and "Rows live on disk." in md
+    assert by_id["plain.txt"].text.strip() == "Plain text about Hamming distance."
+    html = by_id["page.html"].text
+    assert "Rescoring" in html and "Candidates are" in html and "rescored" in html and "float32 rows" in html
+    assert "<p>" not in html and "<b>" not in html and "color: red" not in html and "script text" not in html
+    assert "Short htm page." in by_id["other.htm"].text and "<p>" not in by_id["other.htm"].text
+    docx_text = by_id["sub/report.docx"].text
+    assert "Word paragraph one about oversampling." in docx_text and "Second paragraph." in docx_text
+    pptx_text = by_id["sub/deep/slides.pptx"].text
+    for s in ("Slide one title", "First body", "Slide two", "Second body"):
+        assert s in pptx_text
+    assert pptx_text.index("First body") < pptx_text.index("Second body")
+    pdf_text = by_id["paper.pdf"].text
+    assert "First page about Milvus Lite." in pdf_text and "Second page about recall." in pdf_text
+    assert pdf_text.index("First page") < pdf_text.index("Second page")  # pages joined in order
+    assert by_id["paper.pdf"].metadata["file_type"] == "application/pdf"
+
+
+def test_ids_stable_across_calls(in_dir: Path) -> None:
+    a = load_documents(".")
+    b = load_documents(in_dir)  # absolute path, same cwd: same ids
+    assert [(d.id, d.text, d.metadata) for d in a] == [(d.id, d.text, d.metadata) for d in b]
+    c = load_documents("sub")
+    assert sorted(d.id for d in c) == ["sub/deep/slides.pptx", "sub/report.docx"]
+    assert {d.id: d.text for d in c} == {d.id: d.text for d in a if d.id.startswith("sub/")}
+
+
+def test_single_file_and_outside_cwd(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (d,) = load_documents(corpus / "plain.txt")
+    assert d.id == (corpus / "plain.txt").resolve().as_posix()  # outside cwd: absolute
+    assert d.metadata["file_path"] == d.id
+
+
+def test_empty_or_unsupported_only(tmp_path: Path) -> None:
+    (tmp_path / "x.csv").write_text("1,2")
+    (tmp_path / "e.md").write_text("")
+    assert load_documents(tmp_path) == []
+
+
+def test_document_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a").mkdir()
+    assert document_id(Path("a/b.md")) == "a/b.md"
+    assert document_id(tmp_path / "a" / "b.md") == "a/b.md"
+    assert document_id(Path("./a/../a/b.md")) == "a/b.md"
+    outside = Path(os.path.dirname(tmp_path)) / "z.md"
+    assert document_id(outside) == outside.resolve().as_posix()

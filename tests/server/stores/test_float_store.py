@@ -1,0 +1,142 @@
+"""stores/float_store.py: append-only float32 rows, gather in caller order, durability."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bitrag_server.stores.float_store import FloatStore
+
+D = 16
+
+
+def _rows(n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((n, D)).astype(np.float32)
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = FloatStore(tmp_path / "vectors.f32", D)
+    yield s
+    s.close()
+
+
+def test_new_store_is_empty(store: FloatStore) -> None:
+    assert store.rows == 0 and store.bytes_on_disk == 0
+    assert store.path.exists()
+    assert list(store.blocks()) == []
+    assert store.gather(np.array([], np.int64)).shape == (0, D)
+
+
+def test_append_returns_consecutive_row_ids(store: FloatStore) -> None:
+    assert store.append(_rows(5, 0)) == 0
+    assert store.append(_rows(1, 1)) == 5
+    assert store.append(_rows(10, 2)) == 6
+    assert store.rows == 16
+    assert store.bytes_on_disk == 16 * D * 4 == store.path.stat().st_size
+
+
+def test_append_rejects_wrong_shape(store: FloatStore) -> None:
+    with pytest.raises(ValueError):
+        store.append(np.zeros((2, D + 1), np.float32))
+    with pytest.raises(ValueError):
+        store.append(np.zeros(D, np.float32))
+    assert store.rows == 0
+
+
+def test_file_is_float32_little_endian(store: FloatStore) -> None:
+    x = _rows(3, 0)
+    store.append(x.astype(np.float64))  # converted
+    raw = np.fromfile(store.path, dtype="<f4").reshape(3, D)
+    assert np.array_equal(raw, x)
+
+
+def test_gather_caller_order_random_and_duplicates(store: FloatStore) -> None:
+    x = _rows(200, 3)
+    store.append(x[:120])
+    store.append(x[120:])
+    rng = np.random.default_rng(4)
+    ids = rng.integers(0, 200, size=500)  # random order, with duplicates
+    got = store.gather(ids)
+    assert got.dtype == np.float32 and got.shape == (500, D)
+    assert np.array_equal(got, x[ids])
+    ids = np.array([199, 0, 0, 5, 199, 3], np.int64)
+    assert np.array_equal(store.gather(ids), x[ids])
+    assert np.array_equal(store.gather(ids.tolist()), x[ids])  # plain lists too
+
+
+def test_gather_after_further_appends_sees_new_rows(store: FloatStore) -> None:
+    x = _rows(50, 5)
+    store.append(x[:10])
+    assert np.array_equal(store.gather(np.arange(10)), x[:10])  # maps 10 rows
+    store.append(x[10:30])
+    ids = np.array([29, 10, 3, 20])
+    assert np.array_equal(store.gather(ids), x[ids])  # remapped
+    store.append(x[30:])
+    assert np.array_equal(store.gather(np.array([49, 0])), x[[49, 0]])
+    blocks = list(store.blocks(block_rows=7))
+    assert np.array_equal(np.concatenate([b for _, b in blocks]), x)
+
+
+@pytest.mark.parametrize("bad", [[-1], [10], [0, 10], [100]])
+def test_out_of_range_ids_raise(store: FloatStore, bad: list[int]) -> None:
+    store.append(_rows(10, 6))
+    with pytest.raises(IndexError):
+        store.gather(np.array(bad))
+
+
+def test_gather_on_empty_store_raises(store: FloatStore) -> None:
+    with pytest.raises(IndexError):
+        store.gather(np.array([0]))
+
+
+@pytest.mark.parametrize("block_rows", [1, 3, 64, 1000])
+def test_blocks_cover_all_rows(store: FloatStore, block_rows: int) -> None:
+    x = _rows(64, 7)
+    store.append(x[:40])
+    store.append(x[40:])
+    blocks = list(store.blocks(block_rows=block_rows))
+    starts = [s for s, _ in blocks]
+    assert starts == list(range(0, 64, block_rows))
+    assert all(len(b) <= block_rows for _, b in blocks)
+    assert np.array_equal(np.concatenate([b for _, b in blocks]), x)
+
+
+def test_durable_across_reopen(tmp_path: Path) -> None:
+    p = tmp_path / "v.f32"
+    x = _rows(30, 8)
+    s = FloatStore(p, D)
+    s.append(x[:20])
+    s.append(x[20:])
+    s.close()
+    s2 = FloatStore(p, D)
+    try:
+        assert s2.rows == 30
+        assert np.array_equal(s2.gather(np.arange(30)[::-1]), x[::-1])
+        assert s2.append(_rows(1, 9)) == 30  # appends continue after the existing rows
+    finally:
+        s2.close()
+
+
+@pytest.mark.parametrize("junk", [1, 4, D * 4 - 1])
+def test_partial_trailing_row_truncated_on_open(tmp_path: Path, junk: int) -> None:
+    p = tmp_path / "v.f32"
+    x = _rows(7, 10)
+    s = FloatStore(p, D)
+    s.append(x)
+    s.close()
+    with open(p, "ab") as f:  # a crash mid-append
+        f.write(b"\xff" * junk)
+    assert p.stat().st_size == 7 * D * 4 + junk
+    s2 = FloatStore(p, D)
+    try:
+        assert s2.rows == 7
+        assert p.stat().st_size == 7 * D * 4
+        assert np.array_equal(s2.gather(np.arange(7)), x)
+        y = _rows(2, 11)
+        assert s2.append(y) == 7
+        assert np.array_equal(s2.gather(np.array([8, 7, 6])), np.stack([y[1], y[0], x[6]]))
+    finally:
+        s2.close()

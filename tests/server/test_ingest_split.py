@@ -1,0 +1,130 @@
+"""ingest.py: chunk ids, chunk sizes (splitter tokens), content hashes."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from bitrag_server.domain import DocumentIn, RecordIn
+from bitrag_server.ingest import _splitter, chunk_id, document_hash, records_hash, split_document
+
+WORDS = (
+    "binary codes live in memory while float rows stay on disk and every query is rescored "
+    "against the exact vectors of its Hamming candidates"
+).split()
+
+
+def _text(n_sentences: int, seed: int = 0) -> str:
+    rng = np.random.default_rng(seed)
+    sents = []
+    for _ in range(n_sentences):
+        words = rng.choice(WORDS, size=int(rng.integers(6, 18)))
+        sents.append(" ".join(words).capitalize() + ".")
+    return " ".join(sents)
+
+
+def test_chunk_id_format() -> None:
+    assert chunk_id("doc", 0) == "doc#0"
+    assert chunk_id("a/b.md", 12) == "a/b.md#12"
+
+
+def test_chunk_ids_sequential_and_stable() -> None:
+    doc = DocumentIn("notes/a.md", _text(80), {"k": 1})
+    a = split_document(doc, 64, 8)
+    b = split_document(DocumentIn("notes/a.md", _text(80), {"k": 1}), 64, 8)
+    assert len(a) > 3
+    assert [c.chunk_id for c in a] == [f"notes/a.md#{i}" for i in range(len(a))]
+    assert [(c.chunk_id, c.text) for c in a] == [(c.chunk_id, c.text) for c in b]
+    assert all(c.doc_id == "notes/a.md" and c.metadata == {"k": 1} for c in a)
+
+
+@pytest.mark.parametrize(("size", "overlap"), [(32, 0), (64, 8), (128, 16), (256, 32)])
+def test_chunk_size_respected(size: int, overlap: int) -> None:
+    text = _text(120, seed=size)
+    chunks = split_document(DocumentIn("d", text), size, overlap)
+    tok = _splitter(size, overlap)._tokenizer
+    counts = [len(tok(c.text)) for c in chunks]
+    assert max(counts) <= size
+    total = len(tok(text))
+    assert len(chunks) >= total // size  # nothing dropped: chunks cover the text
+    # every word of the text appears in some chunk, in order of first chunk
+    joined = " ".join(c.text for c in chunks)
+    assert set(text.split()) <= set(joined.split())
+
+
+def test_smaller_chunks_give_more_chunks() -> None:
+    text = _text(100, seed=9)
+    n = [len(split_document(DocumentIn("d", text), s, 0)) for s in (32, 64, 128, 512)]
+    assert n == sorted(n, reverse=True) and n[0] > n[-1]
+
+
+def test_short_document_one_chunk_and_blank_skipped() -> None:
+    chunks = split_document(DocumentIn("x", "One short sentence."), 512, 64)
+    assert [(c.chunk_id, c.text) for c in chunks] == [("x#0", "One short sentence.")]
+    assert split_document(DocumentIn("x", "   \n\n  "), 512, 64) == []
+
+
+BASE = dict(chunk_size=256, chunk_overlap=32, embedder="local:all-MiniLM-L6-v2")
+
+
+def _h(doc: DocumentIn, **kw: object) -> str:
+    return document_hash(doc, **{**BASE, **kw})  # type: ignore[arg-type]
+
+
+def test_document_hash_stable() -> None:
+    d = DocumentIn("a", "hello world", {"year": 2020, "tags": ["x", "y"], "nested": {"b": 1, "a": 2}})
+    h = _h(d)
+    assert len(h) == 64 and int(h, 16) >= 0
+    assert _h(copy.deepcopy(d)) == h
+    # key order of metadata does not matter
+    d2 = DocumentIn("a", "hello world", {"nested": {"a": 2, "b": 1}, "tags": ["x", "y"], "year": 2020})
+    assert _h(d2) == h
+    # the id is not part of the content hash (the id is the lookup key)
+    assert _h(DocumentIn("other", d.text, d.metadata)) == h
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda d, kw: (DocumentIn(d.id, d.text + ".", d.metadata), kw),
+        lambda d, kw: (DocumentIn(d.id, "Hello world", d.metadata), kw),
+        lambda d, kw: (DocumentIn(d.id, d.text, {**d.metadata, "year": 2021}), kw),
+        lambda d, kw: (DocumentIn(d.id, d.text, {**d.metadata, "new": None}), kw),
+        lambda d, kw: (DocumentIn(d.id, d.text, {}), kw),
+        lambda d, kw: (DocumentIn(d.id, d.text, {**d.metadata, "year": "2020"}), kw),
+        lambda d, kw: (d, {**kw, "chunk_size": 257}),
+        lambda d, kw: (d, {**kw, "chunk_overlap": 0}),
+        lambda d, kw: (d, {**kw, "embedder": "openai:text-embedding-3-small"}),
+    ],
+)
+def test_document_hash_changes(change) -> None:  # noqa: ANN001
+    d = DocumentIn("a", "hello world", {"year": 2020})
+    d2, kw = change(d, dict(BASE))
+    assert document_hash(d2, **kw) != document_hash(d, **BASE)
+
+
+def _rec(i: int, v: np.ndarray, text: str = "t", md: dict | None = None) -> RecordIn:
+    return RecordIn(f"doc#{i}", "doc", v, text, md or {})
+
+
+def test_records_hash() -> None:
+    rng = np.random.default_rng(0)
+    v = rng.standard_normal((3, 16)).astype(np.float32)
+    recs = [_rec(i, v[i], f"t{i}", {"i": i}) for i in range(3)]
+    h = records_hash(recs)
+    assert records_hash([_rec(i, v[i].copy(), f"t{i}", {"i": i}) for i in range(3)]) == h
+    # float64 input with the same float32 values hashes the same
+    assert records_hash([_rec(i, v[i].astype(np.float64), f"t{i}", {"i": i}) for i in range(3)]) == h
+    changed = [
+        [_rec(i, v[i], f"t{i}", {"i": i}) for i in range(2)],  # one record fewer
+        [_rec(i, v[i], f"t{i}", {"i": i}) for i in (0, 2, 1)],  # order
+        [_rec(i, v[i] + (i == 1) * 1e-3, f"t{i}", {"i": i}) for i in range(3)],  # a vector
+        [_rec(i, v[i], f"T{i}", {"i": i}) for i in range(3)],  # a text
+        [_rec(i, v[i], f"t{i}", {"i": i + 1}) for i in range(3)],  # metadata
+        [RecordIn(f"other#{i}", "doc", v[i], f"t{i}", {"i": i}) for i in range(3)],  # chunk ids
+    ]
+    for recs2 in changed:
+        assert records_hash(recs2) != h
+    assert records_hash(recs) != document_hash(DocumentIn("doc", "t0"), **BASE)
