@@ -127,11 +127,22 @@ def vector_requests(
     if ids is None and document_ids is None:
         raise ValueError("ids or document_ids is required (stable ids make re-ingest idempotent)")
     per = max(1, min(batch_size, MAX_BATCH_BYTES // max(1, v.shape[1] * 4 + 256)))
+    order = list(range(n))
+    doc_of: list[str] | None = None
+    if document_ids is not None:
+        # A document's records must travel in one request (an Ingest replaces a document whole),
+        # so records of one document are made contiguous even when the caller interleaves them:
+        # stable, by first appearance, keeping each document's chunk order.
+        doc_of = [document_ids[i] or (ids[i] if ids is not None else "") for i in range(n)]
+        first: dict[str, int] = {}
+        for i, d in enumerate(doc_of):
+            first.setdefault(d, i)
+        order.sort(key=lambda i: first[doc_of[i]])
     start = 0
     while start < n:
         end = min(n, start + per)
-        if document_ids is not None:  # never split a document across requests
-            while end < n and document_ids[end] == document_ids[end - 1]:
+        if doc_of is not None:  # never split a document across requests
+            while end < n and doc_of[order[end]] == doc_of[order[end - 1]]:
                 end += 1
         records = [
             pb.VectorRecord(
@@ -141,7 +152,7 @@ def vector_requests(
                 text=texts[i] if texts is not None else "",
                 metadata=to_struct(metadata[i]) if metadata is not None else None,
             )
-            for i in range(start, end)
+            for i in order[start:end]
         ]
         yield pb.IngestRequest(collection=collection, records=records), end - start
         start = end

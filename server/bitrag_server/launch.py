@@ -4,26 +4,24 @@ so all of them run the real server over real gRPC."""
 from __future__ import annotations
 
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
-READY = "bitrag listening on"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+LISTEN_RE = re.compile(r"bitrag listening on (\S+:\d+)")
 
 
 class ServerProcess:
-    """`bitrag serve` on 127.0.0.1:<free port>; `with ServerProcess(data_dir) as srv: srv.target`."""
+    """`bitrag serve` on a kernel-chosen loopback port (parsed from its `bitrag listening on
+    HOST:PORT` line). `with ServerProcess(data_dir) as srv: Client(srv.target)`.
+
+    The child gets a clean environment (no inherited BITRAG_* settings, cwd = data_dir so no stray
+    `.env` is read) plus `env`; its stdout+stderr lines are collected in `output` by a thread, so
+    the pipe never fills."""
 
     def __init__(
         self,
@@ -32,47 +30,61 @@ class ServerProcess:
         milvus_uri: str = "",
         extra_args: Sequence[str] = (),
         env: dict[str, str] | None = None,
-        port: int = 0,
+        address: str = "127.0.0.1:0",
         ready_timeout_s: float = 180.0,
         echo: bool = False,
     ) -> None:
-        self.data_dir = Path(data_dir)
-        self.port = port or free_port()
-        self.target = f"127.0.0.1:{self.port}"
+        self.data_dir = Path(data_dir).resolve()
         self.milvus_uri = milvus_uri
         self.extra_args = list(extra_args)
-        self.env = {**os.environ, "BITRAG_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.address = address
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("BITRAG_")}
+        self.env.update({"BITRAG_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1", **(env or {})})
         self.ready_timeout_s = ready_timeout_s
         self.echo = echo
+        self.target = ""
         self.output: list[str] = []
         self.proc: subprocess.Popen[str] | None = None
-        self._ready = threading.Event()
+        self._listening = threading.Event()
+        self._reader: threading.Thread | None = None
 
-    def _pump(self) -> None:
+    def _drain(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
         for line in self.proc.stdout:
-            self.output.append(line)
+            self.output.append(line.rstrip("\n"))
             if self.echo:
                 sys.stderr.write(line)
-            if READY in line:
-                self._ready.set()
+            m = LISTEN_RE.search(line)
+            if m and not self._listening.is_set():
+                self.target = m.group(1)
+                self._listening.set()
+        self._listening.set()  # EOF: unblock the waiter (it checks the exit code)
+
+    def text(self) -> str:
+        return "\n".join(self.output)
 
     def start(self) -> ServerProcess:
-        cmd = [sys.executable, "-m", "bitrag.cli", "serve", "--address", self.target, "--data-dir", str(self.data_dir)]
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "bitrag.cli", "serve", "--address", self.address, "--data-dir", str(self.data_dir)]
         if self.milvus_uri:
             cmd += ["--milvus-uri", self.milvus_uri]
         cmd += self.extra_args
-        self._ready.clear()
+        self.target = ""
         self.output = []
+        self._listening.clear()
         self.proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.env
+            cmd, cwd=self.data_dir, env=self.env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
         )
-        threading.Thread(target=self._pump, daemon=True).start()
-        deadline = time.monotonic() + self.ready_timeout_s
-        while not self._ready.wait(0.1):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError("bitrag serve did not start:\n" + "".join(self.output[-40:]))
+        self._reader = threading.Thread(target=self._drain, name=f"bitrag-serve-{self.proc.pid}", daemon=True)
+        self._reader.start()
+        if not self._listening.wait(self.ready_timeout_s) or not self.target:
+            code = self.proc.poll()
+            self.kill()
+            raise RuntimeError(
+                f"bitrag serve did not start within {self.ready_timeout_s:.0f}s (exit code {code}):\n"
+                + self.text()[-5000:]
+            )
         return self
 
     def stop(self, timeout_s: float = 30.0) -> int:
@@ -84,16 +96,15 @@ class ServerProcess:
             try:
                 self.proc.wait(timeout_s)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        code = self.proc.returncode
-        self.proc = None
-        return code
+                self.kill()
+        if self._reader is not None:
+            self._reader.join(10)
+        return int(self.proc.returncode)
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
-            self.proc.wait()
+            self.proc.wait(10)
 
     def __enter__(self) -> ServerProcess:
         return self.start()

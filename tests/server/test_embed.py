@@ -7,12 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import queue
-import signal
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -284,52 +279,26 @@ def test_settings_openai_dimensions_from_env(monkeypatch: pytest.MonkeyPatch, tm
 # ---- end to end: the real server subprocess with the loopback embedder --------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.timeout(180)
 def test_server_end_to_end_with_openai_embedder(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
     import bitrag
 
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BITRAG_")}
-    env["BITRAG_OPENAI_API_KEY"] = "test"
-    cmd = [
-        sys.executable, "-m", "bitrag.cli", "serve", "--address", f"127.0.0.1:{port}",
-        "--data-dir", str(tmp_path / "data"), "--embedder", "openai",
-        "--openai-base-url", fake_openai.base_url, "--openai-model", "fake-embed",
-        "--openai-dimensions", "32",
-    ]
-    proc = subprocess.Popen(
-        cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    stdout = proc.stdout
-    assert stdout is not None
-    threading.Thread(target=lambda: [lines.put(ln) for ln in stdout], daemon=True).start()
-    output: list[str] = []
-    try:
-        while True:
-            try:
-                line = lines.get(timeout=120)
-            except queue.Empty:
-                pytest.fail("server did not start:\n" + "".join(output))
-            output.append(line)
-            if "bitrag listening on" in line:
-                break
-            if proc.poll() is not None and lines.empty():
-                pytest.fail("server exited:\n" + "".join(output))
-        assert f"127.0.0.1:{port}" in output[-1]
+    from bitrag_server.launch import ServerProcess
 
+    srv = ServerProcess(
+        tmp_path / "data",
+        extra_args=["--embedder", "openai", "--openai-base-url", fake_openai.base_url,
+                    "--openai-model", "fake-embed", "--openai-dimensions", "32"],
+        env={"BITRAG_OPENAI_API_KEY": "test"},
+        ready_timeout_s=120,
+    ).start()
+    try:
         docs = [
             bitrag.Document("a.md", "Binary codes live in RAM.", {"lang": "en"}),
             bitrag.Document("b.md", "Float rows are stored on disk.", {"lang": "en"}),
             bitrag.Document("c.md", "Queries are rescored exactly.", {"lang": "de"}),
         ]
-        with bitrag.Client(f"127.0.0.1:{port}", timeout=60) as c:
+        with bitrag.Client(srv.target, timeout=60) as c:
             info = c.create_collection("docs")
             assert (info.embedder, info.dimension) == ("openai:fake-embed", 32)
             res = c.ingest_documents("docs", docs)
@@ -361,11 +330,5 @@ def test_server_end_to_end_with_openai_embedder(fake_openai: FakeOpenAI, tmp_pat
                 c.search("docs", "anything new", top_k=1)
             fake_openai.fail_status = 0
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            rc = proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            raise
-    assert rc == 0, "".join(output)
+        rc = srv.stop()
+    assert rc == 0, srv.text()

@@ -136,6 +136,16 @@ class BinaryIndex:
         for i in range(0, len(pks), INSERT_BATCH):
             batch = pks[i : i + INSERT_BATCH]
             _milvus_call("delete", lambda b=batch: self._client.delete(coll, ids=b))
+        if pks and not self.lite and self.consistency == "Session":
+            # Session reads wait for this client's last write timestamp, but a Milvus 2.3 server
+            # answers a delete without one (pymilvus keeps the last insert's), so later reads could
+            # still see the deleted rows. One Strong read waits until the deletes are applied.
+            _milvus_call(
+                "delete",
+                lambda: self._client.query(
+                    coll, filter=f"row in [{pks[-1]}]", output_fields=["row"], consistency_level="Strong"
+                ),
+            )
 
     def rows_of_documents(self, coll: str, doc_ids: Sequence[str]) -> dict[str, list[tuple[int, str]]]:
         """doc_id -> [(row, doc_hash), ...] for the given documents."""

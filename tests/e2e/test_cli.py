@@ -1,0 +1,159 @@
+"""The `bitrag` command line (`python -m bitrag.cli`) against the real Lite server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+def bitrag_cli(*args: str, target: str | None = None, cwd: Path | None = None,
+               timeout: float = 180) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "bitrag.cli"]
+    if target:
+        cmd += ["--target", target]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BITRAG_")}
+    env["COLUMNS"] = "200"  # rich wraps at 80 columns when not on a terminal
+    return subprocess.run(cmd + list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+FILES = {
+    "notes/rust.md": "# Rust\n\nRust is a systems programming language that guarantees memory safety "
+                     "without a garbage collector.\n",
+    "notes/bread.txt": "Sourdough bread needs flour, water, salt and a lively starter culture.\n",
+    "notes/deep/tides.md": "# Tides\n\nOcean tides come from the gravitational pull of the moon.\n",
+    "notes/ignored.bin": "not a supported file type",
+}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cli")
+    for rel, text in FILES.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    return root
+
+
+@pytest.fixture(scope="module")
+def ingested(lite_server, corpus: Path) -> str:
+    """A collection created by `bitrag ingest` from the corpus directory."""
+    name = unique("cli")
+    p = bitrag_cli("ingest", "notes", "-c", name, "--quiet", target=lite_server.target, cwd=corpus)
+    assert p.returncode == 0, p.stderr
+    assert "3 files: 3 added, 0 replaced, 0 unchanged" in p.stdout, p.stdout
+    assert f"created collection {name!r}" in p.stderr
+    return name
+
+
+def test_ingest_then_search_json(lite_server, ingested: str, corpus: Path) -> None:
+    p = bitrag_cli("search", "Which language is memory safe without GC?", "-c", ingested, "-k", "2", "--json",
+                   target=lite_server.target)
+    assert p.returncode == 0, p.stderr
+    lines = [ln for ln in p.stdout.splitlines() if ln.strip()]
+    assert len(lines) == 1  # one JSON object, nothing else on stdout
+    res = json.loads(lines[0])
+    assert set(res) == {"hits", "diagnostics"}
+    hits = res["hits"]
+    assert len(hits) == 2
+    top = hits[0]
+    assert top["document_id"] == "notes/rust.md"  # ids are paths relative to the working directory
+    assert top["chunk_id"] == "notes/rust.md#0"
+    assert "memory safety" in top["text"]
+    assert top["metadata"]["file_path"] == "notes/rust.md"
+    assert hits[0]["score"] >= hits[1]["score"]
+    assert {"score", "hamming_distance", "metadata", "text"} <= set(top)
+    d = res["diagnostics"]
+    assert d["path"] == "BINARY_RESCORED"
+    assert d["candidates_examined"] == 3  # min(2 * 4, 3 rows)
+    assert list(d["timings_us"]) == ["embed", "candidates", "rescore", "fetch"]
+
+
+def test_search_filter_and_table_output(lite_server, ingested: str) -> None:
+    p = bitrag_cli("search", "bread", "-c", ingested, "-k", "3", "--json",
+                   "--filter", 'file_path == "notes/deep/tides.md"', target=lite_server.target)
+    assert p.returncode == 0, p.stderr
+    hits = json.loads(p.stdout)["hits"]
+    assert [h["document_id"] for h in hits] == ["notes/deep/tides.md"]
+
+    p = bitrag_cli("search", "sourdough starter", "-c", ingested, "-k", "1", target=lite_server.target)
+    assert p.returncode == 0, p.stderr
+    assert "notes/bread.txt#0" in p.stdout and "BINARY_RESCORED" in p.stdout
+
+
+def test_reingest_is_unchanged(lite_server, ingested: str, corpus: Path) -> None:
+    p = bitrag_cli("ingest", "notes", "-c", ingested, "--quiet", "--json", target=lite_server.target, cwd=corpus)
+    assert p.returncode == 0, p.stderr
+    res = json.loads(p.stdout)
+    assert (res["documents_unchanged"], res["documents_added"], res["chunks_written"]) == (3, 0, 0)
+
+
+def test_collections_and_describe_json(lite_server, ingested: str) -> None:
+    p = bitrag_cli("collections", "--json", target=lite_server.target)
+    assert p.returncode == 0, p.stderr
+    cols = {c["name"]: c for c in json.loads(p.stdout)}
+    c = cols[ingested]
+    assert (c["rows"], c["dimension"], c["embedder"]) == (3, 384, "local:all-MiniLM-L6-v2")
+    assert c["bytes_in_ram"] == 3 * 384 // 8
+    assert c["bytes_on_disk"] == c["float_rows"] * 384 * 4
+
+    p = bitrag_cli("describe", ingested, "--json", target=lite_server.target)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["rows"] == 3
+
+
+def test_delete_and_drop(lite_server, corpus: Path) -> None:
+    name = unique("cli_del")
+    p = bitrag_cli("ingest", "notes/bread.txt", "-c", name, "--quiet", target=lite_server.target, cwd=corpus)
+    assert p.returncode == 0, p.stderr
+    p = bitrag_cli("delete", "notes/bread.txt", "-c", name, target=lite_server.target)
+    assert p.returncode == 0, p.stderr
+    assert "deleted 1 documents, 1 chunks" in p.stdout
+    p = bitrag_cli("drop", name, target=lite_server.target)
+    assert p.returncode == 2 and "without --yes" in p.stderr
+    p = bitrag_cli("drop", name, "--yes", target=lite_server.target)
+    assert p.returncode == 0, p.stderr
+    p = bitrag_cli("describe", name, target=lite_server.target)
+    assert p.returncode == 1 and "NOT_FOUND" in p.stderr
+
+
+def test_errors_exit_1_on_stderr(lite_server, ingested: str, corpus: Path) -> None:
+    missing = unique("nope")
+    p = bitrag_cli("search", "anything", "-c", missing, "--json", target=lite_server.target)
+    assert p.returncode == 1
+    assert p.stdout == ""
+    assert "NOT_FOUND" in p.stderr and missing in p.stderr
+
+    p = bitrag_cli("search", "anything", "-c", ingested, "--filter", "len(x) > 1", target=lite_server.target)
+    assert p.returncode == 1
+    assert "INVALID_ARGUMENT" in p.stderr and "filter" in p.stderr
+
+    p = bitrag_cli("search", "anything", "-c", ingested, "-k", "0", target=lite_server.target)
+    assert p.returncode == 1 and "top_k" in p.stderr
+
+    p = bitrag_cli("ingest", "no/such/dir", "-c", ingested, "--quiet", target=lite_server.target, cwd=corpus)
+    assert p.returncode == 1 and "no such file or directory" in p.stderr
+
+    p = bitrag_cli("ingest", "notes", "-c", unique("nocreate"), "--no-create", "--quiet",
+                   target=lite_server.target, cwd=corpus)
+    assert p.returncode == 1 and "NOT_FOUND" in p.stderr
+
+
+def test_help_exits_0() -> None:
+    p = bitrag_cli("--help")
+    assert p.returncode == 0
+    assert "usage: bitrag" in p.stdout
+    for cmd in ("collections", "create", "ingest", "search", "delete", "serve"):
+        assert cmd in p.stdout
+    p = bitrag_cli("search", "--help")
+    assert p.returncode == 0 and "--filter" in p.stdout
