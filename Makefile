@@ -29,8 +29,14 @@ test: $(STAMP)
 	@redis-cli -p 6379 ping >/dev/null 2>&1 || redis-server --daemonize yes --port 6379 --save "" --appendonly no >/dev/null 2>&1 || true
 	$(PY) -m pytest
 
+# Quality of the core path (plain Hamming -> float32, then with the asymmetric shortlist) and the
+# confidence gate, on scifact through gRPC. Reports in bench/results/.
 bench: $(STAMP)
-	$(PY) bench/scifact_core.py --data ../shared/data/scifact
+	$(PY) bench/quality.py --data ../shared/data/scifact --embeddings minilm-l6-384 --hamming-pool-factor 1
+	$(PY) bench/quality.py --data ../shared/data/scifact --embeddings minilm-l6-384 --hamming-pool-factor 4
+	$(PY) bench/quality.py --data ../shared/data/scifact --embeddings mpnet-base-768 --hamming-pool-factor 1
+	$(PY) bench/quality.py --data ../shared/data/scifact --embeddings mpnet-base-768 --hamming-pool-factor 4
+	$(PY) bench/gate.py --data ../shared/data/scifact --embeddings minilm-l6-384 mpnet-base-768
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -9,7 +9,7 @@ import grpc
 
 from . import _core
 from .errors import from_rpc_error
-from .types import CollectionInfo, DeleteResult, Document, IndexSpec, IngestResult, SearchResult
+from .types import CalibrationInfo, CollectionInfo, DeleteResult, Document, GateConfig, IndexSpec, IngestResult, SearchResult
 from .v1 import bitrag_pb2 as pb
 from .v1 import bitrag_pb2_grpc as pb_grpc
 
@@ -52,10 +52,11 @@ class AsyncClient:
         index: IndexSpec | None = None,
         default_oversample: int = 0,
         description: str = "",
+        gate: GateConfig | None = None,
     ) -> CollectionInfo:
         req = _core.create_request(
             name, dimension=dimension, embedder=embedder, index=index,
-            default_oversample=default_oversample, description=description,
+            default_oversample=default_oversample, description=description, gate=gate,
         )
         return _core.collection_from_proto(await self._call(self._stub.CreateCollection, req))
 
@@ -117,10 +118,18 @@ class AsyncClient:
         return _core.delete_from_proto(await self._call(self._stub.Delete, req))
 
     async def search(
-        self, collection: str, query: str | Any, *, top_k: int = 10, filter: str = "", oversample: int = 0
+        self, collection: str, query: str | Any, *, top_k: int = 10, filter: str = "", oversample: int = 0,
+        mode: str = "AUTO", confidence_threshold: float | None = None,
     ) -> SearchResult:
-        req = _core.search_request(collection, query, top_k=top_k, filter=filter, oversample=oversample)
+        req = _core.search_request(
+            collection, query, top_k=top_k, filter=filter, oversample=oversample, mode=mode,
+            confidence_threshold=confidence_threshold,
+        )
         return _core.search_from_proto(await self._call(self._stub.Search, req))
+
+    async def calibrate(self, collection: str, *, samples: int = 0) -> CalibrationInfo:
+        req = pb.CalibrateRequest(collection=collection, samples=samples)
+        return _core.calibration_from_proto(await self._call(self._stub.Calibrate, req))
 
     async def close(self) -> None:
         await self._channel.close()

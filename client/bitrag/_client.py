@@ -10,7 +10,7 @@ import grpc
 
 from . import _core
 from .errors import from_rpc_error
-from .types import CollectionInfo, DeleteResult, Document, IndexSpec, IngestResult, SearchResult
+from .types import CalibrationInfo, CollectionInfo, DeleteResult, Document, GateConfig, IndexSpec, IngestResult, SearchResult
 from .v1 import bitrag_pb2 as pb
 from .v1 import bitrag_pb2_grpc as pb_grpc
 
@@ -62,12 +62,13 @@ class Client:
         index: IndexSpec | None = None,
         default_oversample: int = 0,
         description: str = "",
+        gate: GateConfig | None = None,
     ) -> CollectionInfo:
         """Create a collection. `embedder`: "" (server default), "local", "openai[:model]" or
         "none" (raw vectors only; then `dimension` is required)."""
         req = _core.create_request(
             name, dimension=dimension, embedder=embedder, index=index,
-            default_oversample=default_oversample, description=description,
+            default_oversample=default_oversample, description=description, gate=gate,
         )
         return _core.collection_from_proto(self._call(self._stub.CreateCollection, req))
 
@@ -145,14 +146,26 @@ class Client:
         return _core.delete_from_proto(self._call(self._stub.Delete, req))
 
     def search(
-        self, collection: str, query: str | Any, *, top_k: int = 10, filter: str = "", oversample: int = 0
+        self, collection: str, query: str | Any, *, top_k: int = 10, filter: str = "", oversample: int = 0,
+        mode: str = "AUTO", confidence_threshold: float | None = None,
     ) -> SearchResult:
         """Search by text (embedded by the collection's embedder) or by a float32 vector.
 
-        `filter`: e.g. `year >= 2020 and source in ["a.md"]`; `oversample`: candidates per result
-        to rescore (0 = the collection's default)."""
-        req = _core.search_request(collection, query, top_k=top_k, filter=filter, oversample=oversample)
+        `filter`: e.g. `year >= 2020 and source in ["a.md"]`; `oversample`: float32 rows rescored
+        per result (0 = the collection's default); `mode`: "AUTO" (gated, full-precision fallback
+        below the confidence threshold), "RESCORED", "BINARY_ONLY" or "EXACT";
+        `confidence_threshold` overrides the collection's gate for this request."""
+        req = _core.search_request(
+            collection, query, top_k=top_k, filter=filter, oversample=oversample, mode=mode,
+            confidence_threshold=confidence_threshold,
+        )
         return _core.search_from_proto(self._call(self._stub.Search, req))
+
+    def calibrate(self, collection: str, *, samples: int = 0) -> CalibrationInfo:
+        """Fit the collection's confidence gate now on `samples` pseudo-queries (0 = server default);
+        returns the threshold in force and a cross-validated reliability table."""
+        req = pb.CalibrateRequest(collection=collection, samples=samples)
+        return _core.calibration_from_proto(self._call(self._stub.Calibrate, req))
 
     # ---- lifecycle -----------------------------------------------------------------------------
 

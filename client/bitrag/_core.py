@@ -10,7 +10,10 @@ import numpy as np
 from google.protobuf import json_format, struct_pb2
 
 from .types import (
+    CalibrationInfo,
     CollectionInfo,
+    GateConfig,
+    ReliabilityBin,
     DeleteResult,
     Document,
     Hit,
@@ -73,9 +76,16 @@ def create_request(
     index: IndexSpec | None = None,
     default_oversample: int = 0,
     description: str = "",
+    gate: GateConfig | None = None,
 ) -> pb.CreateCollectionRequest:
     ix = index or IndexSpec()
+    g = gate or GateConfig()
     return pb.CreateCollectionRequest(
+        gate=pb.GateConfig(
+            target_recall=g.target_recall, confidence_threshold=g.confidence_threshold, fallback=list(g.fallback),
+            widen_max_rows=g.widen_max_rows, fallback_collection=g.fallback_collection,
+            fallback_vector_field=g.fallback_vector_field,
+        ),
         name=name,
         dimension=dimension,
         embedder=embedder,
@@ -158,10 +168,21 @@ def vector_requests(
         start = end
 
 
+MODES = ("AUTO", "RESCORED", "BINARY_ONLY", "EXACT")
+
+
 def search_request(
-    collection: str, query: Any, *, top_k: int, filter: str, oversample: int
+    collection: str, query: Any, *, top_k: int, filter: str, oversample: int, mode: str = "AUTO",
+    confidence_threshold: float | None = None,
 ) -> pb.SearchRequest:
-    req = pb.SearchRequest(collection=collection, top_k=top_k, filter=filter, oversample=oversample)
+    if mode.upper() not in MODES:
+        raise ValueError(f"mode: one of {MODES}, got {mode!r}")
+    req = pb.SearchRequest(
+        collection=collection, top_k=top_k, filter=filter, oversample=oversample,
+        mode=pb.SearchMode.Value(f"SEARCH_MODE_{mode.upper()}"),
+    )
+    if confidence_threshold is not None:
+        req.confidence_threshold = confidence_threshold
     if isinstance(query, str):
         req.text = query
     elif isinstance(query, (bytes, bytearray)):
@@ -172,6 +193,20 @@ def search_request(
 
 
 # ---- responses ---------------------------------------------------------------------------------
+
+
+def calibration_from_proto(c: pb.CalibrationInfo) -> CalibrationInfo:
+    return CalibrationInfo(
+        calibrated=c.calibrated,
+        threshold=c.threshold,
+        target_recall=c.target_recall,
+        samples=c.samples,
+        source=c.source,
+        rows_at_calibration=c.rows_at_calibration,
+        calibrated_unix_ms=c.calibrated_unix_ms,
+        reliability=[ReliabilityBin(b.lo, b.hi, b.count, b.predicted, b.measured) for b in c.reliability],
+        duration_us=c.duration_us,
+    )
 
 
 def collection_from_proto(c: pb.CollectionInfo) -> CollectionInfo:
@@ -188,6 +223,11 @@ def collection_from_proto(c: pb.CollectionInfo) -> CollectionInfo:
         bytes_on_disk=c.bytes_on_disk,
         generation=c.generation,
         created_unix_ms=c.created_unix_ms,
+        gate=GateConfig(
+            c.gate.target_recall, c.gate.confidence_threshold, tuple(c.gate.fallback), c.gate.widen_max_rows,
+            c.gate.fallback_collection, c.gate.fallback_vector_field,
+        ),
+        calibration=calibration_from_proto(c.calibration),
     )
 
 
@@ -220,5 +260,10 @@ def search_from_proto(r: pb.SearchResponse) -> SearchResult:
             oversample=d.oversample,
             timings_us={t.stage: t.micros for t in d.timings},
             total_us=d.total_us,
+            mode=pb.SearchMode.Name(d.mode).removeprefix("SEARCH_MODE_"),
+            confidence=d.confidence,
+            threshold=d.threshold,
+            pools=list(d.pools),
+            calibrated=d.calibrated,
         ),
     )

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from ._client import Client
 from .errors import BitragError, NotFoundError
-from .types import CollectionInfo, IndexSpec, SearchResult
+from .types import CalibrationInfo, CollectionInfo, GateConfig, IndexSpec, SearchResult
 
 console = Console()
 err_console = Console(stderr=True)
@@ -64,6 +64,11 @@ def cmd_create(args: argparse.Namespace) -> int:
             args.name, dimension=args.dimension, embedder=args.embedder,
             index=IndexSpec(args.index_type, build, search), default_oversample=args.oversample,
             description=args.description,
+            gate=GateConfig(
+                target_recall=args.target_recall, confidence_threshold=args.threshold,
+                fallback=tuple(f.strip() for f in args.fallback.split(",") if f.strip()),
+                fallback_collection=args.fallback_collection,
+            ),
         )
     console.print(_collections_table([info]))
     return 0
@@ -137,19 +142,44 @@ def _print_search(res: SearchResult, query: str) -> None:
     console.print(t)
     d = res.diagnostics
     stages = "  ".join(f"{k} {v / 1000:.2f}ms" for k, v in d.timings_us.items())
+    gate = f"confidence {d.confidence:.3f} (threshold {d.threshold:.3f}{'' if d.calibrated else ', uncalibrated'})"
     console.print(
-        f"[dim]path {d.path} · {d.candidates_examined} candidates (oversample {d.oversample}) · "
-        f"server {d.total_us / 1000:.2f} ms · {stages}[/dim]"
+        f"[dim]{d.mode} → {d.path} · {gate} · pools {d.pools} · {d.candidates_examined} float rows "
+        f"(oversample {d.oversample}) · server {d.total_us / 1000:.2f} ms · {stages}[/dim]"
     )
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     with _client(args) as c:
-        res = c.search(args.collection, args.query, top_k=args.k, filter=args.filter, oversample=args.oversample)
+        res = c.search(
+            args.collection, args.query, top_k=args.k, filter=args.filter, oversample=args.oversample,
+            mode=args.mode, confidence_threshold=args.threshold,
+        )
     if args.json:
         print(json.dumps(asdict(res)))
     else:
         _print_search(res, args.query)
+    return 0
+
+
+def _print_calibration(name: str, cal: CalibrationInfo) -> None:
+    t = Table(title=f"{name}: gate calibration ({cal.samples} {cal.source} samples, out-of-fold)")
+    for h in ("predicted confidence", "queries", "mean predicted", "measured exact top-k"):
+        t.add_column(h, justify="right")
+    for b in cal.reliability:
+        t.add_row(f"{b.lo:.3f}–{b.hi:.3f}", str(b.count), f"{b.predicted:.3f}", f"{b.measured:.3f}")
+    console.print(t)
+    console.print(f"threshold {cal.threshold:.3f} for target recall {cal.target_recall:.3f}"
+                  + (f" · {cal.duration_us / 1e6:.1f} s" if cal.duration_us else ""))
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    with _client(args) as c:
+        cal = c.calibrate(args.collection, samples=args.samples)
+    if args.json:
+        print(json.dumps(asdict(cal)))
+    else:
+        _print_calibration(args.collection, cal)
     return 0
 
 
@@ -187,6 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--nprobe", type=int, default=0, help="BIN_IVF_FLAT clusters searched")
     sp.add_argument("--oversample", type=int, default=0, help="default candidates per result (4)")
     sp.add_argument("--description", default="")
+    sp.add_argument("--target-recall", type=float, default=0.0, help="gate target (default 0.99)")
+    sp.add_argument("--threshold", type=float, default=0.0,
+                    help="fixed gate threshold in [0, 1] (default: derived from the target recall)")
+    sp.add_argument("--fallback", default="", help="fallback chain, e.g. widen,exact (default)")
+    sp.add_argument("--fallback-collection", default="", help="float32 Milvus collection for 'collection'")
 
     sp = add("describe", cmd_describe, "show one collection")
     sp.add_argument("name")
@@ -214,7 +249,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-k", type=int, default=5, help="results (default %(default)s)")
     sp.add_argument("--filter", default="", help='metadata filter, e.g. \'file_type == "text/markdown"\'')
     sp.add_argument("--oversample", type=int, default=0, help="candidates per result (0 = collection default)")
+    sp.add_argument("--mode", default="AUTO", type=str.upper, choices=["AUTO", "RESCORED", "BINARY_ONLY", "EXACT"],
+                    help="AUTO: gated with full-precision fallback (default)")
+    sp.add_argument("--threshold", type=float, default=None, help="gate threshold for this search (AUTO)")
     sp.add_argument("--json", action="store_true", help="print one JSON object")
+
+    sp = add("calibrate", cmd_calibrate, "fit a collection's confidence gate now and print its reliability table")
+    sp.add_argument("collection")
+    sp.add_argument("--samples", type=int, default=0, help="pseudo-queries (server default 300)")
+    sp.add_argument("--json", action="store_true", help="print JSON")
 
     sp = add("delete", cmd_delete, "delete documents (all their chunks) by id")
     sp.add_argument("document_ids", nargs="+")

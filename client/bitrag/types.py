@@ -17,6 +17,40 @@ class IndexSpec:
 
 
 @dataclass(frozen=True)
+class GateConfig:
+    """The confidence gate of AUTO searches. Zero / empty values take the server's defaults."""
+
+    target_recall: float = 0.0  # 0 = 0.99
+    confidence_threshold: float = 0.0  # 0 = derived from target_recall by calibration; 1 = always fall back
+    fallback: tuple[str, ...] = ()  # ("widen", "exact", "collection"); () = widen, exact
+    widen_max_rows: int = 0
+    fallback_collection: str = ""  # float32 Milvus collection for "collection"
+    fallback_vector_field: str = ""
+
+
+@dataclass(frozen=True)
+class ReliabilityBin:
+    lo: float
+    hi: float
+    count: int
+    predicted: float  # mean predicted confidence
+    measured: float  # share of queries whose top-k equalled the exact top-k
+
+
+@dataclass(frozen=True)
+class CalibrationInfo:
+    calibrated: bool
+    threshold: float
+    target_recall: float
+    samples: int
+    source: str  # "pseudo" or "queries"
+    rows_at_calibration: int
+    calibrated_unix_ms: int
+    reliability: list[ReliabilityBin]
+    duration_us: int = 0
+
+
+@dataclass(frozen=True)
 class CollectionInfo:
     name: str
     dimension: int
@@ -30,6 +64,8 @@ class CollectionInfo:
     bytes_on_disk: int  # float32 rows
     generation: int
     created_unix_ms: int
+    gate: GateConfig
+    calibration: CalibrationInfo
 
 
 @dataclass(frozen=True)
@@ -79,11 +115,16 @@ class Hit:
 
 @dataclass(frozen=True)
 class SearchDiagnostics:
-    path: str  # e.g. "BINARY_RESCORED"
-    candidates_examined: int
+    path: str  # BINARY_RESCORED, BINARY_ONLY, EXACT, FALLBACK_WIDENED, FALLBACK_EXACT, FALLBACK_COLLECTION
+    candidates_examined: int  # float32 rows scored
     oversample: int
     timings_us: dict[str, int]  # stage -> microseconds, in pipeline order
     total_us: int  # server-side
+    mode: str  # AUTO, RESCORED, BINARY_ONLY, EXACT
+    confidence: float  # estimated P(top-k == exact float32 top-k)
+    threshold: float
+    pools: list[int]  # Hamming pool sizes tried
+    calibrated: bool
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,13 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--default-oversample", type=int, help="candidates per result (BITRAG_DEFAULT_OVERSAMPLE, 4)")
     p.add_argument("--chunk-size", type=int, help="tokens per chunk (BITRAG_CHUNK_SIZE, 512)")
     p.add_argument("--chunk-overlap", type=int, help="tokens of overlap (BITRAG_CHUNK_OVERLAP, 64)")
+    p.add_argument("--hamming-pool-factor", type=int,
+                   help="Hamming pool per rescored row; shortlisted in RAM (BITRAG_HAMMING_POOL_FACTOR, 4)")
+    p.add_argument("--target-recall", type=float, help="gate target of new collections (BITRAG_TARGET_RECALL, 0.99)")
+    p.add_argument("--fallback", help="fallback chain of new collections (BITRAG_FALLBACK, widen,exact)")
+    p.add_argument("--calibration-query-rate", type=float,
+                   help="share of searches verified in the background to calibrate the gate (0.05)")
+    p.add_argument("--metrics-port", type=int, help="Prometheus /metrics port, 0 = off (BITRAG_METRICS_PORT)")
     p.add_argument("--max-message-mb", type=int, help="largest request, MiB (BITRAG_MAX_MESSAGE_MB, 64)")
     p.add_argument("--log-level", help="DEBUG, INFO, WARNING (BITRAG_LOG_LEVEL)")
     p.set_defaults(func=run_serve)

@@ -40,6 +40,27 @@ class Settings(BaseSettings):
     max_top_k: int = Field(1000, ge=1, le=16384)
     max_candidates: int = Field(16384, ge=1, le=16384, description="Milvus' search limit")
 
+    # --- asymmetric stage + confidence gate (AUTO searches) ------------------------------------
+    hamming_pool_factor: int = Field(
+        4, ge=1, le=64,
+        description="Hamming pool = rows rescored x this; the pool is shortlisted in RAM by the float "
+        "query against the codes (asymmetric scoring). 1 = no asymmetric stage",
+    )
+    target_recall: float = Field(0.99, gt=0, le=1, description="default target of new collections' gates")
+    fallback: str = Field("widen,exact", description="default fallback chain: widen, exact, collection")
+    widen_max_rows: int = Field(4096, ge=1, le=16384, description="widen: most float rows rescored")
+    calibration_samples: int = Field(300, ge=20, le=5000, description="pseudo-queries per calibration")
+    calibration_query_rate: float = Field(
+        0.05, ge=0, le=1, description="share of served searches verified in the background (0 = off)"
+    )
+    calibration_min_queries: int = Field(100, ge=10, description="verified served queries before refitting")
+    recalibrate_growth: float = Field(2.0, gt=1, description="recalibrate when rows grow by this factor")
+    calibration_min_rows: int = Field(200, ge=1, description="collections smaller than this are not calibrated")
+
+    # --- metrics -------------------------------------------------------------------------------
+    metrics_port: int = Field(0, ge=0, le=65535, description="Prometheus /metrics HTTP port (0 = off)")
+    metrics_address: str = Field("127.0.0.1", description="address the metrics endpoint binds")
+
     # --- ingest --------------------------------------------------------------------------------
     chunk_size: int = Field(512, ge=32, le=8192, description="tokens per chunk")
     chunk_overlap: int = Field(64, ge=0, le=4096)

@@ -20,9 +20,16 @@ from .domain import (
     SearchResult,
 )
 from .engine import parse_vector
-from .stores.catalog import IndexConfig
+from .retrieve.gate import Calibration
+from .stores.catalog import GateConfig, IndexConfig
 
-PATHS = {"BINARY_RESCORED": pb.SEARCH_PATH_BINARY_RESCORED}
+
+def _path(name: str) -> int:
+    return pb.SearchPath.Value(f"SEARCH_PATH_{name}")
+
+
+def _mode(name: str) -> int:
+    return pb.SearchMode.Value(f"SEARCH_MODE_{name}")
 
 
 def _ints(value: Any) -> Any:
@@ -60,6 +67,47 @@ def to_proto_index(ix: IndexConfig) -> pb.IndexSpec:
     return pb.IndexSpec(type=ix.type, build_params=ix.build_params, search_params=ix.search_params)
 
 
+def from_proto_gate(g: pb.GateConfig) -> GateConfig | None:
+    if not g.ByteSize():
+        return None
+    return GateConfig(
+        target_recall=g.target_recall,
+        confidence_threshold=g.confidence_threshold,
+        fallback=list(g.fallback),
+        widen_max_rows=g.widen_max_rows,
+        fallback_collection=g.fallback_collection,
+        fallback_vector_field=g.fallback_vector_field,
+    )
+
+
+def to_proto_gate(g: GateConfig) -> pb.GateConfig:
+    return pb.GateConfig(
+        target_recall=g.target_recall,
+        confidence_threshold=g.confidence_threshold,
+        fallback=g.fallback,
+        widen_max_rows=g.widen_max_rows,
+        fallback_collection=g.fallback_collection,
+        fallback_vector_field=g.fallback_vector_field,
+    )
+
+
+def to_proto_calibration(cal: Calibration, threshold: float, duration_us: int = 0) -> pb.CalibrationInfo:
+    return pb.CalibrationInfo(
+        calibrated=cal.calibrated,
+        threshold=threshold,
+        target_recall=cal.target_recall,
+        samples=cal.samples,
+        source=cal.source,
+        rows_at_calibration=cal.rows_at_calibration,
+        calibrated_unix_ms=cal.calibrated_unix_ms,
+        reliability=[
+            pb.ReliabilityBin(lo=b["lo"], hi=b["hi"], count=b["n"], predicted=b["predicted"], measured=b["measured"])
+            for b in cal.reliability
+        ],
+        duration_us=duration_us,
+    )
+
+
 def from_proto_create(req: pb.CreateCollectionRequest) -> CollectionSpec:
     return CollectionSpec(
         name=req.name,
@@ -68,6 +116,7 @@ def from_proto_create(req: pb.CreateCollectionRequest) -> CollectionSpec:
         index=from_proto_index(req.index),
         default_oversample=req.default_oversample,
         description=req.description,
+        gate=from_proto_gate(req.gate),
     )
 
 
@@ -85,6 +134,8 @@ def to_proto_collection(c: CollectionStats) -> pb.CollectionInfo:
         bytes_on_disk=c.bytes_on_disk,
         generation=c.generation,
         created_unix_ms=c.created_unix_ms,
+        gate=to_proto_gate(c.gate),
+        calibration=to_proto_calibration(c.calibration, c.threshold),
     )
 
 
@@ -138,6 +189,8 @@ def from_proto_search(req: pb.SearchRequest) -> SearchQuery:
         top_k=req.top_k,
         filter=req.filter,
         oversample=req.oversample,
+        mode=pb.SearchMode.Name(req.mode).removeprefix("SEARCH_MODE_"),
+        confidence_threshold=req.confidence_threshold if req.HasField("confidence_threshold") else None,
     )
 
 
@@ -156,10 +209,15 @@ def to_proto_search(r: SearchResult) -> pb.SearchResponse:
             for h in r.hits
         ],
         diagnostics=pb.SearchDiagnostics(
-            path=PATHS[d.path],
+            path=_path(d.path),
             candidates_examined=d.candidates_examined,
             oversample=d.oversample,
             timings=[pb.StageTiming(stage=s, micros=us) for s, us in d.timings_us],
             total_us=d.total_us,
+            mode=_mode(d.mode),
+            confidence=d.confidence,
+            threshold=d.threshold,
+            pools=d.pools,
+            calibrated=d.calibrated,
         ),
     )

@@ -7,7 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from .stores.catalog import IndexConfig
+from .retrieve.gate import Calibration
+from .stores.catalog import GateConfig, IndexConfig
+
+MODES = ("AUTO", "RESCORED", "BINARY_ONLY", "EXACT")
 
 
 @dataclass
@@ -18,6 +21,7 @@ class CollectionSpec:
     index: IndexConfig | None = None  # None or empty type = backend default
     default_oversample: int = 0
     description: str = ""
+    gate: GateConfig | None = None
 
 
 @dataclass
@@ -34,6 +38,9 @@ class CollectionStats:
     bytes_on_disk: int
     generation: int
     created_unix_ms: int
+    gate: GateConfig
+    calibration: Calibration
+    threshold: float  # in force
 
 
 @dataclass
@@ -78,6 +85,8 @@ class SearchQuery:
     top_k: int = 10
     filter: str = ""
     oversample: int = 0
+    mode: str = "AUTO"
+    confidence_threshold: float | None = None
 
 
 @dataclass
@@ -92,11 +101,16 @@ class Hit:
 
 @dataclass
 class Diagnostics:
-    path: str  # "BINARY_RESCORED"
+    path: str  # BINARY_RESCORED, BINARY_ONLY, EXACT, FALLBACK_WIDENED, FALLBACK_EXACT, FALLBACK_COLLECTION
     candidates_examined: int
     oversample: int
     timings_us: list[tuple[str, int]]
     total_us: int
+    mode: str = "AUTO"
+    confidence: float = 0.0
+    threshold: float = 0.0
+    pools: list[int] = field(default_factory=list)
+    calibrated: bool = False
 
 
 @dataclass

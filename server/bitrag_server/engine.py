@@ -17,7 +17,7 @@ import asyncio
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -28,23 +28,27 @@ from .domain import (
     CollectionSpec,
     CollectionStats,
     DeleteResult,
-    Diagnostics,
     DocumentIn,
-    Hit,
     IngestResult,
     RecordIn,
     SearchQuery,
     SearchResult,
 )
+from . import calibrate
+from .collection import Collection
+from .domain import MODES
 from .embed import Embedders
 from .errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from .ingest import Chunk, chunk_id, document_hash, records_hash, split_document
 from .quantize import binarize
-from .retrieve.candidates import candidate_pool, hamming_candidates
-from .retrieve.rescore import rescore
+from .retrieve.gate import Calibration
+from .searcher import Searcher, Timer
 from .stores.binary_index import ID_MAX_BYTES, TEXT_MAX_BYTES, BinaryIndex
-from .stores.catalog import VECTORS, Catalog, IndexConfig, Manifest, check_name
-from .stores.float_store import FloatStore
+from .stores.catalog import FALLBACKS, VECTORS, Catalog, GateConfig, IndexConfig, Manifest, check_name
+from .stores.float_store import CodeStore, FloatStore
+
+CODES = "codes.u8"
+CALIBRATION_INTERVAL_S = 2.0
 
 log = logging.getLogger(__name__)
 
@@ -53,46 +57,16 @@ METADATA_MAX_BYTES = 65536
 DOC_ID_MAX_BYTES = 400  # leaves room for "#<n>" within Milvus' 512-byte chunk_id
 
 
-@dataclass
-class Collection:
-    manifest: Manifest
-    floats: FloatStore
-    thresholds: np.ndarray | None  # [d] or None (zeros)
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    @property
-    def name(self) -> str:
-        return self.manifest.name
-
-    @property
-    def milvus(self) -> str:
-        return self.manifest.milvus_collection
-
-
-class _Timer:
-    """Per-stage wall time in microseconds, in pipeline order."""
-
-    def __init__(self) -> None:
-        self.stages: list[tuple[str, int]] = []
-        self._t0 = self._last = time.perf_counter_ns()
-
-    def lap(self, stage: str) -> None:
-        now = time.perf_counter_ns()
-        self.stages.append((stage, (now - self._last) // 1000))
-        self._last = now
-
-    def total_us(self) -> int:
-        return (time.perf_counter_ns() - self._t0) // 1000
-
-
 class Engine:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.catalog = Catalog(settings.data_dir)
         self.embedders = Embedders(settings)
         self.index: BinaryIndex | None = None
+        self.searcher: Searcher | None = None
         self._collections: dict[str, Collection] = {}
         self._admin = asyncio.Lock()  # create / drop
+        self._calibration_task: asyncio.Task | None = None
 
     # ---- lifecycle -----------------------------------------------------------------------------
 
@@ -112,18 +86,31 @@ class Engine:
             if not await asyncio.to_thread(self.index.exists, m.milvus_collection):
                 log.error("collection %s: Milvus collection %s is missing; skipped", name, m.milvus_collection)
                 continue
-            self._collections[name] = self._open(m)
+            self._collections[name] = await asyncio.to_thread(self._open, m)
+        self.searcher = Searcher(self.index, s)
+        self._calibration_task = asyncio.create_task(self._calibration_loop(), name="calibration")
         log.info("engine ready: %d collections, milvus=%s", len(self._collections), s.resolved_milvus_uri())
 
     def _open(self, m: Manifest) -> Collection:
-        floats = FloatStore(self.catalog.dir(m.name) / VECTORS, m.dimension)
-        th = None if m.thresholds is None else np.asarray(m.thresholds, dtype=np.float32)
-        return Collection(m, floats, th)
+        d = self.catalog.dir(m.name)
+        th = np.zeros(m.dimension, np.float32) if m.thresholds is None else np.asarray(m.thresholds, np.float32)
+        cal = Calibration(**m.calibration) if m.calibration else Calibration(target_recall=m.gate.target_recall)
+        c = Collection(m, FloatStore(d / VECTORS, m.dimension), CodeStore(d / CODES, m.dimension), th, cal)
+        c.reconcile()
+        return c
 
     async def close(self) -> None:
+        if self._calibration_task is not None:
+            self._calibration_task.cancel()
+            try:
+                await self._calibration_task
+            except asyncio.CancelledError:
+                pass
+            self._calibration_task = None
         for c in self._collections.values():
             async with c.lock:
                 c.floats.close()
+                c.codes.close()
         self._collections.clear()
         if self.index is not None:
             await asyncio.to_thread(self.index.close)
@@ -141,6 +128,12 @@ class Engine:
         if self.index is None:
             raise FailedPrecondition("engine is not started")
         return self.index
+
+    @property
+    def _searcher(self) -> Searcher:
+        if self.searcher is None:
+            raise FailedPrecondition("engine is not started")
+        return self.searcher
 
     # ---- collections ---------------------------------------------------------------------------
 
@@ -172,6 +165,7 @@ class Engine:
             index.build_params.update(spec.index.build_params)
             index.search_params.update(spec.index.search_params)
         self._idx.check_index(index)
+        gate = self._resolve_gate(spec.gate)
 
         async with self._admin:
             if spec.name in self._collections:
@@ -185,12 +179,14 @@ class Engine:
                 description=spec.description,
                 thresholds=[0.0] * dim,  # sign bits; documents and queries share them
                 milvus_collection=f"bitrag_{spec.name}",
+                gate=gate,
             )
             # Milvus first, manifest last: the manifest's existence is the commit point.
             await asyncio.to_thread(self._idx.create, m.milvus_collection, dim, index)
             try:
                 self.catalog.dir(m.name).mkdir(parents=True, exist_ok=True)
                 (self.catalog.dir(m.name) / VECTORS).unlink(missing_ok=True)
+                (self.catalog.dir(m.name) / CODES).unlink(missing_ok=True)
                 coll = self._open(m)
                 self.catalog.save(m)
             except BaseException:
@@ -198,6 +194,41 @@ class Engine:
                 raise
             self._collections[m.name] = coll
         return await self._stats(coll)
+
+    def _resolve_gate(self, g: GateConfig | None) -> GateConfig:
+        s = self.settings
+        out = GateConfig(
+            target_recall=s.target_recall,
+            fallback=[f.strip() for f in s.fallback.split(",") if f.strip()],
+            widen_max_rows=s.widen_max_rows,
+        )
+        if g is None:
+            return out
+        if g.target_recall:
+            if not 0 < g.target_recall <= 1:
+                raise InvalidArgument(f"{g.target_recall} not in (0, 1]", field="gate.target_recall")
+            out.target_recall = g.target_recall
+        if not 0 <= g.confidence_threshold <= 1:
+            raise InvalidArgument(f"{g.confidence_threshold} not in [0, 1]", field="gate.confidence_threshold")
+        out.confidence_threshold = g.confidence_threshold
+        if g.fallback:
+            for i, f in enumerate(g.fallback):
+                if f not in FALLBACKS:
+                    raise InvalidArgument(f"unknown fallback {f!r}: one of {list(FALLBACKS)}", field=f"gate.fallback[{i}]")
+            out.fallback = list(g.fallback)
+        if g.widen_max_rows:
+            if not 1 <= g.widen_max_rows <= s.max_candidates:
+                raise InvalidArgument(f"{g.widen_max_rows} not in 1..{s.max_candidates}", field="gate.widen_max_rows")
+            out.widen_max_rows = g.widen_max_rows
+        out.fallback_collection = g.fallback_collection
+        out.fallback_vector_field = g.fallback_vector_field or "vector"
+        if "collection" in out.fallback:
+            if not out.fallback_collection:
+                raise InvalidArgument("required by the 'collection' fallback", field="gate.fallback_collection")
+            if not self._idx.exists(out.fallback_collection):
+                raise InvalidArgument(f"Milvus collection {out.fallback_collection!r} does not exist",
+                                      field="gate.fallback_collection")
+        return out
 
     async def list_collections(self) -> list[CollectionStats]:
         return [await self._stats(c) for c in sorted(self._collections.values(), key=lambda c: c.name)]
@@ -221,6 +252,9 @@ class Engine:
             bytes_on_disk=c.floats.bytes_on_disk,
             generation=m.generation,
             created_unix_ms=m.created_unix_ms,
+            gate=m.gate,
+            calibration=c.calibration,
+            threshold=c.threshold(),
         )
 
     async def drop(self, name: str) -> None:
@@ -232,6 +266,7 @@ class Engine:
                     await asyncio.to_thread(self._idx.drop, c.milvus)
                 finally:
                     c.floats.close()
+                    c.codes.close()
                     self.catalog.remove(name)
 
     # ---- ingest / delete -----------------------------------------------------------------------
@@ -266,7 +301,7 @@ class Engine:
             if doc_id in seen:
                 raise InvalidArgument(f"document id {doc_id!r} is also in documents", field="records")
 
-        timer = _Timer()
+        timer = Timer()
         new_hash: dict[str, str] = {
             d.id: document_hash(d, chunk_size=chunk_size, chunk_overlap=chunk_overlap, embedder=m.embedder)
             for d in documents
@@ -318,9 +353,10 @@ class Engine:
                         raise InvalidArgument(
                             f"chunk {ch.chunk_id!r} text exceeds {TEXT_MAX_BYTES} bytes", field="records"
                         )
-                start = await asyncio.to_thread(c.floats.append, vectors)  # durable before Milvus sees it
-                timer.lap("float_store")
                 codes = binarize(vectors, c.thresholds)  # [n, d/8]
+                start = await asyncio.to_thread(c.floats.append, vectors)  # durable before Milvus sees it
+                await asyncio.to_thread(c.codes.append, codes)
+                timer.lap("float_store")
                 rows = [
                     {
                         "row": start + i,
@@ -376,8 +412,13 @@ class Engine:
         oversample = q.oversample or m.default_oversample
         if not 1 <= oversample <= MAX_OVERSAMPLE:
             raise InvalidArgument(f"{oversample} not in 1..{MAX_OVERSAMPLE}", field="oversample")
+        if q.mode not in MODES:
+            raise InvalidArgument(f"unknown mode {q.mode!r}", field="mode")
+        th = q.confidence_threshold
+        if th is not None and not (0.0 <= th <= 1.0 and math.isfinite(th)):
+            raise InvalidArgument(f"{th} not in [0, 1]", field="confidence_threshold")
         expr = filters.to_milvus_expr(q.filter)
-        timer = _Timer()
+        timer = Timer()
         if q.vector is not None:
             if q.vector.shape[0] != m.dimension:
                 raise InvalidArgument(
@@ -395,46 +436,69 @@ class Engine:
             timer.lap("embed")
         else:
             raise InvalidArgument("empty query: send text or a vector", field="query")
-        limit = candidate_pool(q.top_k, oversample, s.max_candidates)
-        return await asyncio.to_thread(self._search_sync, c, query, q.top_k, limit, oversample, expr, timer)
+        return await asyncio.to_thread(
+            self._searcher.search, c, query, top_k=q.top_k, oversample=oversample, expr=expr, mode=q.mode,
+            threshold_override=th, timer=timer,
+        )
 
-    def _search_sync(
-        self, c: Collection, query: np.ndarray, top_k: int, limit: int, oversample: int, expr: str, timer: _Timer
-    ) -> SearchResult:
-        idx = self._idx
-        cands = hamming_candidates(
-            idx, c.milvus, query, c.thresholds, limit, expr, c.manifest.index.search_params
-        )
-        timer.lap("candidates")
-        rows = c.floats.gather(cands.ids)  # [C, d], one sorted pass over the file
-        order, scores = rescore(query, rows, top_k)
-        top_ids = cands.ids[order]
-        timer.lap("rescore")
-        fetched = idx.get(c.milvus, top_ids.tolist())
-        timer.lap("fetch")
-        hits = []
-        for pos, row, score in zip(order, top_ids, scores):
-            r = fetched.get(int(row))
-            if r is None:  # deleted between search and fetch
-                continue
-            hits.append(
-                Hit(
-                    chunk_id=r["chunk_id"],
-                    document_id=r["doc_id"],
-                    score=float(score),
-                    text=r["text"],
-                    metadata=r.get("metadata") or {},
-                    hamming_distance=int(cands.distances[pos]),
-                )
-            )
-        diag = Diagnostics(
-            path="BINARY_RESCORED",
-            candidates_examined=int(cands.ids.size),
-            oversample=oversample,
-            timings_us=timer.stages,
-            total_us=timer.total_us(),
-        )
-        return SearchResult(hits, diag)
+    # ---- calibration ---------------------------------------------------------------------------
+
+    async def calibrate(self, name: str, samples: int = 0) -> tuple[Calibration, int]:
+        """Fit the gate on pseudo-queries now. Returns (calibration, duration in microseconds)."""
+        c = self._get(name)
+        samples = samples or self.settings.calibration_samples
+        if not 20 <= samples <= 5000:
+            raise InvalidArgument(f"{samples} not in 20..5000", field="samples")
+        rows = await asyncio.to_thread(self._idx.count, c.milvus)
+        if rows < 2 * 10:
+            raise FailedPrecondition(f"collection {name!r} has {rows} rows; calibration needs at least 20")
+        t0 = time.perf_counter_ns()
+        await self._recalibrate(c, samples)
+        return c.calibration, (time.perf_counter_ns() - t0) // 1000
+
+    async def _recalibrate(self, c: Collection, samples: int) -> None:
+        cal = await asyncio.to_thread(self._calibrate_locked, c, samples)
+        await self._install(c, cal)
+
+    def _calibrate_locked(self, c: Collection, samples: int) -> Calibration:
+        with c.calibrating:  # one calibration of a collection at a time
+            return calibrate.calibrate_pseudo(c, self._searcher, self.settings, samples)
+
+    async def _install(self, c: Collection, cal: Calibration) -> None:
+        async with c.lock:
+            if self._collections.get(c.name) is not c:  # dropped (or dropped and re-created) meanwhile
+                return
+            c.calibration = cal
+            c.manifest.calibration = asdict(cal)
+            self.catalog.save(c.manifest)
+
+    def _needs_calibration(self, c: Collection) -> bool:
+        s = self.settings
+        rows = c.floats.rows
+        if rows < s.calibration_min_rows or c.calibrating.locked():
+            return False
+        cal = c.calibration
+        if not cal.calibrated:
+            return True
+        return cal.source == "pseudo" and rows >= s.recalibrate_growth * max(1, cal.rows_at_calibration)
+
+    async def _calibration_loop(self) -> None:
+        """Background: verify sampled served queries, refit from them; calibrate collections that
+        were never calibrated or have grown."""
+        while True:
+            await asyncio.sleep(CALIBRATION_INTERVAL_S)
+            for c in list(self._collections.values()):
+                try:
+                    if c.pending:
+                        cal = await asyncio.to_thread(calibrate.verify_served, c, self._searcher, self.settings)
+                        if cal is not None:
+                            await self._install(c, cal)
+                    if self._needs_calibration(c):
+                        await self._recalibrate(c, self.settings.calibration_samples)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 - calibration must never take the server down
+                    log.exception("background calibration of %s failed", c.name)
 
 
 # ---- validation helpers --------------------------------------------------------------------------

@@ -56,6 +56,11 @@ async def serve(settings: Settings) -> None:
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     host = settings.address.rsplit(":", 1)[0]
+    if settings.metrics_port:
+        from .metrics import serve_metrics
+
+        mport = serve_metrics(settings.metrics_port, settings.metrics_address)
+        print(f"bitrag metrics on http://{settings.metrics_address}:{mport}/metrics", flush=True)
     # One parseable line: tests and scripts wait for it.
     print(f"bitrag listening on {host}:{port} (milvus={settings.resolved_milvus_uri()})", flush=True)
 

@@ -48,3 +48,8 @@ class BitragService(pb_grpc.BitragServiceServicer):
     async def Search(self, request: pb.SearchRequest, context: grpc.aio.ServicerContext):  # noqa: N802
         result = await self.engine.search(convert.from_proto_search(request))
         return convert.to_proto_search(result)
+
+    async def Calibrate(self, request: pb.CalibrateRequest, context: grpc.aio.ServicerContext):  # noqa: N802
+        cal, duration_us = await self.engine.calibrate(request.collection, request.samples)
+        c = await self.engine.describe(request.collection)
+        return convert.to_proto_calibration(cal, c.threshold, duration_us)

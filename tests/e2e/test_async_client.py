@@ -39,7 +39,7 @@ async def test_async_vector_roundtrip(lite_server) -> None:
         assert (d.rows, d.float_rows, d.bytes_in_ram, d.bytes_on_disk) == (60, 60, 60 * DIM // 8, 60 * DIM * 4)
 
         # concurrent searches on one channel, each finds its own vector first
-        results = await asyncio.gather(*(c.search(name, v[i], top_k=3) for i in range(0, 60, 6)))
+        results = await asyncio.gather(*(c.search(name, v[i], top_k=3, mode="RESCORED") for i in range(0, 60, 6)))
         for i, r in zip(range(0, 60, 6), results):
             assert r.hits[0].chunk_id == f"r{i}"
             assert (r.hits[0].text, r.hits[0].metadata, r.hits[0].document_id) == (f"t{i}", {"i": i}, f"d{i // 2}")
@@ -80,7 +80,7 @@ async def test_async_text_documents(lite_server) -> None:
         assert res.documents_added == 2
         r = await c.search(name, "how long should spaghetti cook?", top_k=1)
         assert (r.hits[0].document_id, r.hits[0].metadata) == ("pasta", {"kind": "food"})
-        assert list(r.diagnostics.timings_us) == ["embed", "candidates", "rescore", "fetch"]
+        assert list(r.diagnostics.timings_us) == ["embed", "candidates", "asymmetric", "rescore", "gate", "fetch"]
         await c.drop_collection(name)
 
 

@@ -139,7 +139,7 @@ def test_vector_search_matches_numpy(client: bitrag.Client, server: ServerProc) 
 
     # a stored vector finds itself first with cosine 1
     for i in (0, 17, 150, 299):
-        r = client.search(name, vecs[i], top_k=5)
+        r = client.search(name, vecs[i], top_k=5, mode="RESCORED")
         top = r.hits[0]
         assert (top.chunk_id, top.document_id, top.text, top.metadata) == (ids[i], ids[i], f"text {i}", {"i": i})
         assert top.score == pytest.approx(1.0, abs=1e-5)
@@ -155,7 +155,7 @@ def test_vector_search_matches_numpy(client: bitrag.Client, server: ServerProc) 
         assert d.path == "BINARY_RESCORED"
         assert d.oversample == 4
         assert d.candidates_examined == min(5 * 4, n)
-        assert list(d.timings_us) == ["candidates", "rescore", "fetch"]  # no embed for a vector query
+        assert list(d.timings_us) == ["candidates", "asymmetric", "rescore", "gate", "fetch"]  # no embed: a vector query
         assert d.total_us >= sum(d.timings_us.values()) > 0
 
     # candidates covering the whole collection: the result is numpy's exact top-k
@@ -205,10 +205,10 @@ def test_text_documents_local_embedder(client: bitrag.Client, server: ServerProc
     d = r.diagnostics
     assert d.path == "BINARY_RESCORED"
     assert d.candidates_examined == min(3 * 4, len(DOCS))
-    assert list(d.timings_us) == ["embed", "candidates", "rescore", "fetch"]
+    assert list(d.timings_us) == ["embed", "candidates", "asymmetric", "rescore", "gate", "fetch"]
     assert all(v >= 0 for v in d.timings_us.values()) and d.total_us > 0
 
-    r = client.search(name, "How do I bake bread with a sourdough starter?", top_k=1, oversample=2)
+    r = client.search(name, "How do I bake bread with a sourdough starter?", top_k=1, oversample=2, mode="RESCORED")
     assert [h.document_id for h in r.hits] == ["bread"]
     assert r.diagnostics.candidates_examined == 2
     assert r.diagnostics.oversample == 2

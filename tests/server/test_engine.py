@@ -70,7 +70,7 @@ async def test_create_ingest_search_exact(engine: Engine) -> None:
     rng = np.random.default_rng(2)
     for _ in range(10):
         q = l2_normalize(rng.standard_normal(DIM).astype(np.float32))
-        out = await engine.search(SearchQuery("vecs", vector=q, top_k=10, oversample=64))  # 640 >= 300
+        out = await engine.search(SearchQuery("vecs", vector=q, top_k=10, oversample=64, mode="RESCORED"))  # 640 >= 300
         exact = np.argsort(-(x @ q), kind="stable")[:10]
         assert [h.chunk_id for h in out.hits] == [f"c{i}" for i in exact]
         assert np.allclose([h.score for h in out.hits], (x @ q)[exact], atol=1e-5)
@@ -80,7 +80,7 @@ async def test_create_ingest_search_exact(engine: Engine) -> None:
         assert [h.hamming_distance for h in out.hits] == hamming(codes[exact], binarize(q)).tolist()
         d = out.diagnostics
         assert d.path == "BINARY_RESCORED" and d.candidates_examined == 300 and d.oversample == 64
-        assert [s for s, _ in d.timings_us] == ["candidates", "rescore", "fetch"]
+        assert [s for s, _ in d.timings_us] == ["candidates", "asymmetric", "rescore", "gate", "fetch"]
 
 
 async def test_search_with_filter(engine: Engine) -> None:
@@ -88,10 +88,10 @@ async def test_search_with_filter(engine: Engine) -> None:
     x = _clustered(100, DIM, seed=3)
     await engine.ingest("vecs", [], _records(x))
     q = x[0]
-    out = await engine.search(SearchQuery("vecs", vector=q, top_k=100, filter="group == 2 and i < 50"))
+    out = await engine.search(SearchQuery("vecs", vector=q, top_k=100, filter="group == 2 and i < 50", mode="RESCORED"))
     want = [i for i in range(50) if i % 5 == 2]
     assert sorted(int(h.chunk_id[1:]) for h in out.hits) == want
-    out = await engine.search(SearchQuery("vecs", vector=q, top_k=5, filter='not document_id in ["doc0"]'))
+    out = await engine.search(SearchQuery("vecs", vector=q, top_k=5, filter='not document_id in ["doc0"]', mode="RESCORED"))
     assert out.hits and all(h.document_id != "doc0" for h in out.hits)
     with pytest.raises(InvalidArgument) as ei:
         await engine.search(SearchQuery("vecs", vector=q, top_k=5, filter="len(x) > 1"))
@@ -109,7 +109,7 @@ async def test_recall_grows_with_oversample(engine: Engine) -> None:
     for os_ in (1, 2, 4, 8):
         hit = 0
         for q, ex in zip(queries, exact):
-            out = await engine.search(SearchQuery("vecs", vector=q, top_k=k, oversample=os_))
+            out = await engine.search(SearchQuery("vecs", vector=q, top_k=k, oversample=os_, mode="RESCORED"))
             assert len(out.hits) == k and out.diagnostics.candidates_examined == k * os_
             hit += len(ex & {int(h.chunk_id[1:]) for h in out.hits})
         recalls.append(hit / (k * len(queries)))
@@ -118,7 +118,7 @@ async def test_recall_grows_with_oversample(engine: Engine) -> None:
     assert recalls[-1] >= 2 * recalls[0], recalls  # 8x the candidates: clearly better
     # candidates covering every row (1000 * 64, capped at 16384 >= 5000): exact
     for q, ex in zip(queries[:5], exact[:5]):
-        out = await engine.search(SearchQuery("vecs", vector=q, top_k=1000, oversample=64))
+        out = await engine.search(SearchQuery("vecs", vector=q, top_k=1000, oversample=64, mode="RESCORED"))
         assert out.diagnostics.candidates_examined == n
         assert {int(h.chunk_id[1:]) for h in out.hits[:k]} == ex
 
@@ -136,13 +136,13 @@ async def test_reingest_unchanged_replaced_and_delete(engine: Engine) -> None:
     assert (r3.documents_replaced, r3.chunks_written, r3.chunks_deleted, r3.generation) == (1, 4, 4, 2)
     info = await engine.describe("vecs")
     assert (info.rows, info.float_rows, info.generation) == (20, 24, 2)
-    out = await engine.search(SearchQuery("vecs", vector=x[0], top_k=2, oversample=64))
+    out = await engine.search(SearchQuery("vecs", vector=x[0], top_k=2, oversample=64, mode="RESCORED"))
     assert {h.chunk_id for h in out.hits} == {"c0", "c5"}
     assert out.hits[0].score == pytest.approx(1.0, abs=1e-5)
     d = await engine.delete("vecs", ["doc1", "doc1", "nope"])
     assert (d.documents_deleted, d.chunks_deleted, d.generation) == (1, 4, 3)
     assert (await engine.describe("vecs")).rows == 16
-    out = await engine.search(SearchQuery("vecs", vector=x[0], top_k=20, oversample=64))
+    out = await engine.search(SearchQuery("vecs", vector=x[0], top_k=20, oversample=64, mode="RESCORED"))
     assert len(out.hits) == 16 and all(h.document_id != "doc1" for h in out.hits)
     d = await engine.delete("vecs", ["nope"])
     assert (d.documents_deleted, d.chunks_deleted, d.generation) == (0, 0, 3)
@@ -162,7 +162,7 @@ async def test_restart_keeps_data(tmp_path: Path) -> None:
         assert [c.name for c in await e2.list_collections()] == ["vecs"]
         info = await e2.describe("vecs")
         assert (info.rows, info.float_rows, info.generation) == (50, 50, 1)
-        out = await e2.search(SearchQuery("vecs", vector=x[17], top_k=1, oversample=64))
+        out = await e2.search(SearchQuery("vecs", vector=x[17], top_k=1, oversample=64, mode="RESCORED"))
         assert out.hits[0].chunk_id == "c17" and out.hits[0].score == pytest.approx(1.0, abs=1e-5)
     finally:
         await e2.close()
@@ -206,17 +206,17 @@ async def test_validation_errors(engine: Engine) -> None:
         assert ei.value.field == field
     q = l2_normalize(np.ones(DIM, np.float32))
     for query, field in [
-        (SearchQuery("vecs", vector=q, top_k=0), "top_k"),
-        (SearchQuery("vecs", vector=q, top_k=1001), "top_k"),
-        (SearchQuery("vecs", vector=q, top_k=1, oversample=65), "oversample"),
-        (SearchQuery("vecs", vector=q[:8], top_k=1), "vector"),
-        (SearchQuery("vecs", top_k=1), "query"),
+        (SearchQuery("vecs", vector=q, top_k=0, mode="RESCORED"), "top_k"),
+        (SearchQuery("vecs", vector=q, top_k=1001, mode="RESCORED"), "top_k"),
+        (SearchQuery("vecs", vector=q, top_k=1, oversample=65, mode="RESCORED"), "oversample"),
+        (SearchQuery("vecs", vector=q[:8], top_k=1, mode="RESCORED"), "vector"),
+        (SearchQuery("vecs", top_k=1, mode="RESCORED"), "query"),
     ]:
         with pytest.raises(InvalidArgument) as ei:
             await engine.search(query)
         assert ei.value.field == field
     with pytest.raises(FailedPrecondition) as ei:
-        await engine.search(SearchQuery("vecs", text="hello", top_k=1))
+        await engine.search(SearchQuery("vecs", text="hello", top_k=1, mode="RESCORED"))
     assert ei.value.field == "text"
     with pytest.raises(FailedPrecondition):
         await engine.ingest("vecs", [DocumentIn("a", "text")], [])

@@ -8,12 +8,33 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class SearchMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SEARCH_MODE_AUTO: _ClassVar[SearchMode]
+    SEARCH_MODE_RESCORED: _ClassVar[SearchMode]
+    SEARCH_MODE_BINARY_ONLY: _ClassVar[SearchMode]
+    SEARCH_MODE_EXACT: _ClassVar[SearchMode]
+
 class SearchPath(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     SEARCH_PATH_UNSPECIFIED: _ClassVar[SearchPath]
     SEARCH_PATH_BINARY_RESCORED: _ClassVar[SearchPath]
+    SEARCH_PATH_BINARY_ONLY: _ClassVar[SearchPath]
+    SEARCH_PATH_EXACT: _ClassVar[SearchPath]
+    SEARCH_PATH_FALLBACK_WIDENED: _ClassVar[SearchPath]
+    SEARCH_PATH_FALLBACK_EXACT: _ClassVar[SearchPath]
+    SEARCH_PATH_FALLBACK_COLLECTION: _ClassVar[SearchPath]
+SEARCH_MODE_AUTO: SearchMode
+SEARCH_MODE_RESCORED: SearchMode
+SEARCH_MODE_BINARY_ONLY: SearchMode
+SEARCH_MODE_EXACT: SearchMode
 SEARCH_PATH_UNSPECIFIED: SearchPath
 SEARCH_PATH_BINARY_RESCORED: SearchPath
+SEARCH_PATH_BINARY_ONLY: SearchPath
+SEARCH_PATH_EXACT: SearchPath
+SEARCH_PATH_FALLBACK_WIDENED: SearchPath
+SEARCH_PATH_FALLBACK_EXACT: SearchPath
+SEARCH_PATH_FALLBACK_COLLECTION: SearchPath
 
 class IndexSpec(_message.Message):
     __slots__ = ("type", "build_params", "search_params")
@@ -39,24 +60,86 @@ class IndexSpec(_message.Message):
     search_params: _containers.ScalarMap[str, int]
     def __init__(self, type: _Optional[str] = ..., build_params: _Optional[_Mapping[str, int]] = ..., search_params: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
+class GateConfig(_message.Message):
+    __slots__ = ("target_recall", "confidence_threshold", "fallback", "widen_max_rows", "fallback_collection", "fallback_vector_field")
+    TARGET_RECALL_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    FALLBACK_FIELD_NUMBER: _ClassVar[int]
+    WIDEN_MAX_ROWS_FIELD_NUMBER: _ClassVar[int]
+    FALLBACK_COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    FALLBACK_VECTOR_FIELD_FIELD_NUMBER: _ClassVar[int]
+    target_recall: float
+    confidence_threshold: float
+    fallback: _containers.RepeatedScalarFieldContainer[str]
+    widen_max_rows: int
+    fallback_collection: str
+    fallback_vector_field: str
+    def __init__(self, target_recall: _Optional[float] = ..., confidence_threshold: _Optional[float] = ..., fallback: _Optional[_Iterable[str]] = ..., widen_max_rows: _Optional[int] = ..., fallback_collection: _Optional[str] = ..., fallback_vector_field: _Optional[str] = ...) -> None: ...
+
+class ReliabilityBin(_message.Message):
+    __slots__ = ("lo", "hi", "count", "predicted", "measured")
+    LO_FIELD_NUMBER: _ClassVar[int]
+    HI_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    PREDICTED_FIELD_NUMBER: _ClassVar[int]
+    MEASURED_FIELD_NUMBER: _ClassVar[int]
+    lo: float
+    hi: float
+    count: int
+    predicted: float
+    measured: float
+    def __init__(self, lo: _Optional[float] = ..., hi: _Optional[float] = ..., count: _Optional[int] = ..., predicted: _Optional[float] = ..., measured: _Optional[float] = ...) -> None: ...
+
+class CalibrationInfo(_message.Message):
+    __slots__ = ("calibrated", "threshold", "target_recall", "samples", "source", "rows_at_calibration", "calibrated_unix_ms", "reliability", "duration_us")
+    CALIBRATED_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    TARGET_RECALL_FIELD_NUMBER: _ClassVar[int]
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    ROWS_AT_CALIBRATION_FIELD_NUMBER: _ClassVar[int]
+    CALIBRATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    RELIABILITY_FIELD_NUMBER: _ClassVar[int]
+    DURATION_US_FIELD_NUMBER: _ClassVar[int]
+    calibrated: bool
+    threshold: float
+    target_recall: float
+    samples: int
+    source: str
+    rows_at_calibration: int
+    calibrated_unix_ms: int
+    reliability: _containers.RepeatedCompositeFieldContainer[ReliabilityBin]
+    duration_us: int
+    def __init__(self, calibrated: _Optional[bool] = ..., threshold: _Optional[float] = ..., target_recall: _Optional[float] = ..., samples: _Optional[int] = ..., source: _Optional[str] = ..., rows_at_calibration: _Optional[int] = ..., calibrated_unix_ms: _Optional[int] = ..., reliability: _Optional[_Iterable[_Union[ReliabilityBin, _Mapping]]] = ..., duration_us: _Optional[int] = ...) -> None: ...
+
+class CalibrateRequest(_message.Message):
+    __slots__ = ("collection", "samples")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    samples: int
+    def __init__(self, collection: _Optional[str] = ..., samples: _Optional[int] = ...) -> None: ...
+
 class CreateCollectionRequest(_message.Message):
-    __slots__ = ("name", "dimension", "embedder", "index", "default_oversample", "description")
+    __slots__ = ("name", "dimension", "embedder", "index", "default_oversample", "description", "gate")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     EMBEDDER_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_OVERSAMPLE_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    GATE_FIELD_NUMBER: _ClassVar[int]
     name: str
     dimension: int
     embedder: str
     index: IndexSpec
     default_oversample: int
     description: str
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., embedder: _Optional[str] = ..., index: _Optional[_Union[IndexSpec, _Mapping]] = ..., default_oversample: _Optional[int] = ..., description: _Optional[str] = ...) -> None: ...
+    gate: GateConfig
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., embedder: _Optional[str] = ..., index: _Optional[_Union[IndexSpec, _Mapping]] = ..., default_oversample: _Optional[int] = ..., description: _Optional[str] = ..., gate: _Optional[_Union[GateConfig, _Mapping]] = ...) -> None: ...
 
 class CollectionInfo(_message.Message):
-    __slots__ = ("name", "dimension", "embedder", "index", "default_oversample", "description", "rows", "float_rows", "bytes_in_ram", "bytes_on_disk", "generation", "created_unix_ms")
+    __slots__ = ("name", "dimension", "embedder", "index", "default_oversample", "description", "rows", "float_rows", "bytes_in_ram", "bytes_on_disk", "generation", "created_unix_ms", "gate", "calibration")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     EMBEDDER_FIELD_NUMBER: _ClassVar[int]
@@ -69,6 +152,8 @@ class CollectionInfo(_message.Message):
     BYTES_ON_DISK_FIELD_NUMBER: _ClassVar[int]
     GENERATION_FIELD_NUMBER: _ClassVar[int]
     CREATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    GATE_FIELD_NUMBER: _ClassVar[int]
+    CALIBRATION_FIELD_NUMBER: _ClassVar[int]
     name: str
     dimension: int
     embedder: str
@@ -81,7 +166,9 @@ class CollectionInfo(_message.Message):
     bytes_on_disk: int
     generation: int
     created_unix_ms: int
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., embedder: _Optional[str] = ..., index: _Optional[_Union[IndexSpec, _Mapping]] = ..., default_oversample: _Optional[int] = ..., description: _Optional[str] = ..., rows: _Optional[int] = ..., float_rows: _Optional[int] = ..., bytes_in_ram: _Optional[int] = ..., bytes_on_disk: _Optional[int] = ..., generation: _Optional[int] = ..., created_unix_ms: _Optional[int] = ...) -> None: ...
+    gate: GateConfig
+    calibration: CalibrationInfo
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., embedder: _Optional[str] = ..., index: _Optional[_Union[IndexSpec, _Mapping]] = ..., default_oversample: _Optional[int] = ..., description: _Optional[str] = ..., rows: _Optional[int] = ..., float_rows: _Optional[int] = ..., bytes_in_ram: _Optional[int] = ..., bytes_on_disk: _Optional[int] = ..., generation: _Optional[int] = ..., created_unix_ms: _Optional[int] = ..., gate: _Optional[_Union[GateConfig, _Mapping]] = ..., calibration: _Optional[_Union[CalibrationInfo, _Mapping]] = ...) -> None: ...
 
 class ListCollectionsRequest(_message.Message):
     __slots__ = ()
@@ -191,20 +278,24 @@ class DeleteResponse(_message.Message):
     def __init__(self, documents_deleted: _Optional[int] = ..., chunks_deleted: _Optional[int] = ..., generation: _Optional[int] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ("collection", "text", "vector", "top_k", "filter", "oversample")
+    __slots__ = ("collection", "text", "vector", "top_k", "filter", "oversample", "mode", "confidence_threshold")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     VECTOR_FIELD_NUMBER: _ClassVar[int]
     TOP_K_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     OVERSAMPLE_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     collection: str
     text: str
     vector: bytes
     top_k: int
     filter: str
     oversample: int
-    def __init__(self, collection: _Optional[str] = ..., text: _Optional[str] = ..., vector: _Optional[bytes] = ..., top_k: _Optional[int] = ..., filter: _Optional[str] = ..., oversample: _Optional[int] = ...) -> None: ...
+    mode: SearchMode
+    confidence_threshold: float
+    def __init__(self, collection: _Optional[str] = ..., text: _Optional[str] = ..., vector: _Optional[bytes] = ..., top_k: _Optional[int] = ..., filter: _Optional[str] = ..., oversample: _Optional[int] = ..., mode: _Optional[_Union[SearchMode, str]] = ..., confidence_threshold: _Optional[float] = ...) -> None: ...
 
 class Hit(_message.Message):
     __slots__ = ("chunk_id", "document_id", "score", "text", "metadata", "hamming_distance")
@@ -231,18 +322,28 @@ class StageTiming(_message.Message):
     def __init__(self, stage: _Optional[str] = ..., micros: _Optional[int] = ...) -> None: ...
 
 class SearchDiagnostics(_message.Message):
-    __slots__ = ("path", "candidates_examined", "oversample", "timings", "total_us")
+    __slots__ = ("path", "candidates_examined", "oversample", "timings", "total_us", "mode", "confidence", "threshold", "pools", "calibrated")
     PATH_FIELD_NUMBER: _ClassVar[int]
     CANDIDATES_EXAMINED_FIELD_NUMBER: _ClassVar[int]
     OVERSAMPLE_FIELD_NUMBER: _ClassVar[int]
     TIMINGS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_US_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    POOLS_FIELD_NUMBER: _ClassVar[int]
+    CALIBRATED_FIELD_NUMBER: _ClassVar[int]
     path: SearchPath
     candidates_examined: int
     oversample: int
     timings: _containers.RepeatedCompositeFieldContainer[StageTiming]
     total_us: int
-    def __init__(self, path: _Optional[_Union[SearchPath, str]] = ..., candidates_examined: _Optional[int] = ..., oversample: _Optional[int] = ..., timings: _Optional[_Iterable[_Union[StageTiming, _Mapping]]] = ..., total_us: _Optional[int] = ...) -> None: ...
+    mode: SearchMode
+    confidence: float
+    threshold: float
+    pools: _containers.RepeatedScalarFieldContainer[int]
+    calibrated: bool
+    def __init__(self, path: _Optional[_Union[SearchPath, str]] = ..., candidates_examined: _Optional[int] = ..., oversample: _Optional[int] = ..., timings: _Optional[_Iterable[_Union[StageTiming, _Mapping]]] = ..., total_us: _Optional[int] = ..., mode: _Optional[_Union[SearchMode, str]] = ..., confidence: _Optional[float] = ..., threshold: _Optional[float] = ..., pools: _Optional[_Iterable[int]] = ..., calibrated: _Optional[bool] = ...) -> None: ...
 
 class SearchResponse(_message.Message):
     __slots__ = ("hits", "diagnostics")

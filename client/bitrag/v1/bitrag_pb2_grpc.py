@@ -69,6 +69,11 @@ class BitragServiceStub:
                 request_serializer=bitrag_dot_v1_dot_bitrag__pb2.SearchRequest.SerializeToString,
                 response_deserializer=bitrag_dot_v1_dot_bitrag__pb2.SearchResponse.FromString,
                 _registered_method=True)
+        self.Calibrate = channel.unary_unary(
+                '/bitrag.v1.BitragService/Calibrate',
+                request_serializer=bitrag_dot_v1_dot_bitrag__pb2.CalibrateRequest.SerializeToString,
+                response_deserializer=bitrag_dot_v1_dot_bitrag__pb2.CalibrationInfo.FromString,
+                _registered_method=True)
 
 
 class BitragServiceServicer:
@@ -120,6 +125,14 @@ class BitragServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Calibrate(self, request, context):
+        """Fit the confidence gate now (it also runs by itself: at first use, as the collection grows,
+        and from a sample of served queries verified in the background).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BitragServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -157,6 +170,11 @@ def add_BitragServiceServicer_to_server(servicer, server):
                     servicer.Search,
                     request_deserializer=bitrag_dot_v1_dot_bitrag__pb2.SearchRequest.FromString,
                     response_serializer=bitrag_dot_v1_dot_bitrag__pb2.SearchResponse.SerializeToString,
+            ),
+            'Calibrate': grpc.unary_unary_rpc_method_handler(
+                    servicer.Calibrate,
+                    request_deserializer=bitrag_dot_v1_dot_bitrag__pb2.CalibrateRequest.FromString,
+                    response_serializer=bitrag_dot_v1_dot_bitrag__pb2.CalibrationInfo.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -348,6 +366,33 @@ class BitragService:
             '/bitrag.v1.BitragService/Search',
             bitrag_dot_v1_dot_bitrag__pb2.SearchRequest.SerializeToString,
             bitrag_dot_v1_dot_bitrag__pb2.SearchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Calibrate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bitrag.v1.BitragService/Calibrate',
+            bitrag_dot_v1_dot_bitrag__pb2.CalibrateRequest.SerializeToString,
+            bitrag_dot_v1_dot_bitrag__pb2.CalibrationInfo.FromString,
             options,
             channel_credentials,
             insecure,

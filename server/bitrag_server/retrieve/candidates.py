@@ -8,11 +8,6 @@ from ..quantize import binarize
 from ..stores.binary_index import BinaryIndex, Candidates
 
 
-def candidate_pool(top_k: int, oversample: int, cap: int) -> int:
-    """How many Hamming candidates to rescore: top_k * oversample, at most Milvus' cap."""
-    return max(top_k, min(top_k * oversample, cap))
-
-
 def hamming_candidates(
     index: BinaryIndex,
     milvus_collection: str,

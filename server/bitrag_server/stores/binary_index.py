@@ -163,6 +163,32 @@ class BinaryIndex:
                 out.setdefault(r["doc_id"], []).append((int(r["row"]), r["doc_hash"]))
         return out
 
+    def live_rows(self, coll: str, pks: Sequence[int], expr: str = "") -> set[int]:
+        """The subset of `pks` that exist (not deleted) and match `expr`."""
+        out: set[int] = set()
+        for i in range(0, len(pks), QUERY_LIMIT):
+            batch = [int(p) for p in pks[i : i + QUERY_LIMIT]]
+            e = f"row in {batch}" + (f" and ({expr})" if expr else "")
+            res = _milvus_call(
+                "query", lambda e=e, n=len(batch): self._client.query(coll, filter=e, output_fields=["row"], limit=n)
+            )
+            out.update(int(r["row"]) for r in res)
+        return out
+
+    def matching_rows(self, coll: str, expr: str) -> np.ndarray:
+        """Every live row matching `expr` (all of them: iterates past Milvus' 16384 window)."""
+        def run() -> np.ndarray:
+            it = self._client.query_iterator(coll, batch_size=QUERY_LIMIT // 2, filter=expr, output_fields=["row"])
+            rows: list[int] = []
+            try:
+                while batch := it.next():
+                    rows.extend(int(r["row"]) for r in batch)
+            finally:
+                it.close()
+            return np.asarray(rows, dtype=np.int64)
+
+        return _milvus_call("query_iterator", run)
+
     def get(self, coll: str, pks: Sequence[int]) -> dict[int, dict[str, Any]]:
         """row -> {chunk_id, doc_id, text, metadata} for the given primary keys."""
         if not len(pks):
@@ -194,6 +220,25 @@ class BinaryIndex:
         ids = np.fromiter((h["id"] for h in hits), dtype=np.int64, count=len(hits))
         dists = np.fromiter((h["distance"] for h in hits), dtype=np.int32, count=len(hits))
         return Candidates(ids, dists)
+
+    def search_float(
+        self, coll: str, field: str, query: np.ndarray, limit: int, expr: str
+    ) -> list[dict[str, Any]]:
+        """Search a float32 collection (e.g. the RAG index being migrated from): entities with
+        "id" (primary key) and "distance" (the collection's metric: IP/COSINE similarity)."""
+        res = _milvus_call(
+            "search",
+            lambda: self._client.search(
+                coll, data=[query.astype(np.float32).tolist()], anns_field=field, limit=limit, filter=expr,
+                output_fields=["*"],
+            ),
+        )
+        out = []
+        for h in res[0]:
+            ent = dict(h.get("entity") or {})
+            ent.pop(field, None)
+            out.append({**ent, "id": h["id"], "distance": h["distance"]})
+        return out
 
     def close(self) -> None:
         try:

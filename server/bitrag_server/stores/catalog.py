@@ -39,6 +39,19 @@ class IndexConfig:
 
 
 @dataclass
+class GateConfig:
+    target_recall: float = 0.99
+    confidence_threshold: float = 0.0  # 0 = derived from target_recall by calibration
+    fallback: list[str] = field(default_factory=lambda: ["widen", "exact"])
+    widen_max_rows: int = 4096
+    fallback_collection: str = ""
+    fallback_vector_field: str = "vector"
+
+
+FALLBACKS = ("widen", "exact", "collection")
+
+
+@dataclass
 class Manifest:
     name: str
     dimension: int
@@ -50,6 +63,8 @@ class Manifest:
     generation: int = 0
     created_unix_ms: int = field(default_factory=lambda: int(time.time() * 1000))
     milvus_collection: str = ""
+    gate: GateConfig = field(default_factory=GateConfig)
+    calibration: dict = field(default_factory=dict)  # retrieve.gate.Calibration fields
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -58,6 +73,7 @@ class Manifest:
     def from_json(cls, text: str) -> Manifest:
         d = json.loads(text)
         d["index"] = IndexConfig(**d["index"])
+        d["gate"] = GateConfig(**d.get("gate", {}))
         return cls(**d)
 
 

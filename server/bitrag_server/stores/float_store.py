@@ -1,4 +1,8 @@
-"""float32 rows on disk, memory-mapped for reads. Row number == the Milvus primary key.
+"""Fixed-width rows on disk, memory-mapped for reads. Row number == the Milvus primary key.
+
+`FloatStore`: the float32 vectors (`vectors.f32`, on disk, read per query for rescoring).
+`CodeStore`: the packed sign codes (`codes.u8`, 1/32 of the floats, hot in the page cache) for
+the in-RAM asymmetric stage and exact Hamming work without a Milvus round trip.
 
 Append-only: `append` writes rows at the end and fsyncs before returning, so a row id is never
 handed to Milvus before its vector is durable. A crash mid-append leaves a partial trailing row,
@@ -24,13 +28,15 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class FloatStore:
-    """One file of `[n, dim]` float32 little-endian rows."""
+class RowFile:
+    """One file of `[n, width]` rows of `dtype`."""
 
-    def __init__(self, path: Path, dim: int) -> None:
+    dtype: str = "<f4"
+
+    def __init__(self, path: Path, width: int) -> None:
         self.path = Path(path)
-        self.dim = dim
-        self.row_bytes = dim * 4
+        self.dim = width
+        self.row_bytes = width * np.dtype(self.dtype).itemsize
         created = not self.path.exists()
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         if created:
@@ -53,9 +59,19 @@ class FloatStore:
     def bytes_on_disk(self) -> int:
         return self._rows * self.row_bytes
 
+    def truncate(self, rows: int) -> None:
+        """Drop rows past `rows` (never acknowledged: a crash between two files' appends)."""
+        with self._lock:
+            if rows < self._rows:
+                os.ftruncate(self._fd, rows * self.row_bytes)
+                os.fsync(self._fd)
+                self._rows = rows
+                self._mm = None
+                self._mm_rows = 0
+
     def append(self, vectors: np.ndarray) -> int:
-        """Append `[n, dim]` float32 rows durably; returns the row id of the first."""
-        v = np.ascontiguousarray(vectors, dtype="<f4")
+        """Append `[n, width]` rows durably (fsync); returns the row id of the first."""
+        v = np.ascontiguousarray(vectors, dtype=self.dtype)
         if v.ndim != 2 or v.shape[1] != self.dim:
             raise ValueError(f"expected [n, {self.dim}] rows, got {v.shape}")
         with self._lock:
@@ -75,30 +91,30 @@ class FloatStore:
             with self._lock:
                 if self._mm is None or self._mm_rows < need_rows:
                     n = self._rows
-                    self._mm = np.memmap(self.path, dtype="<f4", mode="r", shape=(n, self.dim))
+                    self._mm = np.memmap(self.path, dtype=self.dtype, mode="r", shape=(n, self.dim))
                     self._mm_rows = n
                 mm = self._mm
         assert mm is not None
         return mm
 
     def gather(self, ids: np.ndarray) -> np.ndarray:
-        """Rows for `ids` (`[C]` int64, any order) -> `[C, dim]` float32 in the order of `ids`.
+        """Rows for `ids` (`[C]` int64, any order) -> `[C, width]` in the order of `ids`.
 
         Reads in sorted id order (one pass over the file), then restores the caller's order.
         """
         ids = np.asarray(ids, dtype=np.int64)
         if ids.size == 0:
-            return np.empty((0, self.dim), dtype=np.float32)
+            return np.empty((0, self.dim), dtype=self.dtype)
         if ids.min() < 0 or ids.max() >= self._rows:
             raise IndexError(f"row id out of range [0, {self._rows})")
         order = np.argsort(ids, kind="stable")
         mm = self._view(int(ids.max()) + 1)
-        rows = np.empty((ids.size, self.dim), dtype=np.float32)
-        rows[order] = mm[ids[order]]  # [C, d]
+        rows = np.empty((ids.size, self.dim), dtype=self.dtype)
+        rows[order] = mm[ids[order]]  # [C, width]
         return rows
 
     def blocks(self, block_rows: int = 65536) -> Iterator[tuple[int, np.ndarray]]:
-        """(first row id, `[b, dim]` rows) over the whole file, for exact scans."""
+        """(first row id, `[b, width]` rows) over the whole file, for exact scans."""
         n = self._rows
         if n == 0:
             return
@@ -112,3 +128,18 @@ class FloatStore:
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
+
+
+class FloatStore(RowFile):
+    """`[n, dim]` float32 little-endian rows."""
+
+    dtype = "<f4"
+
+
+class CodeStore(RowFile):
+    """`[n, dim/8]` packed sign codes (uint8), the same bits as in Milvus."""
+
+    dtype = "u1"
+
+    def __init__(self, path: Path, dim: int) -> None:
+        super().__init__(path, dim // 8)

@@ -1,0 +1,208 @@
+"""The confidence gate on a BEIR-format directory: calibration quality and AUTO vs RESCORED vs EXACT.
+
+All through gRPC against a real server (Milvus Lite by default). Per embedding model:
+ 1. ingest the corpus vectors; `Calibrate` on pseudo-queries (stored vectors, perturbed);
+ 2. reliability of that calibration on the REAL queries (all held out from it): predicted
+    confidence of each RESCORED answer vs whether it equalled the exact top-10 (EXACT mode);
+ 3. served-query calibration: the queries are split in two halves (seeded); half A is searched
+    with every query sampled for background verification (`--calibration-query-rate 1`), the
+    server refits the gate on them; half B is held out;
+ 4. on half B: reliability, then AUTO (target recall 0.99), RESCORED and EXACT: recall@10 vs
+    exact, NDCG@10 vs qrels, fallback rate, p50/p95 latency (client side, same run).
+
+    python bench/gate.py --data ../shared/data/scifact --embeddings minilm-l6-384 mpnet-base-768
+
+Writes bench/results/gate_<dataset>.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from quality import load_beir, ndcg_at_k  # noqa: E402
+
+from bitrag import Client  # noqa: E402
+from bitrag_server.launch import ServerProcess  # noqa: E402
+
+K = 10
+
+
+def reliability(pred: np.ndarray, outcome: np.ndarray, bins: int = 5) -> list[dict]:
+    order = np.argsort(pred, kind="stable")
+    rows = []
+    for chunk in np.array_split(order, bins):
+        if chunk.size:
+            rows.append({
+                "lo": round(float(pred[chunk].min()), 4), "hi": round(float(pred[chunk].max()), 4),
+                "n": int(chunk.size), "predicted": round(float(pred[chunk].mean()), 4),
+                "measured": round(float(outcome[chunk].mean()), 4),
+                "gap": round(abs(float(pred[chunk].mean() - outcome[chunk].mean())), 4),
+            })
+    return rows
+
+
+def run_mode(c: Client, queries: np.ndarray, idx: list[int], mode: str, **kw) -> dict:
+    hits, lat, diags = [], [], []
+    for qi in idx:
+        t = time.perf_counter()
+        r = c.search("bench", queries[qi], top_k=K, mode=mode, **kw)
+        lat.append((time.perf_counter() - t) * 1000)
+        hits.append([h.document_id for h in r.hits])
+        diags.append(r.diagnostics)
+    return {"hits": hits, "lat": np.asarray(lat), "diags": diags}
+
+
+def summarize(name: str, run: dict, exact_hits: list[list[str]], qids: list[str], qrels: dict) -> dict:
+    rec = [len(set(h) & set(e)) / K for h, e in zip(run["hits"], exact_hits)]
+    paths = [d.path for d in run["diags"]]
+    out = {
+        "mode": name,
+        "recall@10_vs_exact": round(float(np.mean(rec)), 4),
+        "share_exact_top10": round(float(np.mean([r == 1.0 for r in rec])), 4),
+        "p50_ms": round(float(np.percentile(run["lat"], 50)), 2),
+        "p95_ms": round(float(np.percentile(run["lat"], 95)), 2),
+        "fallback_rate": round(float(np.mean([p.startswith("FALLBACK") for p in paths])), 4),
+        "paths": {p: paths.count(p) for p in sorted(set(paths))},
+        "float_rows_p50": int(np.percentile([d.candidates_examined for d in run["diags"]], 50)),
+    }
+    if qrels:
+        out["ndcg@10"] = round(float(np.mean([ndcg_at_k(h, qrels[q]) for h, q in zip(run["hits"], qids)])), 4)
+    return out
+
+
+def bench_model(args: argparse.Namespace, emb: str) -> dict:
+    corpus_ids, query_ids, qrels, corpus, queries = load_beir(args.data, emb)
+    n, d = corpus.shape
+    idx = [i for i, q in enumerate(query_ids) if not qrels or q in qrels]
+    rng = np.random.default_rng(args.seed)
+    perm = rng.permutation(idx).tolist()
+    half_a, half_b = sorted(perm[: len(perm) // 2]), sorted(perm[len(perm) // 2 :])
+    res: dict = {"embeddings": emb, "docs": n, "dim": d, "queries": len(idx), "half_a": len(half_a), "half_b": len(half_b)}
+    extra = ["--calibration-query-rate", "0"]
+    with tempfile.TemporaryDirectory() as tmp, ServerProcess(Path(tmp) / "data", extra_args=extra) as srv, \
+            Client(srv.target, timeout=600) as c:
+        c.create_collection("bench", dimension=d, embedder="none")
+        c.ingest_vectors("bench", corpus, ids=corpus_ids, document_ids=corpus_ids)
+        big = c.calibrate("bench", samples=args.in_distribution_samples)
+        res["pseudo_in_distribution"] = {
+            "samples": big.samples, "seconds": round(big.duration_us / 1e6, 2),
+            "reliability_out_of_fold": [vars(b) for b in big.reliability],
+        }
+        cal = c.calibrate("bench", samples=args.samples)
+        res["pseudo_calibration"] = {
+            "samples": cal.samples, "threshold": round(cal.threshold, 4), "seconds": round(cal.duration_us / 1e6, 2),
+            "reliability_out_of_fold": [vars(b) for b in cal.reliability],
+        }
+        for qi in idx[:5]:
+            c.search("bench", queries[qi], top_k=K, mode="EXACT")  # warm-up
+        exact = run_mode(c, queries, idx, "EXACT")
+        resc = run_mode(c, queries, idx, "RESCORED")
+        exact_hits = exact["hits"]
+        conf = np.asarray([dg.confidence for dg in resc["diags"]])
+        match = np.asarray([set(h) == set(e) for h, e in zip(resc["hits"], exact_hits)], float)
+        res["pseudo_reliability_on_real_queries"] = reliability(conf, match)
+        srv.stop()
+
+    # served-query calibration: a fresh server that verifies every served query in the background
+    pos = {qi: j for j, qi in enumerate(idx)}
+    extra = ["--calibration-query-rate", "1"]
+    with tempfile.TemporaryDirectory() as tmp, ServerProcess(Path(tmp) / "data", extra_args=extra) as srv, \
+            Client(srv.target, timeout=600) as c:
+        c.create_collection("bench", dimension=d, embedder="none")
+        c.ingest_vectors("bench", corpus, ids=corpus_ids, document_ids=corpus_ids)
+        c.calibrate("bench", samples=args.samples)
+        for qi in half_a:
+            c.search("bench", queries[qi], top_k=K, mode="RESCORED")
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            info = c.describe_collection("bench").calibration
+            if info.source == "queries":
+                break
+            time.sleep(1)
+        res["served_calibration"] = {
+            "source": info.source, "samples": info.samples, "threshold": round(info.threshold, 4),
+            "reliability_out_of_fold": [vars(b) for b in info.reliability],
+        }
+        # held-out half B; the served-query sampler is still on, so B queries are searched once
+        # in RESCORED (to read their confidence) only after AUTO, EXACT have been timed.
+        qids_b = [query_ids[qi] for qi in half_b]
+        ex_b = [exact_hits[pos[qi]] for qi in half_b]
+        auto = run_mode(c, queries, half_b, "AUTO")
+        resc_b = run_mode(c, queries, half_b, "RESCORED")
+        exact_b = run_mode(c, queries, half_b, "EXACT")
+        conf = np.asarray([dg.confidence for dg in resc_b["diags"]])
+        match = np.asarray([set(h) == set(e) for h, e in zip(resc_b["hits"], ex_b)], float)
+        res["served_reliability_on_held_out"] = reliability(conf, match)
+        res["held_out"] = [
+            summarize("AUTO", auto, ex_b, qids_b, qrels),
+            summarize("RESCORED", resc_b, ex_b, qids_b, qrels),
+            summarize("EXACT", exact_b, ex_b, qids_b, qrels),
+        ]
+        res["auto_threshold"] = round(auto["diags"][0].threshold, 4)
+        if qrels:
+            e = res["held_out"][2]["ndcg@10"]
+            res["auto_ndcg_retention"] = round(res["held_out"][0]["ndcg@10"] / e, 4) if e else None
+        srv.stop()
+    return res
+
+
+def to_markdown(all_res: list[dict], dataset: str) -> str:
+    md = [f"# Confidence gate on {dataset} (k={K}, target recall 0.99)", ""]
+    for r in all_res:
+        md += [f"## {r['embeddings']}: {r['docs']} docs x {r['dim']}, {r['queries']} queries "
+               f"(served-calibration half {r['half_a']}, held-out half {r['half_b']})", ""]
+        md += ["**Pseudo-query calibration, in distribution: "
+               f"{r['pseudo_in_distribution']['samples']} held-out (out-of-fold) pseudo-queries**", "",
+               "| predicted | n | mean predicted | measured exact top-10 | gap |", "|---|---|---|---|---|"]
+        md += [f"| {b['lo']:.3f}–{b['hi']:.3f} | {b['count']} | {b['predicted']:.3f} | {b['measured']:.3f} | "
+               f"{abs(b['predicted'] - b['measured']):.3f} |" for b in r["pseudo_in_distribution"]["reliability_out_of_fold"]]
+        md.append("")
+        for key, title in (
+            ("pseudo_reliability_on_real_queries", "Pseudo-query calibration, checked on all real queries"),
+            ("served_reliability_on_held_out", "Served-query calibration, checked on the held-out half"),
+        ):
+            md += [f"**{title}**", "", "| predicted | n | mean predicted | measured exact top-10 | gap |", "|---|---|---|---|---|"]
+            md += [f"| {b['lo']:.3f}–{b['hi']:.3f} | {b['n']} | {b['predicted']:.3f} | {b['measured']:.3f} | {b['gap']:.3f} |"
+                   for b in r[key]]
+            md.append("")
+        md += [f"Thresholds: pseudo {r['pseudo_calibration']['threshold']}, served "
+               f"{r['served_calibration']['threshold']} ({r['served_calibration']['samples']} verified queries)", "",
+               "| held-out half | recall@10 vs exact | share exact top-10 | NDCG@10 | fallback rate | float rows p50 | p50 ms | p95 ms | paths |",
+               "|---|---|---|---|---|---|---|---|---|"]
+        for m in r["held_out"]:
+            md.append(f"| {m['mode']} | {m['recall@10_vs_exact']} | {m['share_exact_top10']} | {m.get('ndcg@10', '')} | "
+                      f"{m['fallback_rate']} | {m['float_rows_p50']} | {m['p50_ms']} | {m['p95_ms']} | {m['paths']} |")
+        md += ["", f"AUTO NDCG@10 retention vs EXACT: {r.get('auto_ndcg_retention')}", ""]
+    return "\n".join(md) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=Path("../shared/data/scifact"))
+    ap.add_argument("--embeddings", nargs="+", default=["minilm-l6-384", "mpnet-base-768"])
+    ap.add_argument("--samples", type=int, default=300, help="pseudo-queries for the first calibration")
+    ap.add_argument("--in-distribution-samples", type=int, default=2000,
+                    help="pseudo-queries for the in-distribution reliability check (out-of-fold)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=Path("bench/results"))
+    args = ap.parse_args(argv)
+    all_res = [bench_model(args, emb) for emb in args.embeddings]
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = f"gate_{args.data.name}"
+    (args.out / f"{stem}.json").write_text(json.dumps(all_res, indent=2))
+    md = to_markdown(all_res, args.data.name)
+    (args.out / f"{stem}.md").write_text(md)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

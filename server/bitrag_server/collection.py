@@ -1,0 +1,69 @@
+"""One open collection: its manifest, its row files and its gate state."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .quantize import binarize
+from .retrieve.gate import Calibration
+from .stores.catalog import Manifest
+from .stores.float_store import CodeStore, FloatStore
+
+
+@dataclass
+class QuerySample:
+    """A served query kept for background verification against the exact top-k."""
+
+    query: np.ndarray  # [d]
+    top_k: int
+    z: float
+    rows: np.ndarray  # [k] returned rows
+
+
+@dataclass
+class Collection:
+    manifest: Manifest
+    floats: FloatStore
+    codes: CodeStore
+    thresholds: np.ndarray  # [d]
+    calibration: Calibration
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # served queries waiting for verification, and verified (z, exact?, recall) triples
+    pending: collections.deque = field(default_factory=lambda: collections.deque(maxlen=1000))
+    verified: list[tuple[float, float, float]] = field(default_factory=list)
+    verified_at_fit: int = 0
+    calibrating: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def milvus(self) -> str:
+        return self.manifest.milvus_collection
+
+    @property
+    def dim(self) -> int:
+        return self.manifest.dimension
+
+    def threshold(self) -> float:
+        """The gate's threshold in force: fixed in the gate config, else the calibrated one."""
+        fixed = self.manifest.gate.confidence_threshold
+        return fixed if fixed > 0 else self.calibration.threshold
+
+    def reconcile(self) -> None:
+        """Make the codes file match the float file after a crash or for collections created before
+        it existed: codes are derived data (binarize(floats)), so missing ones are recomputed."""
+        if self.codes.rows > self.floats.rows:
+            self.codes.truncate(self.floats.rows)
+        if self.codes.rows < self.floats.rows:
+            start = self.codes.rows
+            for first, block in self.floats.blocks():
+                if first + block.shape[0] <= start:
+                    continue
+                self.codes.append(binarize(block[max(0, start - first):], self.thresholds))

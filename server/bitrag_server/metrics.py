@@ -1,0 +1,36 @@
+"""Prometheus metrics (text format at http://<metrics_address>:<metrics_port>/metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram, start_http_server
+
+SEARCH_LATENCY = Histogram(
+    "bitrag_search_latency_seconds",
+    "Server-side search latency by path taken",
+    ["path"],
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10),
+)
+FALLBACKS = Counter("bitrag_search_fallbacks_total", "AUTO searches below the gate's threshold, by fallback tried", ["strategy"])
+CONFIDENCE = Histogram(
+    "bitrag_search_confidence",
+    "Gate confidence of AUTO / RESCORED searches",
+    buckets=(0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 1.0),
+)
+CANDIDATES = Histogram(
+    "bitrag_search_candidates_examined",
+    "float32 rows scored per search",
+    buckets=(10, 20, 40, 80, 160, 320, 640, 1280, 2560, 5120, 10240, 1e5, 1e6, 1e7, 1e8),
+)
+
+
+def observe_search(path: str, seconds: float, confidence: float | None, examined: int) -> None:
+    SEARCH_LATENCY.labels(path).observe(seconds)
+    if confidence is not None:
+        CONFIDENCE.observe(confidence)
+    CANDIDATES.observe(examined)
+
+
+def serve_metrics(port: int, address: str = "127.0.0.1") -> int:
+    """Start the /metrics endpoint in a daemon thread; returns the bound port."""
+    server, _thread = start_http_server(port, addr=address)
+    return int(server.server_port)

@@ -1,0 +1,462 @@
+"""Search modes, the confidence gate and its fallbacks, calibration and code reconciliation, with the
+Engine driven in-process (asyncio) on Milvus Lite and raw vectors (embedder "none"). Every answer
+that promises full precision is checked against a numpy exact search."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import time
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bitrag_server import calibrate
+from bitrag_server.config import Settings
+from bitrag_server.domain import CollectionSpec, RecordIn, SearchQuery, SearchResult
+from bitrag_server.engine import CODES, Engine
+from bitrag_server.errors import InvalidArgument
+from bitrag_server.quantize import binarize, hamming, l2_normalize
+from bitrag_server.stores.catalog import MANIFEST, GateConfig
+
+DIM = 64
+N = 3000  # default pool (k=10, oversample 4: 40 rescored of a 160-code Hamming pool) << N
+K = 10
+DEFAULT_POOL = K * 4 * 4
+
+
+def _settings(data_dir: Path, **kw: object) -> Settings:
+    # calibration_min_rows: no background pseudo-calibration unless a test asks for it, so the gate
+    # state a test sees is the one it set up.
+    base: dict[str, object] = dict(
+        data_dir=data_dir, embedder="none", calibration_query_rate=0, calibration_min_rows=10**9, _env_file=None
+    )
+    return Settings(**{**base, **kw})
+
+
+def _clustered(n: int, seed: int, n_clusters: int = 40) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centers = rng.standard_normal((n_clusters, DIM)).astype(np.float32)
+    labels = rng.integers(0, n_clusters, size=n)
+    return l2_normalize(centers[labels] + 0.6 * rng.standard_normal((n, DIM)).astype(np.float32))
+
+
+def _queries(x: np.ndarray, n: int, seed: int, noise: float = 0.7) -> np.ndarray:
+    """Queries near stored vectors (not on them), like real queries near their documents."""
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(x.shape[0], size=n, replace=False)
+    return l2_normalize(x[pick] + noise / np.sqrt(DIM) * rng.standard_normal((n, DIM)).astype(np.float32))
+
+
+def _records(x: np.ndarray) -> list[RecordIn]:
+    return [
+        RecordIn(id=f"c{i}", document_id=f"doc{i}", vector=x[i], text=f"text {i}", metadata={"i": i, "group": i % 5})
+        for i in range(x.shape[0])
+    ]
+
+
+def _exact(x: np.ndarray, q: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[list[str], np.ndarray]:
+    """numpy exact top-k chunk ids and scores, optionally among `allowed` row ids only."""
+    rows = np.arange(x.shape[0]) if allowed is None else np.asarray(allowed)
+    sc = x[rows] @ q
+    top = rows[np.argsort(-sc, kind="stable")[:k]]
+    return [f"c{i}" for i in top], x[top] @ q
+
+
+def _ids(res: SearchResult) -> list[str]:
+    return [h.chunk_id for h in res.hits]
+
+
+def _assert_exact(res: SearchResult, x: np.ndarray, q: np.ndarray, k: int = K, allowed: np.ndarray | None = None) -> None:
+    ids, scores = _exact(x, q, k, allowed)
+    assert _ids(res) == ids
+    assert np.allclose([h.score for h in res.hits], scores, atol=1e-5)
+
+
+async def _make(engine: Engine, x: np.ndarray, name: str = "vecs", gate: GateConfig | None = None) -> None:
+    await engine.create_collection(CollectionSpec(name=name, dimension=DIM, embedder="none", gate=gate))
+    res = await engine.ingest(name, [], _records(x))
+    assert res.chunks_written == x.shape[0]
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
+    e = Engine(_settings(tmp_path / "data"))
+    await e.start()
+    yield e
+    await e.close()
+
+
+@pytest.fixture(scope="module")
+def x3k() -> np.ndarray:
+    return _clustered(N, seed=11)
+
+
+@pytest.fixture
+async def loaded(engine: Engine, x3k: np.ndarray) -> Engine:
+    await _make(engine, x3k)
+    return engine
+
+
+def search(engine: Engine, q: np.ndarray, name: str = "vecs", **kw: object):
+    return engine.search(SearchQuery(name, vector=q, **{"top_k": K, **kw}))
+
+
+# ---- EXACT / BINARY_ONLY ---------------------------------------------------------------------------
+
+
+async def test_exact_mode_matches_numpy_and_skips_deleted(loaded: Engine, x3k: np.ndarray) -> None:
+    qs = _queries(x3k, 5, seed=1)
+    for q in qs:
+        res = await search(loaded, q, mode="EXACT")
+        _assert_exact(res, x3k, q)
+        d = res.diagnostics
+        assert (d.path, d.mode, d.confidence, d.candidates_examined, d.pools) == ("EXACT", "EXACT", 1.0, N, [])
+        assert [s for s, _ in d.timings_us] == ["exact_scan", "exact_verify", "fetch"]
+    # delete 4 of the exact top-10 of the first query (they stay in the float file)
+    q = qs[0]
+    top, _ = _exact(x3k, q, K)
+    gone = [int(top[j][1:]) for j in (0, 2, 5, 9)]
+    dr = await loaded.delete("vecs", [f"doc{i}" for i in gone])
+    assert dr.chunks_deleted == 4
+    res = await search(loaded, q, mode="EXACT")
+    alive = np.setdiff1d(np.arange(N), gone)
+    _assert_exact(res, x3k, q, allowed=alive)
+    assert not {f"c{i}" for i in gone} & set(_ids(res))
+    assert res.diagnostics.candidates_examined == N  # every float row scored, deleted ones too
+    # a larger k than the first liveness window (2k + 16) still fills up with live rows only
+    res = await search(loaded, q, mode="EXACT", top_k=300)
+    _assert_exact(res, x3k, q, k=300, allowed=alive)
+
+
+async def test_exact_mode_with_filter(loaded: Engine, x3k: np.ndarray) -> None:
+    q = _queries(x3k, 1, seed=2)[0]
+    res = await search(loaded, q, mode="EXACT", filter="group == 2")
+    allowed = np.arange(N)[np.arange(N) % 5 == 2]
+    _assert_exact(res, x3k, q, allowed=allowed)
+    assert all(h.metadata["group"] == 2 for h in res.hits)
+    res = await search(loaded, q, mode="EXACT", filter="group in [1, 3] and i < 1000", top_k=25)
+    allowed = np.asarray([i for i in range(1000) if i % 5 in (1, 3)])
+    _assert_exact(res, x3k, q, k=25, allowed=allowed)
+    # a filter matching fewer rows than k: all of them, best first
+    res = await search(loaded, q, mode="EXACT", filter="i < 7", top_k=20)
+    _assert_exact(res, x3k, q, k=20, allowed=np.arange(7))
+    assert len(res.hits) == 7
+
+
+async def test_binary_only_is_hamming_order(loaded: Engine, x3k: np.ndarray) -> None:
+    codes = binarize(x3k)
+    for q in _queries(x3k, 5, seed=3):
+        res = await search(loaded, q, mode="BINARY_ONLY", top_k=20)
+        h_all = hamming(codes, binarize(q))
+        rows = [int(h.chunk_id[1:]) for h in res.hits]
+        hs = [h.hamming_distance for h in res.hits]
+        assert len(rows) == 20 and len(set(rows)) == 20
+        assert hs == h_all[rows].tolist()  # the reported distance is the row's true distance
+        assert hs == sorted(h_all.tolist())[:20]  # the 20 nearest codes, nearest first
+        assert [h.score for h in res.hits] == pytest.approx([1.0 - 2.0 * h / DIM for h in hs], abs=1e-6)
+        d = res.diagnostics
+        assert (d.path, d.mode, d.candidates_examined, d.pools, d.confidence) == ("BINARY_ONLY", "BINARY_ONLY", 0, [20], 0.0)
+
+
+# ---- the gate -------------------------------------------------------------------------------------
+
+
+async def test_threshold_one_always_falls_back_zero_never(loaded: Engine, x3k: np.ndarray) -> None:
+    qs = _queries(x3k, 30, seed=4)
+    for q in qs:
+        res = await search(loaded, q, confidence_threshold=1.0)
+        d = res.diagnostics
+        assert d.path.startswith("FALLBACK_"), d
+        assert d.path == "FALLBACK_EXACT"  # default chain widen, exact: threshold 1 lets no estimate stand
+        assert (d.mode, d.threshold, d.confidence) == ("AUTO", 1.0, 1.0)
+        assert d.pools[0] == DEFAULT_POOL and len(d.pools) > 1  # widened before the exact scan
+        assert d.candidates_examined > N
+        _assert_exact(res, x3k, q)
+    for q in qs:
+        res = await search(loaded, q, confidence_threshold=0.0)
+        d = res.diagnostics
+        assert d.path == "BINARY_RESCORED", d
+        assert (d.threshold, d.pools, d.candidates_examined) == (0.0, [DEFAULT_POOL], K * 4)
+        assert 0.0 <= d.confidence <= 1.0
+        assert [s for s, _ in d.timings_us] == ["candidates", "asymmetric", "rescore", "gate", "fetch"]
+
+
+async def test_uncalibrated_auto_falls_back_and_is_exact(loaded: Engine, x3k: np.ndarray) -> None:
+    """No calibration yet: the derived threshold is 1 and the confidence of an estimate 0, so every
+    AUTO answer whose pool missed rows goes to the fallbacks, which end exact."""
+    for q in _queries(x3k, 10, seed=5):
+        res = await search(loaded, q)
+        d = res.diagnostics
+        assert not d.calibrated and d.threshold == 1.0
+        assert d.path in ("FALLBACK_WIDENED", "FALLBACK_EXACT")
+        assert d.confidence == 1.0
+        _assert_exact(res, x3k, q)
+
+
+@pytest.mark.parametrize(("fallback", "path"), [("widen", "FALLBACK_WIDENED"), ("exact", "FALLBACK_EXACT")])
+async def test_each_fallback_is_exact(engine: Engine, fallback: str, path: str) -> None:
+    n = 600
+    x = _clustered(n, seed=21)
+    await _make(engine, x, gate=GateConfig(fallback=[fallback], confidence_threshold=1.0))
+    info = await engine.describe("vecs")
+    assert info.gate.fallback == [fallback] and info.threshold == 1.0
+    for q in _queries(x, 8, seed=22):
+        res = await search(engine, q)
+        d = res.diagnostics
+        assert d.path == path and d.confidence == 1.0
+        _assert_exact(res, x, q)
+        if fallback == "widen":
+            # widened by 4x until the last attempt rescored every row (the first pool covers 160)
+            assert d.pools[0] == DEFAULT_POOL and d.pools == sorted(d.pools) and len(d.pools) >= 3
+            assert d.candidates_examined >= n
+        else:
+            assert d.pools == [DEFAULT_POOL] and d.candidates_examined == K * 4 + n
+
+
+async def test_collection_fallback_is_exact(engine: Engine) -> None:
+    from pymilvus import DataType, MilvusClient
+
+    n = 600
+    x = _clustered(n, seed=23)
+    cl = engine.index._client  # the same Milvus Lite file
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=DIM)
+    schema.add_field("doc_id", DataType.VARCHAR, max_length=64)
+    schema.add_field("text", DataType.VARCHAR, max_length=256)
+    schema.add_field("metadata", DataType.JSON)
+    params = cl.prepare_index_params()
+    params.add_index("vector", index_type="FLAT", metric_type="IP")
+    cl.create_collection("legacy_rag", schema=schema, index_params=params, consistency_level="Strong")
+    cl.insert("legacy_rag", [
+        {"id": i, "vector": x[i].tolist(), "doc_id": f"legacy{i}", "text": f"legacy text {i}", "metadata": {"i": i}}
+        for i in range(n)
+    ])
+    await _make(engine, x, gate=GateConfig(fallback=["collection"], fallback_collection="legacy_rag",
+                                           confidence_threshold=1.0))
+    info = await engine.describe("vecs")
+    assert (info.gate.fallback, info.gate.fallback_collection, info.gate.fallback_vector_field) == (
+        ["collection"], "legacy_rag", "vector")
+    for q in _queries(x, 8, seed=24):
+        res = await search(engine, q)
+        d = res.diagnostics
+        assert d.path == "FALLBACK_COLLECTION" and d.confidence == 1.0
+        ids, scores = _exact(x, q, K)
+        rows = [int(i[1:]) for i in ids]
+        # the answer comes from the float32 collection: its ids, text and metadata
+        assert [h.chunk_id for h in res.hits] == [str(i) for i in rows]
+        assert [h.document_id for h in res.hits] == [f"legacy{i}" for i in rows]
+        assert [(h.text, h.metadata) for h in res.hits] == [(f"legacy text {i}", {"i": i}) for i in rows]
+        assert np.allclose([h.score for h in res.hits], scores, atol=1e-5)
+        assert "fallback_collection" in dict(d.timings_us)
+    # below the threshold only: threshold 0 answers from the binary collection
+    res = await search(engine, _queries(x, 1, seed=25)[0], confidence_threshold=0.0)
+    assert res.diagnostics.path == "BINARY_RESCORED" and res.hits[0].chunk_id.startswith("c")
+
+
+async def test_covering_pool_cut_by_shortlist_is_not_exact(engine: Engine) -> None:
+    """Regression: 39 rows, k=10, oversample 1 -> 10 rows rescored from a 40-code pool that holds
+    every row. The pool covers the collection but 29 rows were never rescored: the answer is not
+    provably exact, so it must not get confidence 1 (which let AUTO return it unchecked)."""
+    x = l2_normalize(np.random.default_rng(31).standard_normal((39, DIM)).astype(np.float32))
+    await _make(engine, x)
+    wrong = 0
+    for q in l2_normalize(np.random.default_rng(32).standard_normal((15, DIM)).astype(np.float32)):
+        res = await search(engine, q, oversample=1, mode="RESCORED")
+        exact_ids, _ = _exact(x, q, K)
+        if _ids(res) != exact_ids:
+            wrong += 1
+            assert res.diagnostics.confidence < 1.0
+        res = await search(engine, q, oversample=1)  # AUTO: below the threshold -> widened to exact
+        assert res.diagnostics.path == "FALLBACK_WIDENED"
+        _assert_exact(res, x, q)
+    assert wrong > 0  # the case exists: a shortlist of 10 of 39 random rows misses true neighbours
+
+
+# ---- gate configuration -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("gate", "field"),
+    [
+        (GateConfig(fallback=["bogus"]), "gate.fallback[0]"),
+        (GateConfig(fallback=["widen", "exact", "nearest"]), "gate.fallback[2]"),
+        (GateConfig(fallback=["collection"]), "gate.fallback_collection"),
+        (GateConfig(fallback=["widen", "collection"], fallback_collection="no_such_collection"),
+         "gate.fallback_collection"),
+        (GateConfig(confidence_threshold=1.5), "gate.confidence_threshold"),
+        (GateConfig(confidence_threshold=-0.1), "gate.confidence_threshold"),
+        (GateConfig(target_recall=1.5), "gate.target_recall"),
+        (GateConfig(widen_max_rows=10**6), "gate.widen_max_rows"),
+    ],
+)
+async def test_invalid_gate_config(engine: Engine, gate: GateConfig, field: str) -> None:
+    with pytest.raises(InvalidArgument) as ei:
+        await engine.create_collection(CollectionSpec(name="bad", dimension=DIM, embedder="none", gate=gate))
+    assert ei.value.field == field
+    assert ei.value.message.startswith(f"{field}: ")
+    assert await engine.list_collections() == []
+    assert not engine.catalog.dir("bad").exists()
+
+
+async def test_default_gate_resolved(engine: Engine) -> None:
+    info = await engine.create_collection(CollectionSpec(name="dflt", dimension=DIM, embedder="none"))
+    assert info.gate == GateConfig(target_recall=0.99, confidence_threshold=0.0, fallback=["widen", "exact"],
+                                   widen_max_rows=4096, fallback_collection="", fallback_vector_field="vector")
+    assert not info.calibration.calibrated and info.threshold == 1.0
+
+
+async def test_per_request_threshold_validated(loaded: Engine, x3k: np.ndarray) -> None:
+    for bad in (1.01, -0.5, float("nan"), float("inf")):
+        with pytest.raises(InvalidArgument) as ei:
+            await search(loaded, x3k[0], confidence_threshold=bad)
+        assert ei.value.field == "confidence_threshold"
+    with pytest.raises(InvalidArgument) as ei:
+        await search(loaded, x3k[0], mode="FASTEST")
+    assert ei.value.field == "mode"
+
+
+# ---- calibration --------------------------------------------------------------------------------------
+
+
+async def test_calibrate_persists_and_is_used(tmp_path: Path, x3k: np.ndarray) -> None:
+    data = tmp_path / "data"
+    e = Engine(_settings(data))
+    await e.start()
+    try:
+        await _make(e, x3k)
+        cal, duration_us = await e.calibrate("vecs", samples=150)
+        assert cal.calibrated and cal.samples == 150 and cal.source == "pseudo"
+        assert 0.0 <= cal.threshold <= 1.0 and duration_us > 0
+        assert (cal.rows_at_calibration, cal.target_recall) == (N, 0.99)
+        assert cal.calibrated_unix_ms > time.time() * 1000 - 600_000
+        assert len(cal.reliability) == 5 and sum(b["n"] for b in cal.reliability) == 150
+        assert all(0.0 <= b["predicted"] <= 1.0 and 0.0 <= b["measured"] <= 1.0 for b in cal.reliability)
+        assert cal.edges and len(cal.edges) == len(cal.values)
+        # written to the manifest
+        m = json.loads((e.catalog.dir("vecs") / MANIFEST).read_text())
+        assert m["calibration"]["samples"] == 150 and m["calibration"]["threshold"] == cal.threshold
+        info = await e.describe("vecs")
+        assert info.calibration.calibrated and info.threshold == cal.threshold
+        qs = _queries(x3k, 10, seed=6)
+        for q in qs:
+            res = await search(e, q)
+            d = res.diagnostics
+            assert d.calibrated and d.threshold == pytest.approx(cal.threshold)
+            assert d.path in ("BINARY_RESCORED", "FALLBACK_WIDENED", "FALLBACK_EXACT")
+            if d.path == "FALLBACK_EXACT":
+                assert d.confidence == 1.0
+                _assert_exact(res, x3k, q)
+            else:  # an estimate (first or widened) stands only at or above the threshold
+                assert d.confidence >= cal.threshold
+        with pytest.raises(InvalidArgument) as ei:
+            await e.calibrate("vecs", samples=5)
+        assert ei.value.field == "samples"
+    finally:
+        await e.close()
+
+    e2 = Engine(_settings(data))
+    await e2.start()
+    try:
+        info = await e2.describe("vecs")
+        assert info.threshold == cal.threshold
+        assert asdict(info.calibration) == asdict(cal)
+        res = await search(e2, qs[0])
+        assert res.diagnostics.calibrated and res.diagnostics.threshold == pytest.approx(cal.threshold)
+    finally:
+        await e2.close()
+
+
+async def test_served_queries_recalibrate_in_background(tmp_path: Path, x3k: np.ndarray) -> None:
+    e = Engine(_settings(tmp_path / "data", calibration_query_rate=1.0, calibration_min_queries=20))
+    await e.start()
+    try:
+        await _make(e, x3k)
+        c = e._collections["vecs"]
+        for q in _queries(x3k, 40, seed=7):
+            await search(e, q, mode="RESCORED")
+        # filtered searches are not sampled (their exact top-k is not the unfiltered one)
+        await search(e, x3k[0], mode="RESCORED", filter="group == 1")
+        deadline = time.monotonic() + 20
+        while c.calibration.source != "queries" and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        cal = c.calibration
+        assert cal.source == "queries", cal
+        assert cal.calibrated and cal.samples == 40 and len(c.verified) == 40 and not c.pending
+        assert sum(b["n"] for b in cal.reliability) == 40 and 0.0 <= cal.threshold <= 1.0
+        assert (await e.describe("vecs")).calibration.source == "queries"
+        m = json.loads((e.catalog.dir("vecs") / MANIFEST).read_text())
+        assert m["calibration"]["source"] == "queries" and m["calibration"]["samples"] == 40
+        # verified outcomes are real: RESCORED answers compared with the exact top-k
+        outcomes = np.asarray(c.verified)
+        assert set(np.unique(outcomes[:, 1])) <= {0.0, 1.0}
+        assert np.all((outcomes[:, 2] == 1.0) == (outcomes[:, 1] == 1.0))
+        assert np.all((outcomes[:, 2] >= 0.0) & (outcomes[:, 2] <= 1.0))
+        # fewer than 25 new verified queries: no refit
+        for q in _queries(x3k, 5, seed=8):
+            await search(e, q, mode="RESCORED")
+        assert calibrate.verify_served(c, e.searcher, e.settings) is None
+        assert len(c.verified) == 45
+    finally:
+        await e.close()
+
+
+# ---- derived codes ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("damage", ["deleted", "truncated", "extra_rows"])
+async def test_codes_reconciled_from_floats(tmp_path: Path, damage: str) -> None:
+    data = tmp_path / "data"
+    x = _clustered(1200, seed=41)
+    qs = _queries(x, 5, seed=42)
+    e = Engine(_settings(data))
+    await e.start()
+    try:
+        await _make(e, x)
+        before = [await search(e, q, mode="RESCORED") for q in qs]
+        codes_path = e.catalog.dir("vecs") / CODES
+    finally:
+        await e.close()
+    good = tmp_path / "codes.copy"
+    shutil.copyfile(codes_path, good)
+    assert good.read_bytes() == binarize(x).tobytes() and good.stat().st_size == 1200 * DIM // 8
+    if damage == "deleted":
+        codes_path.unlink()
+    elif damage == "truncated":
+        with open(codes_path, "r+b") as f:
+            f.truncate(500 * DIM // 8 + 3)  # 500 rows and a partial one
+    else:
+        with open(codes_path, "ab") as f:
+            f.write(b"\xff" * (7 * DIM // 8))  # rows the float file never got
+
+    e2 = Engine(_settings(data))
+    await e2.start()
+    try:
+        assert codes_path.read_bytes() == good.read_bytes()
+        assert e2._collections["vecs"].codes.rows == 1200
+        for q, b in zip(qs, before):
+            res = await search(e2, q, mode="RESCORED")
+            assert _ids(res) == _ids(b)
+            assert [h.score for h in res.hits] == [h.score for h in b.hits]
+            assert [h.hamming_distance for h in res.hits] == [h.hamming_distance for h in b.hits]
+        res = await search(e2, qs[0], mode="EXACT")
+        _assert_exact(res, x, qs[0])
+    finally:
+        await e2.close()
+
+
+def test_exhaustive_index_detection() -> None:
+    """Only an index that visits every row can prove a short Hamming pool is the whole collection."""
+    from bitrag_server.searcher import _exhaustive
+    from bitrag_server.stores.catalog import IndexConfig
+
+    assert _exhaustive(IndexConfig("BIN_FLAT"))
+    assert _exhaustive(IndexConfig("BIN_IVF_FLAT", {"nlist": 16}, {"nprobe": 16}))
+    assert _exhaustive(IndexConfig("BIN_IVF_FLAT", {"nlist": 16}, {"nprobe": 32}))
+    assert not _exhaustive(IndexConfig("BIN_IVF_FLAT", {"nlist": 1024}, {"nprobe": 32}))
+    assert not _exhaustive(IndexConfig("BIN_IVF_FLAT", {}, {"nprobe": 32}))
