@@ -38,7 +38,8 @@ WIDEN_STEP = 4
 
 
 class Timer:
-    """Per-stage wall time in microseconds, in pipeline order (repeated stages add up)."""
+    """Per-stage wall time in microseconds, in pipeline order of first appearance; a stage that
+    runs again (the attempts of a widen fallback) adds to its total."""
 
     def __init__(self) -> None:
         self.stages: dict[str, int] = {}
@@ -110,6 +111,7 @@ class Searcher:
         z = Z_COVERED
         if bound is not None and scores.size:
             z = confidence_feature(asym[keep], rows @ query, float(scores[-1]), bound) if scores.size >= top_k else 0.0
+        timer.lap("gate")  # the confidence feature; the calibration lookup adds to it
         return Attempt(cands.ids[keep][order], scores, z, [pool], int(keep.size), covered)
 
     def binary_only(self, c: Collection, query: np.ndarray, top_k: int, expr: str, timer: Timer) -> Attempt:
