@@ -59,7 +59,8 @@ def main() -> int:
                 console.print(table)
                 d = r.diagnostics
                 stages = ", ".join(f"{s} {us / 1000:.2f} ms" for s, us in d.timings_us.items())
-                console.print(f"  [dim]{d.path}: {d.candidates_examined} candidates; round trip {rtt_ms:.1f} ms; "
+                console.print(f"  [dim]{d.mode} -> {d.path} (confidence {d.confidence:.2f}): "
+                              f"{d.candidates_examined} float rows; round trip {rtt_ms:.1f} ms; "
                               f"server {d.total_us / 1000:.2f} ms ({stages})[/dim]")
         code = srv.stop()
     console.print(f"server stopped (exit code {code})")

@@ -92,10 +92,11 @@ class Searcher:
         timer.lap("candidates")
         codes = c.codes.gather(cands.ids)  # [H, d/8], page cache
         asym = asymmetric_scores(query, codes)  # [H]
-        keep = shortlist(asym, rescore_rows)  # [R] positions, best asymmetric first
-        # Exact only if every eligible row was also rescored: a covering pool that the asymmetric
-        # shortlist cut down is not (its bound below then comes from the rows left out).
-        covered = covered and keep.size == cands.ids.size
+        # When the pool holds every eligible row (a small collection, a selective filter), rescoring
+        # all of them (at most hamming_pool_factor x the budget) makes the answer exact; otherwise
+        # the shortlist keeps the budget. A cut shortlist is never "covered": the bound below then
+        # comes from the rows it left out.
+        keep = shortlist(asym, cands.ids.size if covered else rescore_rows)  # best asymmetric first
         timer.lap("asymmetric")
         rows = c.floats.gather(cands.ids[keep])  # [R, d], one sorted read
         order, scores = rescore(query, rows, top_k)
