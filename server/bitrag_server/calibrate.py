@@ -77,7 +77,7 @@ def _outcomes(
     return np.asarray(z), np.asarray(exact), np.asarray(recall)
 
 
-def calibrate_pseudo(c: Collection, searcher: Searcher, settings: Settings, samples: int, seed: int = 0) -> Calibration:
+def calibrate_pseudo(c: Collection, searcher: Searcher, samples: int, seed: int = 0) -> Calibration:
     t0 = time.perf_counter()
     n = c.floats.rows
     rng = np.random.default_rng(seed)

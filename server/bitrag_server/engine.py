@@ -462,7 +462,7 @@ class Engine:
 
     def _calibrate_locked(self, c: Collection, samples: int) -> Calibration:
         with c.calibrating:  # one calibration of a collection at a time
-            return calibrate.calibrate_pseudo(c, self._searcher, self.settings, samples)
+            return calibrate.calibrate_pseudo(c, self._searcher, samples)
 
     async def _install(self, c: Collection, cal: Calibration) -> None:
         async with c.lock:

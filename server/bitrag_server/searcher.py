@@ -28,9 +28,10 @@ from .errors import FailedPrecondition
 from .quantize import binarize, hamming
 from .retrieve.asymmetric import asymmetric_scores, shortlist
 from .retrieve.candidates import hamming_candidates
-from .retrieve.exact import exact_scores, top_positions
+from .retrieve.exact import exact_scores
 from .retrieve.gate import Z_COVERED, confidence_feature
 from .retrieve.rescore import rescore
+from .retrieve.topk import top_positions
 from .stores.binary_index import BinaryIndex
 from .stores.catalog import IndexConfig
 
@@ -99,7 +100,8 @@ class Searcher:
         keep = shortlist(asym, cands.ids.size if covered else rescore_rows)  # best asymmetric first
         timer.lap("asymmetric")
         rows = c.floats.gather(cands.ids[keep])  # [R, d], one sorted read
-        order, scores = rescore(query, rows, top_k)
+        order, exact = rescore(query, rows, top_k)  # exact: [R] scores of every rescored row
+        scores = exact[order]
         timer.lap("rescore")
         if covered or keep.size == cands.ids.size == 0:
             bound = None
@@ -111,7 +113,7 @@ class Searcher:
             bound = float(asym[keep].min())
         z = Z_COVERED
         if bound is not None and scores.size:
-            z = confidence_feature(asym[keep], rows @ query, float(scores[-1]), bound) if scores.size >= top_k else 0.0
+            z = confidence_feature(asym[keep], exact, float(scores[-1]), bound) if scores.size >= top_k else 0.0
         timer.lap("gate")  # the confidence feature; the calibration lookup adds to it
         return Attempt(cands.ids[keep][order], scores, z, [pool], int(keep.size), covered)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +22,8 @@ def _settings(tmp: Path) -> Settings:
 
 
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
-    e = Engine(_settings(tmp_path / "data"))
-    await e.start()
-    yield e
-    await e.close()
+def engine_settings():  # noqa: ANN201 - the shared `engine` fixture (conftest.py) builds Settings with it
+    return _settings
 
 
 def _records(vecs: np.ndarray, start: int = 0, per_doc: int = 1) -> list[RecordIn]:

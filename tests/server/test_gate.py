@@ -10,7 +10,8 @@ import pytest
 
 from bitrag_server.quantize import binarize, l2_normalize, unpack_signs
 from bitrag_server.retrieve.asymmetric import asymmetric_scores, shortlist
-from bitrag_server.retrieve.exact import exact_scores, top_positions
+from bitrag_server.retrieve.exact import exact_scores
+from bitrag_server.retrieve.topk import top_positions
 from bitrag_server.retrieve.gate import (
     Z_COVERED,
     Calibration,

@@ -8,7 +8,6 @@ import asyncio
 import json
 import shutil
 import time
-from collections.abc import AsyncIterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -84,11 +83,8 @@ async def _make(engine: Engine, x: np.ndarray, name: str = "vecs", gate: GateCon
 
 
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
-    e = Engine(_settings(tmp_path / "data"))
-    await e.start()
-    yield e
-    await e.close()
+def engine_settings():  # noqa: ANN201 - the shared `engine` fixture (conftest.py) builds Settings with it
+    return _settings
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..quantize import unpack_signs
+from .topk import top_positions
 
 
 def asymmetric_scores(query: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -21,8 +22,5 @@ def asymmetric_scores(query: np.ndarray, codes: np.ndarray) -> np.ndarray:
 
 
 def shortlist(scores: np.ndarray, keep: int) -> np.ndarray:
-    """Positions of the `keep` best scores, best first."""
-    if keep >= scores.shape[0]:
-        return np.argsort(-scores, kind="stable")
-    part = np.argpartition(-scores, keep - 1)[:keep]
-    return part[np.argsort(-scores[part], kind="stable")]
+    """Positions of the `keep` best asymmetric scores, best first."""
+    return top_positions(scores, keep)

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from .topk import top_positions
+
 
 def rescore(query: np.ndarray, rows: np.ndarray, top_k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Inner products of `query` `[d]` with candidate `rows` `[C, d]`; best `top_k` first.
+    """Inner products of `query` `[d]` with candidate `rows` `[C, d]`.
 
-    Returns (positions into rows `[k]`, scores `[k]`). Both sides are L2-normalised, so the
-    scores are cosine similarities. Ties keep the Hamming order (stable sort).
+    Returns (positions of the best `top_k` rows, best first `[k]`; every row's score `[C]`). Both
+    sides are L2-normalised, so the scores are cosine similarities. All scores are returned
+    because the gate fits its confidence on them.
     """
     scores = rows @ query  # [C, d] @ [d] -> [C]
-    k = min(top_k, scores.shape[0])
-    if k == 0:
-        return np.empty(0, np.int64), np.empty(0, np.float32)
-    if k < scores.shape[0]:
-        part = np.argpartition(-scores, k - 1)[:k]
-        order = part[np.argsort(-scores[part], kind="stable")]
-    else:
-        order = np.argsort(-scores, kind="stable")
-    return order, scores[order]
+    return top_positions(scores, top_k), scores
