@@ -66,7 +66,7 @@ MILVUS_START_TIMEOUT_S = 90.0
 MILVUS_START_ATTEMPTS = 3
 
 
-def _start_milvus(base: Path):  # -> milvus.MilvusServer, running and healthy
+def _start_milvus(base: Path, **config):  # -> milvus.MilvusServer, running and healthy
     """Start a Milvus standalone server (PyPI `milvus`) with every port chosen by the kernel.
 
     `MilvusServer` alone is not safe next to another Milvus on the same machine: it probes ports
@@ -91,6 +91,8 @@ def _start_milvus(base: Path):  # -> milvus.MilvusServer, running and healthy
         f"advertise-client-urls: http://127.0.0.1:{etcd_client}\n"
     )
     s.config.update(etcd_port=etcd_client, **dict(zip(keys, free)))
+    for key, value in config.items():  # template variables, e.g. tls_mode=1 (type-checked by the package)
+        s.config.set(key, value)
     s.webservice_port = web  # METRICS_PORT: /healthz
     anchor = "  use:\n    embed: true"
     assert anchor in s.config.template_text, "milvus config template changed: update this fixture"

@@ -6,6 +6,8 @@
         c.ingest_documents("docs", [Document("a.md", "Binary codes live in RAM.")])
         for hit in c.search("docs", "where do codes live?", top_k=3).hits:
             print(hit.score, hit.text)
+        for chunk in c.ask("docs", "where do codes live?"):
+            print(chunk.text, end="", flush=True)
 """
 
 from ._async_client import AsyncClient
@@ -22,23 +24,32 @@ from .errors import (
     UnavailableError,
 )
 from .types import (
+    AnswerChunk,
+    AskSummary,
+    AskTimings,
     CalibrationInfo,
     CollectionInfo,
-    GateConfig,
-    ReliabilityBin,
     DeleteResult,
     Document,
+    GateConfig,
+    GenerationFailure,
     Hit,
     IndexSpec,
     IngestResult,
+    ReliabilityBin,
     SearchDiagnostics,
     SearchResult,
+    Source,
+    TokenUsage,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AlreadyExistsError",
+    "AnswerChunk",
+    "AskSummary",
+    "AskTimings",
     "AsyncClient",
     "BitragError",
     "CalibrationInfo",
@@ -49,6 +60,7 @@ __all__ = [
     "Document",
     "FailedPreconditionError",
     "GateConfig",
+    "GenerationFailure",
     "Hit",
     "IndexSpec",
     "IngestResult",
@@ -59,5 +71,7 @@ __all__ = [
     "ResourceExhaustedError",
     "SearchDiagnostics",
     "SearchResult",
+    "Source",
+    "TokenUsage",
     "UnavailableError",
 ]

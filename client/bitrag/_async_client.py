@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import grpc
 
 from . import _core
 from .errors import from_rpc_error
-from .types import CalibrationInfo, CollectionInfo, DeleteResult, Document, GateConfig, IndexSpec, IngestResult, SearchResult
+from .types import AnswerChunk, CalibrationInfo, CollectionInfo, DeleteResult, Document, GateConfig, IndexSpec, IngestResult, SearchResult
 from .v1 import bitrag_pb2 as pb
 from .v1 import bitrag_pb2_grpc as pb_grpc
 
@@ -53,10 +53,14 @@ class AsyncClient:
         default_oversample: int = 0,
         description: str = "",
         gate: GateConfig | None = None,
+        consistency_level: str = "",
+        partition_key: str = "",
+        num_partitions: int = 0,
     ) -> CollectionInfo:
         req = _core.create_request(
             name, dimension=dimension, embedder=embedder, index=index,
             default_oversample=default_oversample, description=description, gate=gate,
+            consistency_level=consistency_level, partition_key=partition_key, num_partitions=num_partitions,
         )
         return _core.collection_from_proto(await self._call(self._stub.CreateCollection, req))
 
@@ -81,11 +85,12 @@ class AsyncClient:
         chunk_overlap: int = 0,
         batch_size: int = 32,
         on_progress: Callable[[int], None] | None = None,
+        flush: bool = False,
     ) -> IngestResult:
         total = IngestResult()
-        for req, n in _core.document_requests(
+        for req, n in _core.flush_last(_core.document_requests(
             collection, list(documents), chunk_size=chunk_size, chunk_overlap=chunk_overlap, batch_size=batch_size
-        ):
+        ), flush):
             total += _core.ingest_from_proto(await self._call(self._stub.Ingest, req))
             if on_progress:
                 on_progress(n)
@@ -102,12 +107,13 @@ class AsyncClient:
         metadata: Sequence[Mapping[str, Any]] | None = None,
         batch_size: int = 2048,
         on_progress: Callable[[int], None] | None = None,
+        flush: bool = False,
     ) -> IngestResult:
         total = IngestResult()
-        for req, n in _core.vector_requests(
+        for req, n in _core.flush_last(_core.vector_requests(
             collection, vectors, texts=texts, metadata=metadata, ids=ids, document_ids=document_ids,
             batch_size=batch_size,
-        ):
+        ), flush):
             total += _core.ingest_from_proto(await self._call(self._stub.Ingest, req))
             if on_progress:
                 on_progress(n)
@@ -130,6 +136,33 @@ class AsyncClient:
     async def calibrate(self, collection: str, *, samples: int = 0) -> CalibrationInfo:
         req = pb.CalibrateRequest(collection=collection, samples=samples)
         return _core.calibration_from_proto(await self._call(self._stub.Calibrate, req))
+
+    async def ask(
+        self, collection: str, question: str, *, top_k: int = 0, filter: str = "", oversample: int = 0,
+        mode: str = "AUTO", confidence_threshold: float | None = None, model: str = "",
+        temperature: float | None = None, max_tokens: int = 0, cache: bool = True,
+    ) -> AsyncIterator[AnswerChunk]:
+        """Ask a question: retrieval, then an answer citing the sources as [n], streamed.
+
+        Use with `async for`; yields `AnswerChunk`s: `chunk.text` pieces of the answer, then one last chunk whose
+        `chunk.summary` holds the whole answer, the sources (ids, scores, snippets, metadata), the
+        model, token usage, timings and the cache status. If generation fails after retrieval,
+        the last chunk (with the sources and `summary.error`) is still yielded, and the iteration
+        then raises the matching `BitragError` (e.g. `ResourceExhaustedError` with `.retry_after`).
+        `cache=False` neither reads nor writes the server's answer cache."""
+        req = _core.ask_request(
+            collection, question, top_k=top_k, filter=filter, oversample=oversample, mode=mode,
+            confidence_threshold=confidence_threshold, model=model, temperature=temperature,
+            max_tokens=max_tokens, cache=cache,
+        )
+        call = self._stub.Ask(req, timeout=self.timeout)
+        try:
+            async for r in call:
+                yield _core.answer_chunk_from_proto(r)
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+        finally:
+            call.cancel()  # no-op when finished; stops the server's work if the caller breaks out
 
     async def close(self) -> None:
         await self._channel.close()

@@ -10,6 +10,10 @@ import numpy as np
 from google.protobuf import json_format, struct_pb2
 
 from .types import (
+    AnswerChunk,
+    GenerationFailure,
+    AskSummary,
+    AskTimings,
     CalibrationInfo,
     CollectionInfo,
     GateConfig,
@@ -21,6 +25,8 @@ from .types import (
     IngestResult,
     SearchDiagnostics,
     SearchResult,
+    Source,
+    TokenUsage,
 )
 from .v1 import bitrag_pb2 as pb
 
@@ -77,6 +83,9 @@ def create_request(
     default_oversample: int = 0,
     description: str = "",
     gate: GateConfig | None = None,
+    consistency_level: str = "",
+    partition_key: str = "",
+    num_partitions: int = 0,
 ) -> pb.CreateCollectionRequest:
     ix = index or IndexSpec()
     g = gate or GateConfig()
@@ -92,7 +101,22 @@ def create_request(
         index=pb.IndexSpec(type=ix.type, build_params=ix.build_params, search_params=ix.search_params),
         default_oversample=default_oversample,
         description=description,
+        consistency_level=consistency_level,
+        partition_key=partition_key,
+        num_partitions=num_partitions,
     )
+
+
+def flush_last(requests: Iterator[tuple[pb.IngestRequest, int]], flush: bool) -> Iterator[tuple[pb.IngestRequest, int]]:
+    """Pass requests through, with `flush` set on the last one (seal Milvus segments once, at the end)."""
+    prev = None
+    for item in requests:
+        if prev is not None:
+            yield prev
+        prev = item
+    if prev is not None:
+        prev[0].flush = flush
+        yield prev
 
 
 def document_requests(
@@ -192,6 +216,25 @@ def search_request(
     return req
 
 
+def ask_request(
+    collection: str, question: str, *, top_k: int = 0, filter: str = "", oversample: int = 0,
+    mode: str = "AUTO", confidence_threshold: float | None = None, model: str = "",
+    temperature: float | None = None, max_tokens: int = 0, cache: bool = True,
+) -> pb.AskRequest:
+    if mode.upper() not in MODES:
+        raise ValueError(f"mode: one of {MODES}, got {mode!r}")
+    req = pb.AskRequest(
+        collection=collection, question=question, top_k=top_k, filter=filter, oversample=oversample,
+        mode=pb.SearchMode.Value(f"SEARCH_MODE_{mode.upper()}"), model=model, max_tokens=max_tokens,
+        no_cache=not cache,
+    )
+    if confidence_threshold is not None:
+        req.confidence_threshold = confidence_threshold
+    if temperature is not None:
+        req.temperature = temperature
+    return req
+
+
 # ---- responses ---------------------------------------------------------------------------------
 
 
@@ -228,6 +271,9 @@ def collection_from_proto(c: pb.CollectionInfo) -> CollectionInfo:
             c.gate.fallback_collection, c.gate.fallback_vector_field,
         ),
         calibration=calibration_from_proto(c.calibration),
+        consistency_level=c.consistency_level,
+        partition_key=c.partition_key,
+        num_partitions=c.num_partitions,
     )
 
 
@@ -239,6 +285,7 @@ def ingest_from_proto(r: pb.IngestResponse) -> IngestResult:
         chunks_written=r.chunks_written,
         chunks_deleted=r.chunks_deleted,
         generation=r.generation,
+        timings_us=dict(r.timings_us),
     )
 
 
@@ -246,24 +293,47 @@ def delete_from_proto(r: pb.DeleteResponse) -> DeleteResult:
     return DeleteResult(r.documents_deleted, r.chunks_deleted, r.generation)
 
 
+def diagnostics_from_proto(d: pb.SearchDiagnostics) -> SearchDiagnostics:
+    return SearchDiagnostics(
+        path=pb.SearchPath.Name(d.path).removeprefix("SEARCH_PATH_"),
+        candidates_examined=d.candidates_examined,
+        oversample=d.oversample,
+        timings_us={t.stage: t.micros for t in d.timings},
+        total_us=d.total_us,
+        mode=pb.SearchMode.Name(d.mode).removeprefix("SEARCH_MODE_"),
+        confidence=d.confidence,
+        threshold=d.threshold,
+        pools=list(d.pools),
+        calibrated=d.calibrated,
+    )
+
+
 def search_from_proto(r: pb.SearchResponse) -> SearchResult:
-    d = r.diagnostics
-    path = pb.SearchPath.Name(d.path).removeprefix("SEARCH_PATH_")
     return SearchResult(
         hits=[
             Hit(h.chunk_id, h.document_id, h.score, h.text, from_struct(h.metadata), h.hamming_distance)
             for h in r.hits
         ],
-        diagnostics=SearchDiagnostics(
-            path=path,
-            candidates_examined=d.candidates_examined,
-            oversample=d.oversample,
-            timings_us={t.stage: t.micros for t in d.timings},
-            total_us=d.total_us,
-            mode=pb.SearchMode.Name(d.mode).removeprefix("SEARCH_MODE_"),
-            confidence=d.confidence,
-            threshold=d.threshold,
-            pools=list(d.pools),
-            calibrated=d.calibrated,
-        ),
+        diagnostics=diagnostics_from_proto(r.diagnostics),
     )
+
+
+def answer_chunk_from_proto(r: pb.AskResponse) -> AnswerChunk:
+    if r.WhichOneof("event") != "summary":
+        return AnswerChunk(text=r.delta)
+    a = r.summary
+    return AnswerChunk(summary=AskSummary(
+        answer=a.answer,
+        sources=[
+            Source(s.number, s.chunk_id, s.document_id, s.score, s.snippet, from_struct(s.metadata))
+            for s in a.sources
+        ],
+        cited=list(a.cited),
+        model=a.model,
+        generated=a.generated,
+        usage=TokenUsage(a.usage.prompt_tokens, a.usage.completion_tokens, a.usage.total_tokens),
+        timings=AskTimings(a.timings.retrieval_us, a.timings.first_token_us, a.timings.total_us, a.timings.cache_us),
+        cache=pb.CacheStatus.Name(a.cache).removeprefix("CACHE_STATUS_"),
+        retrieval=diagnostics_from_proto(a.retrieval) if a.HasField("retrieval") else None,
+        error=GenerationFailure(a.error.code, a.error.message, a.error.retry_after_s) if a.HasField("error") else None,
+    ))

@@ -1,5 +1,5 @@
 """`bitrag` command line: client commands (collections, create, describe, drop, ingest, search,
-delete) and, when the server package is installed, `bitrag serve`."""
+ask, calibrate, delete) and, when the server package is installed, `bitrag serve`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from rich.table import Table
 
 from ._client import Client
 from .errors import BitragError, NotFoundError
-from .types import CalibrationInfo, CollectionInfo, GateConfig, IndexSpec, SearchResult
+from .types import AskSummary, CalibrationInfo, CollectionInfo, GateConfig, IndexSpec, SearchResult
 
 console = Console()
 err_console = Console(stderr=True)
@@ -69,6 +69,8 @@ def cmd_create(args: argparse.Namespace) -> int:
                 fallback=tuple(f.strip() for f in args.fallback.split(",") if f.strip()),
                 fallback_collection=args.fallback_collection,
             ),
+            consistency_level=args.consistency, partition_key=args.partition_key,
+            num_partitions=args.num_partitions,
         )
     console.print(_collections_table([info]))
     return 0
@@ -115,7 +117,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         with tqdm(total=len(docs), unit="doc", desc="ingest", disable=args.quiet, file=sys.stderr) as bar:
             res = c.ingest_documents(
                 args.collection, docs, chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap,
-                batch_size=args.batch_size, on_progress=bar.update,
+                batch_size=args.batch_size, on_progress=bar.update, flush=args.flush,
             )
     if args.json:
         print(json.dumps(asdict(res)))
@@ -159,6 +161,50 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(json.dumps(asdict(res)))
     else:
         _print_search(res, args.query)
+    return 0
+
+
+def _print_sources(a: AskSummary) -> None:
+    t = Table(title="sources", show_lines=False)
+    for h in ("#", "score", "document", "snippet"):
+        t.add_column(h, justify="right" if h in ("#", "score") else "left")
+    for s in a.sources:
+        mark = "" if s.number in a.cited else " (not cited)"
+        t.add_row(f"[{s.number}]", f"{s.score:.4f}", s.chunk_id + mark, s.snippet[:160])
+    console.print(t)
+    tm = a.timings
+    label = a.model if a.generated else f"{a.model} (not generated)"
+    usage = f" · tokens {a.usage.prompt_tokens}+{a.usage.completion_tokens}" if a.usage.total_tokens else ""
+    console.print(
+        f"[dim]{label} · cache {a.cache} · retrieval {tm.retrieval_us / 1000:.1f} ms · first token "
+        f"{tm.first_token_us / 1000:.1f} ms · total {tm.total_us / 1000:.1f} ms{usage}[/dim]"
+    )
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    summary: AskSummary | None = None
+    with _client(args) as c:
+        chunks = c.ask(
+            args.collection, args.question, top_k=args.k, filter=args.filter, mode=args.mode,
+            model=args.model, temperature=args.temperature, max_tokens=args.max_tokens, cache=args.cache,
+        )
+        try:
+            for chunk in chunks:
+                if chunk.summary is not None:
+                    summary = chunk.summary
+                elif not args.json:
+                    print(chunk.text, end="", flush=True)
+        except BitragError:
+            if summary is not None and not args.json:  # generation failed: still show the sources
+                print()
+                _print_sources(summary)
+            raise
+    assert summary is not None, "the answer stream ended without its summary"
+    if args.json:
+        print(json.dumps(asdict(summary)))
+    else:
+        print()
+        _print_sources(summary)
     return 0
 
 
@@ -222,6 +268,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="fixed gate threshold in [0, 1] (default: derived from the target recall)")
     sp.add_argument("--fallback", default="", help="fallback chain, e.g. widen,exact (default)")
     sp.add_argument("--fallback-collection", default="", help="float32 Milvus collection for 'collection'")
+    sp.add_argument("--consistency", default="", choices=["", "Strong", "Bounded", "Session", "Eventually"],
+                    help="Milvus consistency level of searches (default: the server's, Session)")
+    sp.add_argument("--partition-key", default="",
+                    help="metadata key every chunk carries (e.g. tenant): one Milvus partition key per value")
+    sp.add_argument("--num-partitions", type=int, default=0, help="with --partition-key (default 64)")
 
     sp = add("describe", cmd_describe, "show one collection")
     sp.add_argument("name")
@@ -241,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-create", dest="create", action="store_false",
                     help="fail if the collection does not exist (default: create it)")
     sp.add_argument("--quiet", action="store_true", help="no progress bars")
+    sp.add_argument("--flush", action="store_true",
+                    help="seal Milvus segments at the end so a Milvus server indexes them now (bulk loads)")
     sp.add_argument("--json", action="store_true", help="print the result as JSON")
 
     sp = add("search", cmd_search, "search a collection by text")
@@ -253,6 +306,19 @@ def build_parser() -> argparse.ArgumentParser:
                     help="AUTO: gated with full-precision fallback (default)")
     sp.add_argument("--threshold", type=float, default=None, help="gate threshold for this search (AUTO)")
     sp.add_argument("--json", action="store_true", help="print one JSON object")
+
+    sp = add("ask", cmd_ask, "ask a question: streams an answer citing its sources, then lists them")
+    sp.add_argument("question")
+    sp.add_argument("-c", "--collection", required=True)
+    sp.add_argument("-k", type=int, default=0, help="sources (0 = server default, 5)")
+    sp.add_argument("--filter", default="", help="metadata filter on the sources")
+    sp.add_argument("--mode", default="AUTO", type=str.upper, choices=["AUTO", "RESCORED", "BINARY_ONLY", "EXACT"],
+                    help="retrieval mode (default AUTO)")
+    sp.add_argument("--model", default="", help="chat model (default: the server's)")
+    sp.add_argument("--temperature", type=float, default=None, help="sampling temperature 0..2")
+    sp.add_argument("--max-tokens", type=int, default=0, help="answer length limit (0 = server default)")
+    sp.add_argument("--no-cache", dest="cache", action="store_false", help="bypass the answer cache")
+    sp.add_argument("--json", action="store_true", help="print the final summary as one JSON object")
 
     sp = add("calibrate", cmd_calibrate, "fit a collection's confidence gate now and print its reliability table")
     sp.add_argument("collection")
@@ -269,6 +335,15 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_serve_parser(sub)
+        from bitrag_server.backup import add_backup_parsers
+
+        add_backup_parsers(sub)
+    try:
+        from bitrag_server.bench.cli import add_bench_parser
+    except ImportError:  # SDK-only install
+        pass
+    else:
+        add_bench_parser(sub)
     return p
 
 
@@ -277,7 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except BitragError as exc:
-        err_console.print(f"[red]error[/red] ({exc.code.name}): {exc.message}")
+        retry = f" (retry after {exc.retry_after:g} s)" if exc.retry_after is not None else ""
+        err_console.print(f"[red]error[/red] ({exc.code.name}): {exc.message}{retry}")
         return 1
     except FileNotFoundError as exc:
         err_console.print(f"[red]error[/red]: {exc}")

@@ -5,17 +5,24 @@ from __future__ import annotations
 import grpc
 
 FIELD_METADATA_KEY = "bitrag-field"
+RETRY_AFTER_METADATA_KEY = "bitrag-retry-after-ms"
 
 
 class BitragError(Exception):
-    """Base class. `code` is the gRPC status, `field` the request field at fault (if any)."""
+    """Base class. `code` is the gRPC status, `field` the request field at fault (if any),
+    `retry_after` the seconds the server suggests waiting before a retry (e.g. an LLM provider's
+    429 retry-after), or None."""
 
     code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
 
-    def __init__(self, message: str, *, field: str = "", code: grpc.StatusCode | None = None) -> None:
+    def __init__(
+        self, message: str, *, field: str = "", code: grpc.StatusCode | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.retry_after = retry_after
         if code is not None:
             self.code = code
 
@@ -74,9 +81,16 @@ def from_rpc_error(exc: grpc.RpcError) -> BitragError:
     code = exc.code() if callable(getattr(exc, "code", None)) else grpc.StatusCode.UNKNOWN
     details = exc.details() if callable(getattr(exc, "details", None)) else str(exc)
     field = ""
+    retry_after: float | None = None
     trailing = exc.trailing_metadata() if callable(getattr(exc, "trailing_metadata", None)) else None
     for key, value in trailing or ():
+        text = value if isinstance(value, str) else value.decode()
         if key == FIELD_METADATA_KEY:
-            field = value if isinstance(value, str) else value.decode()
+            field = text
+        elif key == RETRY_AFTER_METADATA_KEY:
+            try:
+                retry_after = int(text) / 1000
+            except ValueError:
+                pass
     cls = _BY_CODE.get(code, BitragError)
-    return cls(details or code.name, field=field, code=code)
+    return cls(details or code.name, field=field, code=code, retry_after=retry_after)

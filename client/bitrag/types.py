@@ -66,6 +66,9 @@ class CollectionInfo:
     created_unix_ms: int
     gate: GateConfig
     calibration: CalibrationInfo
+    consistency_level: str = ""
+    partition_key: str = ""  # metadata key routing chunks to Milvus partitions ("" = none)
+    num_partitions: int = 0
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ class IngestResult:
     chunks_written: int = 0
     chunks_deleted: int = 0
     generation: int = 0
+    timings_us: dict[str, int] = field(default_factory=dict)  # server stages, summed over requests
 
     def __iadd__(self, other: IngestResult) -> IngestResult:
         self.documents_added += other.documents_added
@@ -93,6 +97,8 @@ class IngestResult:
         self.chunks_written += other.chunks_written
         self.chunks_deleted += other.chunks_deleted
         self.generation = max(self.generation, other.generation)
+        for stage, us in other.timings_us.items():
+            self.timings_us[stage] = self.timings_us.get(stage, 0) + us
         return self
 
 
@@ -131,3 +137,70 @@ class SearchDiagnostics:
 class SearchResult:
     hits: list[Hit]
     diagnostics: SearchDiagnostics
+
+
+@dataclass(frozen=True)
+class Source:
+    """A retrieved chunk the answer may cite as [number]."""
+
+    number: int
+    chunk_id: str
+    document_id: str
+    score: float
+    snippet: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TokenUsage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class AskTimings:
+    retrieval_us: int = 0  # 0 on a cache hit
+    first_token_us: int = 0
+    total_us: int = 0
+    cache_us: int = 0
+
+
+@dataclass(frozen=True)
+class GenerationFailure:
+    """Why generation failed; the stream then raises the matching BitragError."""
+
+    code: str
+    message: str
+    retry_after_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class AskSummary:
+    """The last chunk of an answer: the sources, who answered, and how it went.
+
+    cache: "MISS", "HIT", "SEMANTIC_HIT", "BYPASS", "UNAVAILABLE" (Redis down) or "DISABLED";
+    generated is False for an extractive answer (no LLM configured on the server)."""
+
+    answer: str
+    sources: list[Source]
+    cited: list[int]
+    model: str
+    generated: bool
+    usage: TokenUsage
+    timings: AskTimings
+    cache: str
+    retrieval: SearchDiagnostics | None = None
+    error: GenerationFailure | None = None
+
+
+@dataclass(frozen=True)
+class AnswerChunk:
+    """One message of an answer stream: `text` to append, and on the last one `summary`."""
+
+    text: str = ""
+    summary: AskSummary | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.summary is not None

@@ -79,7 +79,7 @@ def _outcomes(
 
 def calibrate_pseudo(c: Collection, searcher: Searcher, samples: int, seed: int = 0) -> Calibration:
     t0 = time.perf_counter()
-    n = c.floats.rows
+    n = c.floats.refresh()
     rng = np.random.default_rng(seed)
     pick = np.unique(rng.choice(n, size=min(n, samples * 2), replace=False))
     live = searcher.index.live_rows(c.milvus, pick.tolist())

@@ -10,6 +10,18 @@ from pathlib import Path
 from .config import Settings
 
 
+def add_storage_args(p: argparse.ArgumentParser) -> None:
+    """Where collections live: shared by `serve`, `backup` and `restore`."""
+    p.add_argument("--data-dir", type=Path, help="float32 files and catalog (BITRAG_DATA_DIR, default ./bitrag-data)")
+    p.add_argument(
+        "--milvus-uri",
+        help="Milvus Lite file (*.db) or http(s)://host:port (BITRAG_MILVUS_URI, default <data-dir>/milvus.db)",
+    )
+    p.add_argument("--milvus-token", help="Milvus token (BITRAG_MILVUS_TOKEN)")
+    p.add_argument("--milvus-server-pem-path", help="TLS: Milvus' certificate (BITRAG_MILVUS_SERVER_PEM_PATH)")
+    p.add_argument("--milvus-ca-pem-path", help="mTLS: CA certificate (BITRAG_MILVUS_CA_PEM_PATH)")
+
+
 def add_serve_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "serve",
@@ -18,12 +30,7 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
         "variable (e.g. BITRAG_DATA_DIR); flags win.",
     )
     p.add_argument("--address", help="listen HOST:PORT (BITRAG_ADDRESS, default 127.0.0.1:50051)")
-    p.add_argument("--data-dir", type=Path, help="float32 files and catalog (BITRAG_DATA_DIR, default ./bitrag-data)")
-    p.add_argument(
-        "--milvus-uri",
-        help="Milvus Lite file (*.db) or http://host:port (BITRAG_MILVUS_URI, default <data-dir>/milvus.db)",
-    )
-    p.add_argument("--milvus-token", help="Milvus token (BITRAG_MILVUS_TOKEN)")
+    add_storage_args(p)
     p.add_argument("--embedder", choices=["local", "openai", "none"], help="default embedder (BITRAG_EMBEDDER)")
     p.add_argument("--local-model", help="sentence-transformers model dir (BITRAG_LOCAL_MODEL)")
     p.add_argument("--openai-base-url", help="OpenAI-compatible endpoint (BITRAG_OPENAI_BASE_URL)")
@@ -38,6 +45,15 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fallback", help="fallback chain of new collections (BITRAG_FALLBACK, widen,exact)")
     p.add_argument("--calibration-query-rate", type=float,
                    help="share of searches verified in the background to calibrate the gate (0.05)")
+    p.add_argument("--llm-provider", choices=["groq", "openai"],
+                   help="chat SDK: groq, or openai for any OpenAI-compatible endpoint (BITRAG_LLM_PROVIDER)")
+    p.add_argument("--llm-base-url", help="chat endpoint root (BITRAG_LLM_BASE_URL); the key only from the "
+                   "environment: BITRAG_LLM_API_KEY or GROQ_API_KEY (none = extractive answers)")
+    p.add_argument("--llm-model", help="default chat model (BITRAG_LLM_MODEL, llama-3.3-70b-versatile)")
+    p.add_argument("--redis-url", help="answer cache, '' = off (BITRAG_REDIS_URL, redis://127.0.0.1:6379/0)")
+    p.add_argument("--answer-cache-ttl-s", type=int, help="cached answers' TTL (BITRAG_ANSWER_CACHE_TTL_S, 86400)")
+    p.add_argument("--semantic-cache", action=argparse.BooleanOptionalAction, default=None,
+                   help="serve answers of near-duplicate questions (BITRAG_SEMANTIC_CACHE, off)")
     p.add_argument("--metrics-port", type=int, help="Prometheus /metrics port, 0 = off (BITRAG_METRICS_PORT)")
     p.add_argument("--max-message-mb", type=int, help="largest request, MiB (BITRAG_MAX_MESSAGE_MB, 64)")
     p.add_argument("--log-level", help="DEBUG, INFO, WARNING (BITRAG_LOG_LEVEL)")

@@ -13,6 +13,7 @@ from .quantize import binarize
 from .retrieve.gate import Calibration
 from .stores.catalog import Manifest
 from .stores.float_store import CodeStore, FloatStore
+from .stores.shared import FileLock
 
 
 @dataclass
@@ -38,6 +39,10 @@ class Collection:
     verified: list[tuple[float, float, float]] = field(default_factory=list)
     verified_at_fit: int = 0
     calibrating: threading.Lock = field(default_factory=threading.Lock)
+    # cross-process write lock (replicas sharing the data directory) and the manifest file's
+    # (mtime_ns, size, inode) when last loaded or saved here
+    flock: FileLock | None = None
+    manifest_sig: tuple[int, int, int] | None = None
 
     @property
     def name(self) -> str:
@@ -58,7 +63,10 @@ class Collection:
 
     def reconcile(self) -> None:
         """Make the codes file match the float file after a crash or for collections created before
-        it existed: codes are derived data (binarize(floats)), so missing ones are recomputed."""
+        it existed: codes are derived data (binarize(floats)), so missing ones are recomputed.
+        A writer's job: the caller holds the collection's write lock."""
+        self.floats.repair()
+        self.codes.repair()
         if self.codes.rows > self.floats.rows:
             self.codes.truncate(self.floats.rows)
         if self.codes.rows < self.floats.rows:

@@ -3,6 +3,7 @@ file, or `bitrag serve` flags (flags win)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -26,6 +27,16 @@ class Settings(BaseSettings):
         "Empty = Milvus Lite file <data_dir>/milvus.db",
     )
     milvus_token: str = Field("", description="Milvus token (user:password or API key)")
+    # TLS to a Milvus server (uri https://...): one-way with the server's certificate or a CA;
+    # two-way (mTLS) adds the client's certificate and key.
+    milvus_server_pem_path: str = Field("", description="Milvus server certificate (one-way TLS)")
+    milvus_ca_pem_path: str = Field("", description="CA certificate that signed Milvus' (mTLS)")
+    milvus_client_pem_path: str = Field("", description="client certificate (mTLS)")
+    milvus_client_key_path: str = Field("", description="client key (mTLS)")
+    milvus_server_name: str = Field("", description="name in Milvus' certificate, if not the URI's host")
+    milvus_timeout_s: int = Field(
+        10, ge=1, le=600, description="per Milvus call, its retries included; then UNAVAILABLE"
+    )
     milvus_consistency: Literal["Strong", "Bounded", "Session", "Eventually"] = Field(
         "Session",
         description="consistency of new collections; Session = read-your-writes for this server "
@@ -80,8 +91,41 @@ class Settings(BaseSettings):
     openai_dimensions: int = Field(0, ge=0, description="requested output dimension; 0 = model's")
     openai_timeout_s: float = Field(30.0, gt=0)
 
+    # --- ask: answer generation ---------------------------------------------------------------
+    llm_provider: Literal["groq", "openai"] = Field(
+        "groq", description="SDK that talks to the chat endpoint: groq, or openai for any OpenAI-compatible one"
+    )
+    llm_api_key: str = Field(
+        "", description="falls back to GROQ_API_KEY (groq) or OPENAI_API_KEY (openai); none = extractive answers"
+    )
+    llm_base_url: str = Field(
+        "", description="endpoint root; empty = the provider's (groq: https://api.groq.com; openai: .../v1)"
+    )
+    llm_model: str = Field("llama-3.3-70b-versatile", description="default chat model")
+    llm_temperature: float = Field(0.2, ge=0, le=2)
+    llm_max_tokens: int = Field(1024, ge=1, le=32768)
+    llm_timeout_s: float = Field(60.0, gt=0, description="per attempt")
+    llm_max_retries: int = Field(2, ge=0, le=10, description="the SDK's retries (429 honours retry-after, 5xx)")
+    ask_top_k: int = Field(5, ge=1, le=50, description="sources per answer")
+    ask_context_chars: int = Field(12000, ge=500, le=500000, description="source text in the prompt")
+    ask_snippet_chars: int = Field(300, ge=20, le=5000, description="snippet length returned per source")
+
+    # --- answer cache (Redis) ------------------------------------------------------------------
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="answer cache; empty = no cache")
+    redis_prefix: str = Field("bitrag", description="key prefix (servers sharing a Redis and a catalog share it)")
+    redis_timeout_s: float = Field(0.5, gt=0, description="per Redis command; slower = treated as down")
+    answer_cache_ttl_s: int = Field(86400, ge=1, description="cached answers expire after this")
+    semantic_cache: bool = Field(False, description="also serve answers of near-duplicate questions")
+    semantic_cache_max_bits: int = Field(
+        0, ge=0, description="near-duplicate: query codes within this Hamming distance; 0 = dimension / 48 (8 bits at 384)"
+    )
+
     # --- logging -------------------------------------------------------------------------------
     log_level: str = Field("INFO")
+
+    def resolved_llm_key(self) -> str:
+        fallback = "GROQ_API_KEY" if self.llm_provider == "groq" else "OPENAI_API_KEY"
+        return self.llm_api_key or os.environ.get(fallback, "")
 
     def resolved_milvus_uri(self) -> str:
         return self.milvus_uri or str((self.data_dir / "milvus.db").resolve())

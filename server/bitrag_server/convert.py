@@ -9,8 +9,10 @@ from google.protobuf import json_format, struct_pb2
 
 from bitrag.v1 import bitrag_pb2 as pb
 
+from .answer.types import AskQuery, AskSummary
 from .domain import (
     CollectionSpec,
+    Diagnostics,
     CollectionStats,
     DeleteResult,
     DocumentIn,
@@ -117,6 +119,9 @@ def from_proto_create(req: pb.CreateCollectionRequest) -> CollectionSpec:
         default_oversample=req.default_oversample,
         description=req.description,
         gate=from_proto_gate(req.gate),
+        consistency_level=req.consistency_level,
+        partition_key=req.partition_key,
+        num_partitions=req.num_partitions,
     )
 
 
@@ -136,6 +141,9 @@ def to_proto_collection(c: CollectionStats) -> pb.CollectionInfo:
         created_unix_ms=c.created_unix_ms,
         gate=to_proto_gate(c.gate),
         calibration=to_proto_calibration(c.calibration, c.threshold),
+        consistency_level=c.consistency_level,
+        partition_key=c.partition_key,
+        num_partitions=c.num_partitions,
     )
 
 
@@ -194,8 +202,22 @@ def from_proto_search(req: pb.SearchRequest) -> SearchQuery:
     )
 
 
+def to_proto_diagnostics(d: Diagnostics) -> pb.SearchDiagnostics:
+    return pb.SearchDiagnostics(
+        path=_path(d.path),
+        candidates_examined=d.candidates_examined,
+        oversample=d.oversample,
+        timings=[pb.StageTiming(stage=s, micros=us) for s, us in d.timings_us],
+        total_us=d.total_us,
+        mode=_mode(d.mode),
+        confidence=d.confidence,
+        threshold=d.threshold,
+        pools=d.pools,
+        calibrated=d.calibrated,
+    )
+
+
 def to_proto_search(r: SearchResult) -> pb.SearchResponse:
-    d = r.diagnostics
     return pb.SearchResponse(
         hits=[
             pb.Hit(
@@ -208,16 +230,57 @@ def to_proto_search(r: SearchResult) -> pb.SearchResponse:
             )
             for h in r.hits
         ],
-        diagnostics=pb.SearchDiagnostics(
-            path=_path(d.path),
-            candidates_examined=d.candidates_examined,
-            oversample=d.oversample,
-            timings=[pb.StageTiming(stage=s, micros=us) for s, us in d.timings_us],
-            total_us=d.total_us,
-            mode=_mode(d.mode),
-            confidence=d.confidence,
-            threshold=d.threshold,
-            pools=d.pools,
-            calibrated=d.calibrated,
-        ),
+        diagnostics=to_proto_diagnostics(r.diagnostics),
     )
+
+
+# ---- ask ---------------------------------------------------------------------------------------
+
+
+def from_proto_ask(req: pb.AskRequest) -> AskQuery:
+    return AskQuery(
+        collection=req.collection,
+        question=req.question,
+        top_k=req.top_k,
+        filter=req.filter,
+        oversample=req.oversample,
+        mode=pb.SearchMode.Name(req.mode).removeprefix("SEARCH_MODE_"),
+        confidence_threshold=req.confidence_threshold if req.HasField("confidence_threshold") else None,
+        model=req.model,
+        temperature=req.temperature if req.HasField("temperature") else None,
+        max_tokens=req.max_tokens,
+        no_cache=req.no_cache,
+    )
+
+
+def to_proto_ask(event: str | AskSummary) -> pb.AskResponse:
+    if isinstance(event, str):
+        return pb.AskResponse(delta=event)
+    a = event
+    summary = pb.AskSummary(
+        answer=a.answer,
+        sources=[
+            pb.Source(
+                number=s.number, chunk_id=s.chunk_id, document_id=s.document_id, score=s.score,
+                snippet=s.snippet, metadata=to_proto_struct(s.metadata),
+            )
+            for s in a.sources
+        ],
+        cited=a.cited,
+        model=a.model,
+        generated=a.generated,
+        usage=pb.TokenUsage(
+            prompt_tokens=a.usage.prompt_tokens, completion_tokens=a.usage.completion_tokens,
+            total_tokens=a.usage.total_tokens,
+        ),
+        timings=pb.AskTimings(
+            retrieval_us=a.timings.retrieval_us, first_token_us=a.timings.first_token_us,
+            total_us=a.timings.total_us, cache_us=a.timings.cache_us,
+        ),
+        cache=pb.CacheStatus.Value(f"CACHE_STATUS_{a.cache}"),
+    )
+    if a.retrieval is not None:
+        summary.retrieval.CopyFrom(to_proto_diagnostics(a.retrieval))
+    if a.error is not None:
+        summary.error.CopyFrom(pb.AskError(code=a.error.code, message=a.error.message, retry_after_s=a.error.retry_after_s))
+    return pb.AskResponse(summary=summary)

@@ -1,5 +1,8 @@
 """`make demo`: start the server on the embedded default (Milvus Lite file, local embedder), ingest
-the project's own docs/, run three searches through the SDK, print results with timings, stop."""
+the project's own docs/, run three searches through the SDK, print results with timings, ask a
+question twice (streamed answer with citations; the second comes from the Redis answer cache when
+Redis runs at 127.0.0.1:6379), stop. Without GROQ_API_KEY the answer is extractive (labelled as not
+generated), so the demo runs offline."""
 
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ from bitrag import Client
 from bitrag._files import load_documents
 
 from .launch import ServerProcess
+
+QUESTION = "Why does bitrag keep float32 vectors on disk when the binary codes are in RAM?"
 
 QUERIES = (
     "How much memory do binary codes save compared to float32?",
@@ -62,6 +67,23 @@ def main() -> int:
                 console.print(f"  [dim]{d.mode} -> {d.path} (confidence {d.confidence:.2f}): "
                               f"{d.candidates_examined} float rows; round trip {rtt_ms:.1f} ms; "
                               f"server {d.total_us / 1000:.2f} ms ({stages})[/dim]")
+            for attempt in ("first ask", "same question again"):
+                console.rule(f"ask ({attempt}): {QUESTION}")
+                t = time.perf_counter()
+                summary = None
+                for chunk in c.ask("docs", QUESTION, top_k=3):
+                    if chunk.summary is None:
+                        console.print(chunk.text, end="", markup=False, highlight=False, soft_wrap=True)
+                    else:
+                        summary = chunk.summary
+                rtt_ms = (time.perf_counter() - t) * 1000
+                assert summary is not None
+                console.print()
+                for src in summary.sources:
+                    console.print(f"  [{src.number}] {src.chunk_id} (score {src.score:.3f})", markup=False)
+                how = summary.model if summary.generated else f"{summary.model}, not generated"
+                console.print(f"  [dim]{how} · cache {summary.cache} · retrieval "
+                              f"{summary.timings.retrieval_us / 1000:.1f} ms · round trip {rtt_ms:.1f} ms[/dim]")
         code = srv.stop()
     console.print(f"server stopped (exit code {code})")
     return code

@@ -22,6 +22,9 @@ class CollectionSpec:
     default_oversample: int = 0
     description: str = ""
     gate: GateConfig | None = None
+    consistency_level: str = ""  # "" = settings.milvus_consistency
+    partition_key: str = ""  # metadata key routing chunks to Milvus partitions (multi-tenant)
+    num_partitions: int = 0
 
 
 @dataclass
@@ -41,6 +44,9 @@ class CollectionStats:
     gate: GateConfig
     calibration: Calibration
     threshold: float  # in force
+    consistency_level: str = ""
+    partition_key: str = ""
+    num_partitions: int = 0
 
 
 @dataclass

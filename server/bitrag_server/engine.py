@@ -8,12 +8,22 @@ Write order (per collection, serialised by a lock), so nothing acknowledged is l
 A crash between 1 and 2 leaves unreachable float rows (disk only); between 2 and 3, a document
 briefly has old and new chunks, and its next ingest replaces both.
 
+Several replicas may share one data directory (a ReadWriteMany volume) and one Milvus server.
+Writers serialise per collection on the collection's flock (`stores/shared.py`) as well as its
+asyncio lock; creates, drops and the start-up sweep on the catalog's flock. Every request stats
+the collection's manifest (one `stat`) and reloads it when another replica rewrote it, so each
+replica sees the others' collections, generations and calibrations. The manifest also carries the
+Milvus timestamp of the last write (`milvus_write_ts`); a replica that loads it makes its Session
+reads wait for that write, so read-your-writes holds across replicas, not only within one.
+
 pymilvus and the embedders are synchronous: they run in worker threads, never on the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 import math
 import time
@@ -21,6 +31,7 @@ from dataclasses import asdict
 from typing import Any
 
 import numpy as np
+from pymilvus.client import ts_utils
 
 from . import filters
 from .config import Settings
@@ -43,9 +54,19 @@ from .ingest import Chunk, chunk_id, document_hash, records_hash, split_document
 from .quantize import binarize
 from .retrieve.gate import Calibration
 from .searcher import Searcher, Timer
-from .stores.binary_index import ID_MAX_BYTES, TEXT_MAX_BYTES, BinaryIndex
-from .stores.catalog import FALLBACKS, VECTORS, Catalog, GateConfig, IndexConfig, Manifest, check_name
+from .stores.binary_index import ID_MAX_BYTES, PARTITION_FIELD, TEXT_MAX_BYTES, BinaryIndex
+from .stores.catalog import (
+    CONSISTENCY_LEVELS,
+    FALLBACKS,
+    VECTORS,
+    Catalog,
+    GateConfig,
+    IndexConfig,
+    Manifest,
+    check_name,
+)
 from .stores.float_store import CodeStore, FloatStore
+from .stores.shared import FileLock
 
 CODES = "codes.u8"
 CALIBRATION_INTERVAL_S = 2.0
@@ -73,31 +94,97 @@ class Engine:
     async def start(self) -> None:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
-        self.catalog.sweep()
+        await asyncio.to_thread(self._sweep)
         self.index = await asyncio.to_thread(
             BinaryIndex,
             s.resolved_milvus_uri(),
             token=s.milvus_token,
             consistency=s.milvus_consistency,
             lite=s.is_milvus_lite,
+            timeout_s=s.milvus_timeout_s,
+            tls={
+                k: v for k, v in {
+                    "server_pem_path": s.milvus_server_pem_path, "ca_pem_path": s.milvus_ca_pem_path,
+                    "client_pem_path": s.milvus_client_pem_path, "client_key_path": s.milvus_client_key_path,
+                    "server_name": s.milvus_server_name,
+                }.items() if v
+            },
         )
         for name in self.catalog.names():
-            m = self.catalog.load(name)
-            if not await asyncio.to_thread(self.index.exists, m.milvus_collection):
-                log.error("collection %s: Milvus collection %s is missing; skipped", name, m.milvus_collection)
-                continue
-            self._collections[name] = await asyncio.to_thread(self._open, m)
+            c = await asyncio.to_thread(self._adopt, name)
+            if c is not None:
+                self._collections[name] = c
         self.searcher = Searcher(self.index, s)
         self._calibration_task = asyncio.create_task(self._calibration_loop(), name="calibration")
         log.info("engine ready: %d collections, milvus=%s", len(self._collections), s.resolved_milvus_uri())
 
+    def _sweep(self) -> None:
+        with self.catalog.lock():  # no create of another replica is half-way
+            self.catalog.sweep()
+
     def _open(self, m: Manifest) -> Collection:
+        """Open a collection's files; the caller holds its write lock (reconcile repairs them)."""
         d = self.catalog.dir(m.name)
         th = np.zeros(m.dimension, np.float32) if m.thresholds is None else np.asarray(m.thresholds, np.float32)
-        cal = Calibration(**m.calibration) if m.calibration else Calibration(target_recall=m.gate.target_recall)
-        c = Collection(m, FloatStore(d / VECTORS, m.dimension), CodeStore(d / CODES, m.dimension), th, cal)
+        c = Collection(m, FloatStore(d / VECTORS, m.dimension), CodeStore(d / CODES, m.dimension), th,
+                       _calibration_of(m), flock=self.catalog.collection_lock(m.name))
         c.reconcile()
+        c.manifest_sig = self.catalog.signature(m.name)
+        _note_write_ts(m)
         return c
+
+    def _adopt(self, name: str) -> Collection | None:
+        """Open a collection found on disk (at start, or created by another replica)."""
+        try:
+            with self.catalog.collection_lock(name):
+                m = self.catalog.load(name)
+                if not self._idx.exists(m.milvus_collection):
+                    log.error("collection %s: Milvus collection %s is missing; skipped", name, m.milvus_collection)
+                    return None
+                return self._open(m)
+        except FileNotFoundError:  # dropped meanwhile
+            return None
+
+    def _refresh(self, c: Collection) -> None:
+        """Reload the manifest if another replica rewrote it (generation, gate, calibration)."""
+        sig = self.catalog.signature(c.name)
+        if sig is None or sig == c.manifest_sig:
+            return
+        try:
+            m = self.catalog.load(c.name)
+        except FileNotFoundError:
+            return
+        if m.created_unix_ms != c.manifest.created_unix_ms:  # dropped and re-created elsewhere
+            return
+        c.manifest = m
+        c.manifest_sig = sig
+        if m.calibration and m.calibration != asdict(c.calibration):
+            c.calibration = _calibration_of(m)
+        _note_write_ts(m)
+
+    def _save(self, c: Collection) -> None:
+        """Write the manifest (caller holds the write lock), with the Milvus timestamp of this
+        process's last write, so other replicas' Session reads wait for it."""
+        m = c.manifest
+        m.milvus_write_ts = max(m.milvus_write_ts, int(ts_utils.get_collection_ts(m.milvus_collection) or 0))
+        self.catalog.save(m)
+        c.manifest_sig = self.catalog.signature(c.name)
+
+    @contextlib.asynccontextmanager
+    async def _write(self, c: Collection):
+        """Exclusive write access to a collection across requests and processes, with its manifest
+        and row files brought up to date first."""
+        async with c.lock:
+            await asyncio.to_thread(c.flock.acquire)
+            try:
+                if self.catalog.signature(c.name) is None or self._collections.get(c.name) is not c:
+                    raise NotFound(f"collection {c.name!r} does not exist", field="collection")
+                self._refresh(c)
+                await asyncio.to_thread(c.floats.refresh)
+                await asyncio.to_thread(c.codes.refresh)
+                yield c
+            finally:
+                c.flock.release()
 
     async def close(self) -> None:
         if self._calibration_task is not None:
@@ -116,12 +203,43 @@ class Engine:
             await asyncio.to_thread(self.index.close)
             self.index = None
 
-    def _get(self, name: str, field: str = "collection") -> Collection:
+    async def _get(self, name: str, field: str = "collection") -> Collection:
+        """The open collection, in step with the catalog on disk: created, dropped or changed by
+        another replica sharing the data directory since we last looked (one stat per call)."""
         check_name(name, field)
         c = self._collections.get(name)
-        if c is None:
+        sig = self.catalog.signature(name)
+        if c is not None and sig is not None:
+            if sig != c.manifest_sig:
+                self._refresh(c)
+                if c.manifest.created_unix_ms != self._created_on_disk(name):
+                    c = None  # dropped and re-created elsewhere: reopen below
+            if c is not None:
+                return c
+        if c is not None or name in self._collections:  # dropped (by another replica)
+            self._forget(name)
+        if sig is None:
             raise NotFound(f"collection {name!r} does not exist", field=field)
+        async with self._admin:
+            c = self._collections.get(name)
+            if c is None:
+                c = await asyncio.to_thread(self._adopt, name)
+                if c is None:
+                    raise NotFound(f"collection {name!r} does not exist", field=field)
+                self._collections[name] = c
         return c
+
+    def _created_on_disk(self, name: str) -> int | None:
+        try:
+            return self.catalog.load(name).created_unix_ms
+        except FileNotFoundError:
+            return None
+
+    def _forget(self, name: str) -> None:
+        c = self._collections.pop(name, None)
+        if c is not None:
+            c.floats.close()
+            c.codes.close()
 
     @property
     def _idx(self) -> BinaryIndex:
@@ -166,33 +284,70 @@ class Engine:
             index.search_params.update(spec.index.search_params)
         self._idx.check_index(index)
         gate = self._resolve_gate(spec.gate)
+        consistency = spec.consistency_level or s.milvus_consistency
+        if consistency not in CONSISTENCY_LEVELS:
+            raise InvalidArgument(f"{consistency!r}: one of {list(CONSISTENCY_LEVELS)}", field="consistency_level")
+        if spec.partition_key:
+            if self._idx.lite:  # measured: Milvus Lite 2.5 rejects queries on partition-key collections
+                raise InvalidArgument("needs a Milvus server (standalone or distributed); Milvus Lite does "
+                                      "not support partition keys", field="partition_key")
+            if not filters.is_metadata_key(spec.partition_key):
+                raise InvalidArgument(f"{spec.partition_key!r} is not a metadata key ([A-Za-z_][A-Za-z0-9_]*)",
+                                      field="partition_key")
+            if not 0 <= spec.num_partitions <= 1024:
+                raise InvalidArgument(f"{spec.num_partitions} not in 1..1024", field="num_partitions")
+        elif spec.num_partitions:
+            raise InvalidArgument("only with partition_key", field="num_partitions")
+        spec = dataclasses.replace(spec, consistency_level=consistency,
+                                   num_partitions=(spec.num_partitions or 64) if spec.partition_key else 0)
 
         async with self._admin:
-            if spec.name in self._collections:
-                raise AlreadyExists(f"collection {spec.name!r} already exists", field="name")
-            m = Manifest(
-                name=spec.name,
-                dimension=dim,
-                embedder=embedder,
-                index=index,
-                default_oversample=oversample,
-                description=spec.description,
-                thresholds=[0.0] * dim,  # sign bits; documents and queries share them
-                milvus_collection=f"bitrag_{spec.name}",
-                gate=gate,
-            )
-            # Milvus first, manifest last: the manifest's existence is the commit point.
-            await asyncio.to_thread(self._idx.create, m.milvus_collection, dim, index)
+            catalog_lock = self.catalog.lock()
+            await asyncio.to_thread(catalog_lock.acquire)
             try:
-                self.catalog.dir(m.name).mkdir(parents=True, exist_ok=True)
-                (self.catalog.dir(m.name) / VECTORS).unlink(missing_ok=True)
-                (self.catalog.dir(m.name) / CODES).unlink(missing_ok=True)
+                return await self._create_locked(spec, dim, embedder, index, oversample, gate)
+            finally:
+                catalog_lock.release()
+
+    async def _create_locked(
+        self, spec: CollectionSpec, dim: int, embedder: str, index: IndexConfig, oversample: int, gate: GateConfig
+    ) -> CollectionStats:
+        """The caller holds the admin lock and the catalog's flock (no other replica creates now)."""
+        if spec.name in self._collections or self.catalog.signature(spec.name) is not None:
+            raise AlreadyExists(f"collection {spec.name!r} already exists", field="name")
+        m = Manifest(
+            name=spec.name,
+            dimension=dim,
+            embedder=embedder,
+            index=index,
+            default_oversample=oversample,
+            description=spec.description,
+            thresholds=[0.0] * dim,  # sign bits; documents and queries share them
+            milvus_collection=f"bitrag_{spec.name}",
+            gate=gate,
+            consistency_level=spec.consistency_level,
+            partition_key=spec.partition_key,
+            num_partitions=spec.num_partitions,
+        )
+        # Milvus first, manifest last: the manifest's existence is the commit point.
+        await asyncio.to_thread(
+            lambda: self._idx.create(
+                m.milvus_collection, dim, index, consistency=m.consistency_level,
+                partition_key=bool(m.partition_key), num_partitions=m.num_partitions,
+            )
+        )
+        try:
+            self.catalog.dir(m.name).mkdir(parents=True, exist_ok=True)
+            (self.catalog.dir(m.name) / VECTORS).unlink(missing_ok=True)
+            (self.catalog.dir(m.name) / CODES).unlink(missing_ok=True)
+            with self.catalog.collection_lock(m.name):
                 coll = self._open(m)
                 self.catalog.save(m)
-            except BaseException:
-                await asyncio.to_thread(self._idx.drop, m.milvus_collection)
-                raise
-            self._collections[m.name] = coll
+                coll.manifest_sig = self.catalog.signature(m.name)
+        except BaseException:
+            await asyncio.to_thread(self._idx.drop, m.milvus_collection)
+            raise
+        self._collections[m.name] = coll
         return await self._stats(coll)
 
     def _resolve_gate(self, g: GateConfig | None) -> GateConfig:
@@ -231,10 +386,16 @@ class Engine:
         return out
 
     async def list_collections(self) -> list[CollectionStats]:
-        return [await self._stats(c) for c in sorted(self._collections.values(), key=lambda c: c.name)]
+        out = []
+        for name in sorted(set(self.catalog.names()) | set(self._collections)):
+            try:
+                out.append(await self._stats(await self._get(name, "name")))
+            except NotFound:  # dropped meanwhile
+                continue
+        return out
 
     async def describe(self, name: str) -> CollectionStats:
-        return await self._stats(self._get(name, "name"))
+        return await self._stats(await self._get(name, "name"))
 
     async def _stats(self, c: Collection) -> CollectionStats:
         m = c.manifest
@@ -247,7 +408,7 @@ class Engine:
             default_oversample=m.default_oversample,
             description=m.description,
             rows=rows,
-            float_rows=c.floats.rows,
+            float_rows=c.floats.refresh(),
             bytes_in_ram=rows * m.dimension // 8,
             bytes_on_disk=c.floats.bytes_on_disk,
             generation=m.generation,
@@ -255,19 +416,27 @@ class Engine:
             gate=m.gate,
             calibration=c.calibration,
             threshold=c.threshold(),
+            consistency_level=m.consistency_level or self.settings.milvus_consistency,
+            partition_key=m.partition_key,
+            num_partitions=m.num_partitions,
         )
 
     async def drop(self, name: str) -> None:
+        c = await self._get(name, "name")
         async with self._admin:
-            c = self._get(name, "name")
-            async with c.lock:
-                del self._collections[name]
-                try:
-                    await asyncio.to_thread(self._idx.drop, c.milvus)
-                finally:
-                    c.floats.close()
-                    c.codes.close()
-                    self.catalog.remove(name)
+            catalog_lock = self.catalog.lock()
+            await asyncio.to_thread(catalog_lock.acquire)
+            try:
+                async with self._write(c):
+                    del self._collections[name]
+                    try:
+                        await asyncio.to_thread(self._idx.drop, c.milvus)
+                    finally:
+                        c.floats.close()
+                        c.codes.close()
+                        self.catalog.remove(name)
+            finally:
+                catalog_lock.release()
 
     # ---- ingest / delete -----------------------------------------------------------------------
 
@@ -278,9 +447,11 @@ class Engine:
         records: list[RecordIn],
         chunk_size: int = 0,
         chunk_overlap: int = 0,
+        *,
+        flush: bool = False,
     ) -> IngestResult:
-        c = self._get(name)
-        m = c.manifest
+        c = await self._get(name)
+        m = c.manifest  # dimension and embedder: fixed for the collection's life
         s = self.settings
         chunk_size = chunk_size or s.chunk_size
         chunk_overlap = chunk_overlap if chunk_overlap else min(s.chunk_overlap, chunk_size // 2)
@@ -296,6 +467,8 @@ class Engine:
             raise InvalidArgument("nothing to ingest: send documents or records", field="documents")
         _validate_documents(documents)
         groups = _group_records(records, m.dimension)
+        if m.partition_key:
+            _check_partition_values(m.partition_key, documents, records)
         seen = {d.id for d in documents}
         for doc_id in groups:
             if doc_id in seen:
@@ -309,7 +482,7 @@ class Engine:
         for doc_id, recs in groups.items():
             new_hash[doc_id] = records_hash(recs)
 
-        async with c.lock:
+        async with self._write(c):
             existing = await asyncio.to_thread(self._idx.rows_of_documents, c.milvus, list(new_hash))
             timer.lap("lookup")
             result = IngestResult()
@@ -366,6 +539,7 @@ class Engine:
                         "doc_hash": new_hash[ch.doc_id],
                         "text": ch.text,
                         "metadata": ch.metadata,
+                        **({PARTITION_FIELD: str(ch.metadata[m.partition_key])} if m.partition_key else {}),
                     }
                     for i, ch in enumerate(chunks)
                 ]
@@ -375,37 +549,52 @@ class Engine:
             if old_rows:
                 await asyncio.to_thread(self._idx.delete, c.milvus, old_rows)
                 timer.lap("milvus_delete")
+            if flush and (chunks or old_rows) and not self._idx.lite:  # Lite has no segments to seal
+                await asyncio.to_thread(self._idx.flush, c.milvus)
+                timer.lap("milvus_flush")
             result.chunks_written = len(chunks)
             result.chunks_deleted = len(old_rows)
             if changed:
-                m.generation += 1
-                self.catalog.save(m)
-            result.generation = m.generation
+                c.manifest.generation += 1
+                self._save(c)
+            result.generation = c.manifest.generation
         result.timings_us = dict(timer.stages)
         return result
 
     async def delete(self, name: str, document_ids: list[str]) -> DeleteResult:
-        c = self._get(name)
+        c = await self._get(name)
         if not document_ids:
             raise InvalidArgument("at least one document id is required", field="document_ids")
         for i, d in enumerate(document_ids):
             if not d:
                 raise InvalidArgument("empty document id", field=f"document_ids[{i}]")
         ids = list(dict.fromkeys(document_ids))
-        async with c.lock:
+        async with self._write(c):
             existing = await asyncio.to_thread(self._idx.rows_of_documents, c.milvus, ids)
             rows = [row for lst in existing.values() for row, _ in lst]
             if rows:
                 await asyncio.to_thread(self._idx.delete, c.milvus, rows)
                 c.manifest.generation += 1
-                self.catalog.save(c.manifest)
+                self._save(c)
             return DeleteResult(len(existing), len(rows), c.manifest.generation)
 
     # ---- search --------------------------------------------------------------------------------
 
+    async def manifest(self, name: str) -> Manifest:
+        """A collection's manifest (read only): dimension, embedder, generation, creation time."""
+        return (await self._get(name)).manifest
+
+    async def embed_query(self, name: str, text: str, field: str = "text") -> np.ndarray:
+        """Query text -> the collection embedder's L2-normalised vector [d]."""
+        m = (await self._get(name)).manifest
+        embedder = self.embedders.get(m.embedder) if m.embedder != "none" else None
+        if embedder is None:
+            raise FailedPrecondition(f"collection {m.name!r} has no embedder: send a query vector", field=field)
+        return (await asyncio.to_thread(embedder.embed, [text]))[0]
+
     async def search(self, q: SearchQuery) -> SearchResult:
         s = self.settings
-        c = self._get(q.collection)
+        c = await self._get(q.collection)
         m = c.manifest
         if not 1 <= q.top_k <= s.max_top_k:
             raise InvalidArgument(f"{q.top_k} not in 1..{s.max_top_k}", field="top_k")
@@ -417,7 +606,7 @@ class Engine:
         th = q.confidence_threshold
         if th is not None and not (0.0 <= th <= 1.0 and math.isfinite(th)):
             raise InvalidArgument(f"{th} not in [0, 1]", field="confidence_threshold")
-        expr = filters.to_milvus_expr(q.filter)
+        expr = filters.to_milvus_expr(q.filter, partition_key=m.partition_key)
         timer = Timer()
         if q.vector is not None:
             if q.vector.shape[0] != m.dimension:
@@ -427,12 +616,7 @@ class Engine:
                 )
             query = q.vector
         elif q.text is not None and q.text.strip():
-            embedder = self.embedders.get(m.embedder) if m.embedder != "none" else None
-            if embedder is None:
-                raise FailedPrecondition(
-                    f"collection {m.name!r} has no embedder: send a query vector", field="text"
-                )
-            query = (await asyncio.to_thread(embedder.embed, [q.text]))[0]
+            query = await self.embed_query(m.name, q.text)
             timer.lap("embed")
         else:
             raise InvalidArgument("empty query: send text or a vector", field="query")
@@ -445,7 +629,7 @@ class Engine:
 
     async def calibrate(self, name: str, samples: int = 0) -> tuple[Calibration, int]:
         """Fit the gate on pseudo-queries now. Returns (calibration, duration in microseconds)."""
-        c = self._get(name)
+        c = await self._get(name)
         samples = samples or self.settings.calibration_samples
         if not 20 <= samples <= 5000:
             raise InvalidArgument(f"{samples} not in 20..5000", field="samples")
@@ -465,16 +649,17 @@ class Engine:
             return calibrate.calibrate_pseudo(c, self._searcher, samples)
 
     async def _install(self, c: Collection, cal: Calibration) -> None:
-        async with c.lock:
-            if self._collections.get(c.name) is not c:  # dropped (or dropped and re-created) meanwhile
-                return
-            c.calibration = cal
-            c.manifest.calibration = asdict(cal)
-            self.catalog.save(c.manifest)
+        try:
+            async with self._write(c):
+                c.calibration = cal
+                c.manifest.calibration = asdict(cal)
+                self._save(c)
+        except NotFound:  # dropped (or dropped and re-created) meanwhile
+            return
 
     def _needs_calibration(self, c: Collection) -> bool:
         s = self.settings
-        rows = c.floats.rows
+        rows = c.floats.refresh()
         if rows < s.calibration_min_rows or c.calibrating.locked():
             return False
         cal = c.calibration
@@ -499,6 +684,17 @@ class Engine:
                     raise
                 except Exception:  # noqa: BLE001 - calibration must never take the server down
                     log.exception("background calibration of %s failed", c.name)
+
+
+def _calibration_of(m: Manifest) -> Calibration:
+    return Calibration(**m.calibration) if m.calibration else Calibration(target_recall=m.gate.target_recall)
+
+
+def _note_write_ts(m: Manifest) -> None:
+    """Make this process's Session reads of the collection wait for the last write recorded in its
+    manifest (possibly another replica's)."""
+    if m.milvus_write_ts:
+        ts_utils.update_collection_ts(m.milvus_collection, m.milvus_write_ts)
 
 
 # ---- validation helpers --------------------------------------------------------------------------
@@ -532,6 +728,20 @@ def _validate_documents(documents: list[DocumentIn]) -> None:
         if not d.text.strip():
             raise InvalidArgument("empty text", field=f"documents[{i}].text")
         _check_metadata(d.metadata, f"documents[{i}].metadata")
+
+
+def _check_partition_values(key: str, documents: list[DocumentIn], records: list[RecordIn]) -> None:
+    """Every chunk of a multi-tenant collection carries its partition value: a string (or number)."""
+    for field, items in (("documents", documents), ("records", records)):
+        for i, item in enumerate(items):
+            v = item.metadata.get(key)
+            if isinstance(v, bool) or not isinstance(v, (str, int)) or str(v) == "":
+                raise InvalidArgument(
+                    f"the collection's partition key {key!r} must be a non-empty string or integer",
+                    field=f"{field}[{i}].metadata.{key}",
+                )
+            if len(str(v).encode()) > ID_MAX_BYTES:
+                raise InvalidArgument(f"longer than {ID_MAX_BYTES} bytes", field=f"{field}[{i}].metadata.{key}")
 
 
 def _group_records(records: list[RecordIn], dim: int) -> dict[str, list[RecordIn]]:

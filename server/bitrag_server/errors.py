@@ -12,13 +12,15 @@ import grpc
 log = logging.getLogger(__name__)
 
 FIELD_METADATA_KEY = "bitrag-field"
+RETRY_AFTER_METADATA_KEY = "bitrag-retry-after-ms"
 
 
 class BitragError(Exception):
     code: grpc.StatusCode = grpc.StatusCode.INTERNAL
 
-    def __init__(self, message: str, *, field: str = "") -> None:
+    def __init__(self, message: str, *, field: str = "", retry_after_s: float | None = None) -> None:
         self.field = field
+        self.retry_after_s = retry_after_s  # sent as `bitrag-retry-after-ms` when known
         self.message = f"{field}: {message}" if field else message
         super().__init__(self.message)
 
@@ -49,14 +51,23 @@ class Unavailable(BitragError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+class DeadlineExceeded(BitragError):
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
 class Internal(BitragError):
     code = grpc.StatusCode.INTERNAL
 
 
 async def _abort(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
     if isinstance(exc, BitragError):
+        md = []
         if exc.field:
-            context.set_trailing_metadata(((FIELD_METADATA_KEY, exc.field),))
+            md.append((FIELD_METADATA_KEY, exc.field))
+        if exc.retry_after_s is not None:
+            md.append((RETRY_AFTER_METADATA_KEY, str(round(exc.retry_after_s * 1000))))
+        if md:
+            context.set_trailing_metadata(tuple(md))
         await context.abort(exc.code, exc.message)
     log.exception("unhandled error")
     await context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")

@@ -22,6 +22,7 @@ import math
 import re
 
 from .errors import InvalidArgument
+from .stores.binary_index import PARTITION_FIELD
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _OPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
@@ -46,6 +47,8 @@ def _number(node: ast.expr, v: int | float) -> str:
 
 
 def _literal(node: ast.expr) -> str:
+    if isinstance(node, ast.Name) and node.id in ("true", "false"):  # JSON-style booleans, as in the docs
+        return node.id
     if isinstance(node, ast.Constant) and isinstance(node.value, (str, int, float, bool)):
         v = node.value
         if isinstance(v, bool):
@@ -62,12 +65,18 @@ def _literal(node: ast.expr) -> str:
     raise _bad(node, "expected a string, number or boolean literal")
 
 
-def _field(node: ast.expr) -> str:
+def is_metadata_key(name: str) -> bool:
+    return bool(_KEY.fullmatch(name))
+
+
+def _field(node: ast.expr, pkey: str = "") -> str:
     if isinstance(node, ast.Name):
         if node.id == "document_id":
             return "doc_id"
         if not _KEY.fullmatch(node.id):
             raise _bad(node, f"invalid metadata key {node.id!r}")
+        if pkey and node.id == pkey:  # the partition key field: Milvus searches only its partitions
+            return PARTITION_FIELD
         return f'metadata["{node.id}"]'
     if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == "metadata":
         key = node.slice
@@ -77,38 +86,46 @@ def _field(node: ast.expr) -> str:
     raise _bad(node, "expected a metadata key on the left of a comparison")
 
 
-def _compare(node: ast.Compare, negate: bool = False) -> str:
+def _value(node: ast.expr, left: str) -> str:
+    lit = _literal(node)
+    if left == PARTITION_FIELD and not lit.startswith('"'):  # the field holds the value as a string
+        return json.dumps(lit)
+    return lit
+
+
+def _compare(node: ast.Compare, negate: bool = False, pkey: str = "") -> str:
     if len(node.ops) != 1:
         raise _bad(node, "chained comparisons are not supported; use `and`")
     op, right = node.ops[0], node.comparators[0]
     if negate and type(op) in _NEGATED:
         op = _NEGATED[type(op)]()
-    left = _field(node.left)
+    left = _field(node.left, pkey)
     if isinstance(op, (ast.In, ast.NotIn)):
         if not isinstance(right, (ast.List, ast.Tuple)) or not right.elts:
             raise _bad(right, "`in` takes a non-empty list of literals")
-        items = ", ".join(_literal(e) for e in right.elts)
+        items = ", ".join(_value(e, left) for e in right.elts)
         return f"{left} {'in' if isinstance(op, ast.In) else 'not in'} [{items}]"
     sym = _OPS.get(type(op))
     if sym is None:
         raise _bad(node, f"unsupported operator {type(op).__name__}")
-    return f"{left} {sym} {_literal(right)}"
+    return f"{left} {sym} {_value(right, left)}"
 
 
-def _translate(node: ast.expr, negate: bool = False) -> str:
+def _translate(node: ast.expr, negate: bool = False, pkey: str = "") -> str:
     if isinstance(node, ast.BoolOp):
         conj = isinstance(node.op, ast.And) != negate  # De Morgan under `not`
         joiner = " and " if conj else " or "
-        return "(" + joiner.join(_translate(v, negate) for v in node.values) + ")"
+        return "(" + joiner.join(_translate(v, negate, pkey) for v in node.values) + ")"
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-        return _translate(node.operand, not negate)
+        return _translate(node.operand, not negate, pkey)
     if isinstance(node, ast.Compare):
-        return f"({_compare(node, negate)})"
+        return f"({_compare(node, negate, pkey)})"
     raise _bad(node, "expected a comparison, `and`, `or` or `not`")
 
 
-def to_milvus_expr(filter_text: str) -> str:
-    """Translate a user filter to a Milvus boolean expression ("" stays "")."""
+def to_milvus_expr(filter_text: str, partition_key: str = "") -> str:
+    """Translate a user filter to a Milvus boolean expression ("" stays ""). A comparison on the
+    collection's `partition_key` targets the partition-key field, so Milvus prunes partitions."""
     text = filter_text.strip()
     if not text:
         return ""
@@ -118,4 +135,4 @@ def to_milvus_expr(filter_text: str) -> str:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         raise InvalidArgument(f"syntax error at column {exc.offset or 0}: {exc.msg}", field=FIELD) from None
-    return _translate(tree.body)
+    return _translate(tree.body, pkey=partition_key)

@@ -22,6 +22,19 @@ CANDIDATES = Histogram(
     buckets=(10, 20, 40, 80, 160, 320, 640, 1280, 2560, 5120, 10240, 1e5, 1e6, 1e7, 1e8),
 )
 
+ASK_LATENCY = Histogram(
+    "bitrag_ask_latency_seconds",
+    "Ask latency (last message sent) by cache status",
+    ["cache"],
+    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+)
+CACHE_REQUESTS = Counter("bitrag_answer_cache_requests_total", "Ask cache lookups by result", ["result"])
+CACHE_ERRORS = Counter(
+    "bitrag_answer_cache_errors_total", "Redis failures of the answer cache (answers served uncached)", ["op"]
+)
+LLM_ERRORS = Counter("bitrag_llm_errors_total", "Failed answer generations by gRPC status", ["code"])
+LLM_TOKENS = Counter("bitrag_llm_tokens_total", "Tokens reported by the LLM provider", ["kind"])
+
 
 def observe_search(path: str, seconds: float, confidence: float | None, examined: int) -> None:
     SEARCH_LATENCY.labels(path).observe(seconds)

@@ -17,6 +17,7 @@ from grpc_reflection.v1alpha import reflection
 from bitrag.v1 import bitrag_pb2, bitrag_pb2_grpc
 
 from .config import Settings
+from .answer.asker import Asker
 from .engine import Engine
 from .errors import ErrorInterceptor
 from .service import BitragService
@@ -25,7 +26,9 @@ log = logging.getLogger("bitrag_server")
 SERVICE_NAME = bitrag_pb2.DESCRIPTOR.services_by_name["BitragService"].full_name
 
 
-async def build_server(settings: Settings, engine: Engine) -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
+async def build_server(
+    settings: Settings, engine: Engine, asker: Asker
+) -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
     max_bytes = settings.max_message_mb * 1024 * 1024
     server = grpc.aio.server(
         interceptors=[ErrorInterceptor()],
@@ -35,7 +38,7 @@ async def build_server(settings: Settings, engine: Engine) -> tuple[grpc.aio.Ser
             ("grpc.so_reuseport", 0),
         ],
     )
-    bitrag_pb2_grpc.add_BitragServiceServicer_to_server(BitragService(engine), server)
+    bitrag_pb2_grpc.add_BitragServiceServicer_to_server(BitragService(engine, asker), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -51,7 +54,13 @@ async def build_server(settings: Settings, engine: Engine) -> tuple[grpc.aio.Ser
 async def serve(settings: Settings) -> None:
     engine = Engine(settings)
     await engine.start()
-    server, health_servicer, port = await build_server(settings, engine)
+    asker = Asker(engine, settings)
+    log.info(
+        "ask: %s; answer cache: %s",
+        f"{settings.llm_provider} {settings.llm_model}" if asker.generator.generated else "extractive (no LLM API key)",
+        settings.redis_url or "off",
+    )
+    server, health_servicer, port = await build_server(settings, engine, asker)
     await server.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -73,6 +82,7 @@ async def serve(settings: Settings) -> None:
     log.info("shutting down: draining in-flight calls (grace %.1fs)", settings.shutdown_grace_s)
     await health_servicer.enter_graceful_shutdown()
     await server.stop(settings.shutdown_grace_s)
+    await asker.close()
     await engine.close()
     log.info("stopped cleanly")
     print("bitrag stopped", flush=True)

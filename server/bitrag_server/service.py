@@ -9,12 +9,14 @@ from bitrag.v1 import bitrag_pb2 as pb
 from bitrag.v1 import bitrag_pb2_grpc as pb_grpc
 
 from . import convert
+from .answer.asker import Asker
 from .engine import Engine
 
 
 class BitragService(pb_grpc.BitragServiceServicer):
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, asker: Asker) -> None:
         self.engine = engine
+        self.asker = asker
 
     async def CreateCollection(self, request: pb.CreateCollectionRequest, context: grpc.aio.ServicerContext):  # noqa: N802
         stats = await self.engine.create_collection(convert.from_proto_create(request))
@@ -38,6 +40,7 @@ class BitragService(pb_grpc.BitragServiceServicer):
             convert.from_proto_records(request),
             request.chunk_size,
             request.chunk_overlap,
+            flush=request.flush,
         )
         return convert.to_proto_ingest(result)
 
@@ -53,3 +56,7 @@ class BitragService(pb_grpc.BitragServiceServicer):
         cal, duration_us = await self.engine.calibrate(request.collection, request.samples)
         c = await self.engine.describe(request.collection)
         return convert.to_proto_calibration(cal, c.threshold, duration_us)
+
+    async def Ask(self, request: pb.AskRequest, context: grpc.aio.ServicerContext):  # noqa: N802
+        async for event in self.asker.ask(convert.from_proto_ask(request)):
+            yield convert.to_proto_ask(event)

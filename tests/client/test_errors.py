@@ -33,6 +33,7 @@ TABLE = [
     (grpc.StatusCode.RESOURCE_EXHAUSTED, server_errors.ResourceExhausted, bitrag.ResourceExhaustedError),
     (grpc.StatusCode.FAILED_PRECONDITION, server_errors.FailedPrecondition, bitrag.FailedPreconditionError),
     (grpc.StatusCode.UNAVAILABLE, server_errors.Unavailable, bitrag.UnavailableError),
+    (grpc.StatusCode.DEADLINE_EXCEEDED, server_errors.DeadlineExceeded, bitrag.DeadlineExceededError),
     (grpc.StatusCode.INTERNAL, server_errors.Internal, bitrag.InternalError),
 ]
 
@@ -122,3 +123,15 @@ def test_server_error_message_format() -> None:
     assert (e.field, e.message, str(e)) == ("top_k", "top_k: not in 1..1000", "top_k: not in 1..1000")
     e = server_errors.NotFound("nope")
     assert (e.field, e.message) == ("", "nope")
+
+
+def test_retry_after_from_trailing_metadata() -> None:
+    exc = from_rpc_error(FakeRpcError(
+        grpc.StatusCode.RESOURCE_EXHAUSTED, "rate limit", (("bitrag-retry-after-ms", "2500"),)
+    ))
+    assert isinstance(exc, bitrag.ResourceExhaustedError)
+    assert exc.retry_after == 2.5
+    assert from_rpc_error(FakeRpcError(grpc.StatusCode.UNAVAILABLE, "x")).retry_after is None
+    assert from_rpc_error(FakeRpcError(
+        grpc.StatusCode.UNAVAILABLE, "x", (("bitrag-retry-after-ms", "junk"),)
+    )).retry_after is None

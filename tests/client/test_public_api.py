@@ -10,6 +10,9 @@ import bitrag
 
 PUBLIC = [
     "AlreadyExistsError",
+    "AnswerChunk",
+    "AskSummary",
+    "AskTimings",
     "AsyncClient",
     "BitragError",
     "CalibrationInfo",
@@ -20,6 +23,7 @@ PUBLIC = [
     "Document",
     "FailedPreconditionError",
     "GateConfig",
+    "GenerationFailure",
     "Hit",
     "IndexSpec",
     "IngestResult",
@@ -30,6 +34,8 @@ PUBLIC = [
     "ResourceExhaustedError",
     "SearchDiagnostics",
     "SearchResult",
+    "Source",
+    "TokenUsage",
     "UnavailableError",
 ]
 

@@ -32,7 +32,9 @@ def test_reflection_lists_and_describes_the_api(lite_server) -> None:
         methods = {m.name for m in svc.methods}
         assert methods == {
             "CreateCollection", "ListCollections", "DescribeCollection", "DropCollection",
-            "Ingest", "Delete", "Search", "Calibrate",
+            "Ingest", "Delete", "Search", "Ask", "Calibrate",
         }
+        ask = svc.FindMethodByName("Ask")
+        assert ask.server_streaming and not ask.client_streaming  # other languages see a stream
         search_req = pool.FindMessageTypeByName("bitrag.v1.SearchRequest")
         assert {"collection", "text", "vector", "top_k", "filter", "oversample"} <= set(search_req.fields_by_name)

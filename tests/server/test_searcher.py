@@ -366,7 +366,7 @@ async def test_calibrate_persists_and_is_used(tmp_path: Path, x3k: np.ndarray) -
 
 
 async def test_served_queries_recalibrate_in_background(tmp_path: Path, x3k: np.ndarray) -> None:
-    e = Engine(_settings(tmp_path / "data", calibration_query_rate=1.0, calibration_min_queries=20))
+    e = Engine(_settings(tmp_path / "data", calibration_query_rate=1.0, calibration_min_queries=40))
     await e.start()
     try:
         await _make(e, x3k)

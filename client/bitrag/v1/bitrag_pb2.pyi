@@ -24,6 +24,16 @@ class SearchPath(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SEARCH_PATH_FALLBACK_WIDENED: _ClassVar[SearchPath]
     SEARCH_PATH_FALLBACK_EXACT: _ClassVar[SearchPath]
     SEARCH_PATH_FALLBACK_COLLECTION: _ClassVar[SearchPath]
+
+class CacheStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CACHE_STATUS_UNSPECIFIED: _ClassVar[CacheStatus]
+    CACHE_STATUS_MISS: _ClassVar[CacheStatus]
+    CACHE_STATUS_HIT: _ClassVar[CacheStatus]
+    CACHE_STATUS_SEMANTIC_HIT: _ClassVar[CacheStatus]
+    CACHE_STATUS_BYPASS: _ClassVar[CacheStatus]
+    CACHE_STATUS_UNAVAILABLE: _ClassVar[CacheStatus]
+    CACHE_STATUS_DISABLED: _ClassVar[CacheStatus]
 SEARCH_MODE_AUTO: SearchMode
 SEARCH_MODE_RESCORED: SearchMode
 SEARCH_MODE_BINARY_ONLY: SearchMode
@@ -35,6 +45,13 @@ SEARCH_PATH_EXACT: SearchPath
 SEARCH_PATH_FALLBACK_WIDENED: SearchPath
 SEARCH_PATH_FALLBACK_EXACT: SearchPath
 SEARCH_PATH_FALLBACK_COLLECTION: SearchPath
+CACHE_STATUS_UNSPECIFIED: CacheStatus
+CACHE_STATUS_MISS: CacheStatus
+CACHE_STATUS_HIT: CacheStatus
+CACHE_STATUS_SEMANTIC_HIT: CacheStatus
+CACHE_STATUS_BYPASS: CacheStatus
+CACHE_STATUS_UNAVAILABLE: CacheStatus
+CACHE_STATUS_DISABLED: CacheStatus
 
 class IndexSpec(_message.Message):
     __slots__ = ("type", "build_params", "search_params")
@@ -121,7 +138,7 @@ class CalibrateRequest(_message.Message):
     def __init__(self, collection: _Optional[str] = ..., samples: _Optional[int] = ...) -> None: ...
 
 class CreateCollectionRequest(_message.Message):
-    __slots__ = ("name", "dimension", "embedder", "index", "default_oversample", "description", "gate")
+    __slots__ = ("name", "dimension", "embedder", "index", "default_oversample", "description", "gate", "consistency_level", "partition_key", "num_partitions")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     EMBEDDER_FIELD_NUMBER: _ClassVar[int]
@@ -129,6 +146,9 @@ class CreateCollectionRequest(_message.Message):
     DEFAULT_OVERSAMPLE_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     GATE_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_LEVEL_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_KEY_FIELD_NUMBER: _ClassVar[int]
+    NUM_PARTITIONS_FIELD_NUMBER: _ClassVar[int]
     name: str
     dimension: int
     embedder: str
@@ -136,10 +156,13 @@ class CreateCollectionRequest(_message.Message):
     default_oversample: int
     description: str
     gate: GateConfig
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., embedder: _Optional[str] = ..., index: _Optional[_Union[IndexSpec, _Mapping]] = ..., default_oversample: _Optional[int] = ..., description: _Optional[str] = ..., gate: _Optional[_Union[GateConfig, _Mapping]] = ...) -> None: ...
+    consistency_level: str
+    partition_key: str
+    num_partitions: int
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., embedder: _Optional[str] = ..., index: _Optional[_Union[IndexSpec, _Mapping]] = ..., default_oversample: _Optional[int] = ..., description: _Optional[str] = ..., gate: _Optional[_Union[GateConfig, _Mapping]] = ..., consistency_level: _Optional[str] = ..., partition_key: _Optional[str] = ..., num_partitions: _Optional[int] = ...) -> None: ...
 
 class CollectionInfo(_message.Message):
-    __slots__ = ("name", "dimension", "embedder", "index", "default_oversample", "description", "rows", "float_rows", "bytes_in_ram", "bytes_on_disk", "generation", "created_unix_ms", "gate", "calibration")
+    __slots__ = ("name", "dimension", "embedder", "index", "default_oversample", "description", "rows", "float_rows", "bytes_in_ram", "bytes_on_disk", "generation", "created_unix_ms", "gate", "calibration", "consistency_level", "partition_key", "num_partitions")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     EMBEDDER_FIELD_NUMBER: _ClassVar[int]
@@ -154,6 +177,9 @@ class CollectionInfo(_message.Message):
     CREATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     GATE_FIELD_NUMBER: _ClassVar[int]
     CALIBRATION_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_LEVEL_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_KEY_FIELD_NUMBER: _ClassVar[int]
+    NUM_PARTITIONS_FIELD_NUMBER: _ClassVar[int]
     name: str
     dimension: int
     embedder: str
@@ -168,7 +194,10 @@ class CollectionInfo(_message.Message):
     created_unix_ms: int
     gate: GateConfig
     calibration: CalibrationInfo
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., embedder: _Optional[str] = ..., index: _Optional[_Union[IndexSpec, _Mapping]] = ..., default_oversample: _Optional[int] = ..., description: _Optional[str] = ..., rows: _Optional[int] = ..., float_rows: _Optional[int] = ..., bytes_in_ram: _Optional[int] = ..., bytes_on_disk: _Optional[int] = ..., generation: _Optional[int] = ..., created_unix_ms: _Optional[int] = ..., gate: _Optional[_Union[GateConfig, _Mapping]] = ..., calibration: _Optional[_Union[CalibrationInfo, _Mapping]] = ...) -> None: ...
+    consistency_level: str
+    partition_key: str
+    num_partitions: int
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., embedder: _Optional[str] = ..., index: _Optional[_Union[IndexSpec, _Mapping]] = ..., default_oversample: _Optional[int] = ..., description: _Optional[str] = ..., rows: _Optional[int] = ..., float_rows: _Optional[int] = ..., bytes_in_ram: _Optional[int] = ..., bytes_on_disk: _Optional[int] = ..., generation: _Optional[int] = ..., created_unix_ms: _Optional[int] = ..., gate: _Optional[_Union[GateConfig, _Mapping]] = ..., calibration: _Optional[_Union[CalibrationInfo, _Mapping]] = ..., consistency_level: _Optional[str] = ..., partition_key: _Optional[str] = ..., num_partitions: _Optional[int] = ...) -> None: ...
 
 class ListCollectionsRequest(_message.Message):
     __slots__ = ()
@@ -221,18 +250,20 @@ class VectorRecord(_message.Message):
     def __init__(self, id: _Optional[str] = ..., document_id: _Optional[str] = ..., vector: _Optional[bytes] = ..., text: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class IngestRequest(_message.Message):
-    __slots__ = ("collection", "documents", "records", "chunk_size", "chunk_overlap")
+    __slots__ = ("collection", "documents", "records", "chunk_size", "chunk_overlap", "flush")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     DOCUMENTS_FIELD_NUMBER: _ClassVar[int]
     RECORDS_FIELD_NUMBER: _ClassVar[int]
     CHUNK_SIZE_FIELD_NUMBER: _ClassVar[int]
     CHUNK_OVERLAP_FIELD_NUMBER: _ClassVar[int]
+    FLUSH_FIELD_NUMBER: _ClassVar[int]
     collection: str
     documents: _containers.RepeatedCompositeFieldContainer[Document]
     records: _containers.RepeatedCompositeFieldContainer[VectorRecord]
     chunk_size: int
     chunk_overlap: int
-    def __init__(self, collection: _Optional[str] = ..., documents: _Optional[_Iterable[_Union[Document, _Mapping]]] = ..., records: _Optional[_Iterable[_Union[VectorRecord, _Mapping]]] = ..., chunk_size: _Optional[int] = ..., chunk_overlap: _Optional[int] = ...) -> None: ...
+    flush: bool
+    def __init__(self, collection: _Optional[str] = ..., documents: _Optional[_Iterable[_Union[Document, _Mapping]]] = ..., records: _Optional[_Iterable[_Union[VectorRecord, _Mapping]]] = ..., chunk_size: _Optional[int] = ..., chunk_overlap: _Optional[int] = ..., flush: _Optional[bool] = ...) -> None: ...
 
 class IngestResponse(_message.Message):
     __slots__ = ("documents_added", "documents_replaced", "documents_unchanged", "chunks_written", "chunks_deleted", "generation", "timings_us")
@@ -352,3 +383,109 @@ class SearchResponse(_message.Message):
     hits: _containers.RepeatedCompositeFieldContainer[Hit]
     diagnostics: SearchDiagnostics
     def __init__(self, hits: _Optional[_Iterable[_Union[Hit, _Mapping]]] = ..., diagnostics: _Optional[_Union[SearchDiagnostics, _Mapping]] = ...) -> None: ...
+
+class AskRequest(_message.Message):
+    __slots__ = ("collection", "question", "top_k", "filter", "oversample", "mode", "confidence_threshold", "model", "temperature", "max_tokens", "no_cache")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_FIELD_NUMBER: _ClassVar[int]
+    TOP_K_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    OVERSAMPLE_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
+    MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    NO_CACHE_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    question: str
+    top_k: int
+    filter: str
+    oversample: int
+    mode: SearchMode
+    confidence_threshold: float
+    model: str
+    temperature: float
+    max_tokens: int
+    no_cache: bool
+    def __init__(self, collection: _Optional[str] = ..., question: _Optional[str] = ..., top_k: _Optional[int] = ..., filter: _Optional[str] = ..., oversample: _Optional[int] = ..., mode: _Optional[_Union[SearchMode, str]] = ..., confidence_threshold: _Optional[float] = ..., model: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., no_cache: _Optional[bool] = ...) -> None: ...
+
+class Source(_message.Message):
+    __slots__ = ("number", "chunk_id", "document_id", "score", "snippet", "metadata")
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    SNIPPET_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    number: int
+    chunk_id: str
+    document_id: str
+    score: float
+    snippet: str
+    metadata: _struct_pb2.Struct
+    def __init__(self, number: _Optional[int] = ..., chunk_id: _Optional[str] = ..., document_id: _Optional[str] = ..., score: _Optional[float] = ..., snippet: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class TokenUsage(_message.Message):
+    __slots__ = ("prompt_tokens", "completion_tokens", "total_tokens")
+    PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    COMPLETION_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    def __init__(self, prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., total_tokens: _Optional[int] = ...) -> None: ...
+
+class AskTimings(_message.Message):
+    __slots__ = ("retrieval_us", "first_token_us", "total_us", "cache_us")
+    RETRIEVAL_US_FIELD_NUMBER: _ClassVar[int]
+    FIRST_TOKEN_US_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_US_FIELD_NUMBER: _ClassVar[int]
+    CACHE_US_FIELD_NUMBER: _ClassVar[int]
+    retrieval_us: int
+    first_token_us: int
+    total_us: int
+    cache_us: int
+    def __init__(self, retrieval_us: _Optional[int] = ..., first_token_us: _Optional[int] = ..., total_us: _Optional[int] = ..., cache_us: _Optional[int] = ...) -> None: ...
+
+class AskError(_message.Message):
+    __slots__ = ("code", "message", "retry_after_s")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    RETRY_AFTER_S_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    message: str
+    retry_after_s: float
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., retry_after_s: _Optional[float] = ...) -> None: ...
+
+class AskSummary(_message.Message):
+    __slots__ = ("answer", "sources", "cited", "model", "generated", "usage", "timings", "cache", "retrieval", "error")
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    CITED_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    GENERATED_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    TIMINGS_FIELD_NUMBER: _ClassVar[int]
+    CACHE_FIELD_NUMBER: _ClassVar[int]
+    RETRIEVAL_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    answer: str
+    sources: _containers.RepeatedCompositeFieldContainer[Source]
+    cited: _containers.RepeatedScalarFieldContainer[int]
+    model: str
+    generated: bool
+    usage: TokenUsage
+    timings: AskTimings
+    cache: CacheStatus
+    retrieval: SearchDiagnostics
+    error: AskError
+    def __init__(self, answer: _Optional[str] = ..., sources: _Optional[_Iterable[_Union[Source, _Mapping]]] = ..., cited: _Optional[_Iterable[int]] = ..., model: _Optional[str] = ..., generated: _Optional[bool] = ..., usage: _Optional[_Union[TokenUsage, _Mapping]] = ..., timings: _Optional[_Union[AskTimings, _Mapping]] = ..., cache: _Optional[_Union[CacheStatus, str]] = ..., retrieval: _Optional[_Union[SearchDiagnostics, _Mapping]] = ..., error: _Optional[_Union[AskError, _Mapping]] = ...) -> None: ...
+
+class AskResponse(_message.Message):
+    __slots__ = ("delta", "summary")
+    DELTA_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    delta: str
+    summary: AskSummary
+    def __init__(self, delta: _Optional[str] = ..., summary: _Optional[_Union[AskSummary, _Mapping]] = ...) -> None: ...

@@ -69,6 +69,11 @@ class BitragServiceStub:
                 request_serializer=bitrag_dot_v1_dot_bitrag__pb2.SearchRequest.SerializeToString,
                 response_deserializer=bitrag_dot_v1_dot_bitrag__pb2.SearchResponse.FromString,
                 _registered_method=True)
+        self.Ask = channel.unary_stream(
+                '/bitrag.v1.BitragService/Ask',
+                request_serializer=bitrag_dot_v1_dot_bitrag__pb2.AskRequest.SerializeToString,
+                response_deserializer=bitrag_dot_v1_dot_bitrag__pb2.AskResponse.FromString,
+                _registered_method=True)
         self.Calibrate = channel.unary_unary(
                 '/bitrag.v1.BitragService/Calibrate',
                 request_serializer=bitrag_dot_v1_dot_bitrag__pb2.CalibrateRequest.SerializeToString,
@@ -125,6 +130,16 @@ class BitragServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Ask(self, request, context):
+        """Retrieval + a grounded answer citing numbered sources, streamed: text deltas, then one last
+        message with the sources, model, token usage, timings and cache status. If generation fails
+        after retrieval, that last message (with the sources and the error) is still sent, and the
+        call then ends with the error's status.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Calibrate(self, request, context):
         """Fit the confidence gate now (it also runs by itself: at first use, as the collection grows,
         and from a sample of served queries verified in the background).
@@ -170,6 +185,11 @@ def add_BitragServiceServicer_to_server(servicer, server):
                     servicer.Search,
                     request_deserializer=bitrag_dot_v1_dot_bitrag__pb2.SearchRequest.FromString,
                     response_serializer=bitrag_dot_v1_dot_bitrag__pb2.SearchResponse.SerializeToString,
+            ),
+            'Ask': grpc.unary_stream_rpc_method_handler(
+                    servicer.Ask,
+                    request_deserializer=bitrag_dot_v1_dot_bitrag__pb2.AskRequest.FromString,
+                    response_serializer=bitrag_dot_v1_dot_bitrag__pb2.AskResponse.SerializeToString,
             ),
             'Calibrate': grpc.unary_unary_rpc_method_handler(
                     servicer.Calibrate,
@@ -366,6 +386,33 @@ class BitragService:
             '/bitrag.v1.BitragService/Search',
             bitrag_dot_v1_dot_bitrag__pb2.SearchRequest.SerializeToString,
             bitrag_dot_v1_dot_bitrag__pb2.SearchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Ask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/bitrag.v1.BitragService/Ask',
+            bitrag_dot_v1_dot_bitrag__pb2.AskRequest.SerializeToString,
+            bitrag_dot_v1_dot_bitrag__pb2.AskResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -11,7 +11,8 @@ from ..stores.float_store import FloatStore
 
 def exact_scores(query: np.ndarray, floats: FloatStore, block_rows: int = 65536) -> np.ndarray:
     """`[N]` scores of every row in the float file (row id == position)."""
-    out = np.empty(floats.rows, dtype=np.float32)
-    for start, block in floats.blocks(block_rows):
+    n = floats.refresh()  # rows other replicas appended count too
+    out = np.empty(n, dtype=np.float32)
+    for start, block in floats.blocks(block_rows, rows=n):
         out[start : start + block.shape[0]] = block @ query  # [b, d] @ [d] -> [b]
     return out

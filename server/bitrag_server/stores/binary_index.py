@@ -11,7 +11,7 @@ pymilvus is synchronous; callers run these methods in a worker thread.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -26,6 +26,7 @@ T = TypeVar("T")
 TEXT_MAX_BYTES = 65535
 ID_MAX_BYTES = 512
 INSERT_BATCH = 2000
+PARTITION_FIELD = "partition"  # the partition-key field of multi-tenant collections
 QUERY_LIMIT = 16384  # Milvus' cap on (offset + limit) of one query / search
 
 
@@ -44,7 +45,10 @@ def _milvus_call(what: str, fn: Callable[[], T]) -> T:
     except MilvusException as exc:
         msg = str(getattr(exc, "message", exc))
         code = getattr(exc, "code", None)
-        if code in (1, 2) or "connect" in msg.lower() or "unavailable" in msg.lower():
+        low = msg.lower()
+        transient = ("connect", "unavailable", "retry timeout", "deadline", "timed out", "not ready", "not loaded",
+                     "node not found", "channel not", "no available")
+        if code in (1, 2) or any(t in low for t in transient):
             raise Unavailable(f"Milvus {what} failed: {msg}") from exc
         if "expr" in msg.lower():
             raise InvalidArgument(f"rejected by Milvus: {msg}", field="filter") from exc
@@ -57,15 +61,23 @@ def _milvus_call(what: str, fn: Callable[[], T]) -> T:
 
 
 class BinaryIndex:
-    def __init__(self, uri: str, *, token: str = "", consistency: str = "Strong", lite: bool) -> None:
+    def __init__(
+        self, uri: str, *, token: str = "", consistency: str = "Strong", lite: bool, timeout_s: int = 10,
+        tls: dict[str, str] | None = None,
+    ) -> None:
         from pymilvus import MilvusClient
 
         self.uri = uri
         self.lite = lite
         self.consistency = consistency
-        kw: dict[str, Any] = {"uri": uri}
+        # Every call is bounded, pymilvus' retries included (it bounds them only for an int
+        # timeout): a Milvus that is down or restarting costs a caller `timeout_s`, then UNAVAILABLE.
+        self.timeout_s = int(timeout_s)
+        kw: dict[str, Any] = {"uri": uri, "timeout": self.timeout_s}
         if token:
             kw["token"] = token
+        if tls:  # certificate paths for TLS / mTLS to a Milvus server
+            kw.update(tls, secure=True)
         self._client = _milvus_call("connect", lambda: MilvusClient(**kw))
 
     # ---- collections -------------------------------------------------------------------------
@@ -85,9 +97,14 @@ class BinaryIndex:
             )
 
     def exists(self, coll: str) -> bool:
-        return _milvus_call("has_collection", lambda: self._client.has_collection(coll))
+        return _milvus_call("has_collection", lambda: self._client.has_collection(coll, timeout=self.timeout_s))
 
-    def create(self, coll: str, dim: int, index: IndexConfig) -> None:
+    def create(
+        self, coll: str, dim: int, index: IndexConfig, *, consistency: str = "", partition_key: bool = False,
+        num_partitions: int = 64,
+    ) -> None:
+        """The binary collection; with `partition_key`, a PARTITION_FIELD routing rows to
+        `num_partitions` partitions by its value (Milvus' partition key: multi-tenancy)."""
         from pymilvus import DataType, MilvusClient
 
         schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -98,29 +115,33 @@ class BinaryIndex:
         schema.add_field("doc_hash", DataType.VARCHAR, max_length=64)
         schema.add_field("text", DataType.VARCHAR, max_length=TEXT_MAX_BYTES)
         schema.add_field("metadata", DataType.JSON)
+        if partition_key:
+            schema.add_field(PARTITION_FIELD, DataType.VARCHAR, max_length=ID_MAX_BYTES, is_partition_key=True)
         params = self._client.prepare_index_params()
         params.add_index("code", index_type=index.type, metric_type="HAMMING", params=index.build_params)
 
         def create() -> None:
-            if self._client.has_collection(coll):  # never acknowledged: a crash before the manifest
-                self._client.drop_collection(coll)
+            if self._client.has_collection(coll, timeout=self.timeout_s):  # never acknowledged: a crash before the manifest
+                self._client.drop_collection(coll, timeout=self.timeout_s)
+            kw: dict[str, Any] = {"num_partitions": num_partitions} if partition_key else {}
             self._client.create_collection(
-                coll, schema=schema, index_params=params, consistency_level=self.consistency
+                coll, schema=schema, index_params=params, consistency_level=consistency or self.consistency,
+                timeout=self.timeout_s, **kw,
             )
-            self._client.load_collection(coll)
+            self._client.load_collection(coll, timeout=self.timeout_s)
 
         _milvus_call("create_collection", create)
 
     def drop(self, coll: str) -> None:
         def drop() -> None:
-            if self._client.has_collection(coll):
-                self._client.drop_collection(coll)
+            if self._client.has_collection(coll, timeout=self.timeout_s):
+                self._client.drop_collection(coll, timeout=self.timeout_s)
 
         _milvus_call("drop_collection", drop)
 
     def count(self, coll: str) -> int:
         res = _milvus_call(
-            "count", lambda: self._client.query(coll, filter="", output_fields=["count(*)"])
+            "count", lambda: self._client.query(coll, filter="", output_fields=["count(*)"], timeout=self.timeout_s)
         )
         return int(res[0]["count(*)"])
 
@@ -129,21 +150,27 @@ class BinaryIndex:
     def insert(self, coll: str, rows: Sequence[dict[str, Any]]) -> None:
         for i in range(0, len(rows), INSERT_BATCH):
             batch = list(rows[i : i + INSERT_BATCH])
-            _milvus_call("insert", lambda b=batch: self._client.insert(coll, b))
+            _milvus_call("insert", lambda b=batch: self._client.insert(coll, b, timeout=self.timeout_s))
+
+    def flush(self, coll: str) -> None:
+        """Seal growing segments so a server indexes them (searches of growing ones are brute force)."""
+        if not self.lite:
+            _milvus_call("flush", lambda: self._client.flush(coll, timeout=self.timeout_s))
 
     def delete(self, coll: str, pks: Iterable[int]) -> None:
         pks = [int(p) for p in pks]
         for i in range(0, len(pks), INSERT_BATCH):
             batch = pks[i : i + INSERT_BATCH]
-            _milvus_call("delete", lambda b=batch: self._client.delete(coll, ids=b))
-        if pks and not self.lite and self.consistency == "Session":
+            _milvus_call("delete", lambda b=batch: self._client.delete(coll, ids=b, timeout=self.timeout_s))
+        if pks and not self.lite:
             # Session reads wait for this client's last write timestamp, but a Milvus 2.3 server
             # answers a delete without one (pymilvus keeps the last insert's), so later reads could
             # still see the deleted rows. One Strong read waits until the deletes are applied.
             _milvus_call(
                 "delete",
                 lambda: self._client.query(
-                    coll, filter=f"row in [{pks[-1]}]", output_fields=["row"], consistency_level="Strong"
+                    coll, filter=f"row in [{pks[-1]}]", output_fields=["row"], consistency_level="Strong",
+                    timeout=self.timeout_s,
                 ),
             )
 
@@ -156,7 +183,8 @@ class BinaryIndex:
             res = _milvus_call(
                 "query",
                 lambda e=expr: self._client.query(
-                    coll, filter=e, output_fields=["row", "doc_id", "doc_hash"], limit=QUERY_LIMIT
+                    coll, filter=e, output_fields=["row", "doc_id", "doc_hash"], limit=QUERY_LIMIT,
+                    timeout=self.timeout_s,
                 ),
             )
             for r in res:
@@ -170,7 +198,9 @@ class BinaryIndex:
             batch = [int(p) for p in pks[i : i + QUERY_LIMIT]]
             e = f"row in {batch}" + (f" and ({expr})" if expr else "")
             res = _milvus_call(
-                "query", lambda e=e, n=len(batch): self._client.query(coll, filter=e, output_fields=["row"], limit=n)
+                "query", lambda e=e, n=len(batch): self._client.query(
+                    coll, filter=e, output_fields=["row"], limit=n, timeout=self.timeout_s
+                )
             )
             out.update(int(r["row"]) for r in res)
         return out
@@ -178,7 +208,9 @@ class BinaryIndex:
     def matching_rows(self, coll: str, expr: str) -> np.ndarray:
         """Every live row matching `expr` (all of them: iterates past Milvus' 16384 window)."""
         def run() -> np.ndarray:
-            it = self._client.query_iterator(coll, batch_size=QUERY_LIMIT // 2, filter=expr, output_fields=["row"])
+            it = self._client.query_iterator(
+                coll, batch_size=QUERY_LIMIT // 2, filter=expr, output_fields=["row"], timeout=self.timeout_s
+            )
             rows: list[int] = []
             try:
                 while batch := it.next():
@@ -189,6 +221,17 @@ class BinaryIndex:
 
         return _milvus_call("query_iterator", run)
 
+    def iterate(self, coll: str, fields: list[str], batch_size: int) -> Iterator[list[dict[str, Any]]]:
+        """Every live row with `fields`, in batches (backup)."""
+        it = _milvus_call("query_iterator", lambda: self._client.query_iterator(
+            coll, batch_size=batch_size, filter="row >= 0", output_fields=fields, timeout=self.timeout_s
+        ))
+        try:
+            while batch := _milvus_call("query_iterator", it.next):
+                yield batch
+        finally:
+            it.close()
+
     def get(self, coll: str, pks: Sequence[int]) -> dict[int, dict[str, Any]]:
         """row -> {chunk_id, doc_id, text, metadata} for the given primary keys."""
         if not len(pks):
@@ -196,7 +239,8 @@ class BinaryIndex:
         res = _milvus_call(
             "get",
             lambda: self._client.get(
-                coll, ids=[int(p) for p in pks], output_fields=["chunk_id", "doc_id", "text", "metadata"]
+                coll, ids=[int(p) for p in pks], output_fields=["chunk_id", "doc_id", "text", "metadata"],
+                timeout=self.timeout_s,
             ),
         )
         return {int(r["row"]): r for r in res}
@@ -214,6 +258,7 @@ class BinaryIndex:
                 limit=limit,
                 filter=expr,
                 search_params={"metric_type": "HAMMING", "params": dict(search_params)},
+                timeout=self.timeout_s,
             ),
         )
         hits = res[0]
@@ -230,7 +275,7 @@ class BinaryIndex:
             "search",
             lambda: self._client.search(
                 coll, data=[query.astype(np.float32).tolist()], anns_field=field, limit=limit, filter=expr,
-                output_fields=["*"],
+                output_fields=["*"], timeout=self.timeout_s,
             ),
         )
         out = []

@@ -14,10 +14,14 @@ from pathlib import Path
 
 from ..errors import InvalidArgument
 from .float_store import fsync_dir
+from .shared import FileLock
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 MANIFEST = "collection.json"
 VECTORS = "vectors.f32"
+CATALOG_LOCK = ".catalog.lock"
+CONSISTENCY_LEVELS = ("Strong", "Bounded", "Session", "Eventually")
+WRITE_LOCK = "write.lock"
 
 
 def check_name(name: str, field: str = "name") -> str:
@@ -63,6 +67,10 @@ class Manifest:
     generation: int = 0
     created_unix_ms: int = field(default_factory=lambda: int(time.time() * 1000))
     milvus_collection: str = ""
+    milvus_write_ts: int = 0  # Milvus hybrid timestamp of the last insert/delete (any replica)
+    consistency_level: str = ""  # "" = created before it was recorded: the server default
+    partition_key: str = ""  # metadata key stored in the Milvus partition-key field PARTITION_FIELD
+    num_partitions: int = 0
     gate: GateConfig = field(default_factory=GateConfig)
     calibration: dict = field(default_factory=dict)  # retrieve.gate.Calibration fields
 
@@ -84,6 +92,24 @@ class Catalog:
 
     def dir(self, name: str) -> Path:
         return self.root / name
+
+    def lock(self) -> FileLock:
+        """Serialises create / drop / sweep across processes sharing the data directory."""
+        return FileLock(self.root / CATALOG_LOCK)
+
+    def collection_lock(self, name: str) -> FileLock:
+        """Serialises a collection's writes (row files, Milvus, manifest) across processes."""
+        self.dir(name).mkdir(parents=True, exist_ok=True)
+        return FileLock(self.dir(name) / WRITE_LOCK)
+
+    def signature(self, name: str) -> tuple[int, int, int] | None:
+        """(mtime_ns, size, inode) of the manifest, None if the collection does not exist: a
+        rewrite (atomic replace) changes the inode, so a change is never missed."""
+        try:
+            st = os.stat(self.dir(name) / MANIFEST)
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
 
     def names(self) -> list[str]:
         return sorted(p.name for p in self.root.iterdir() if (p / MANIFEST).is_file())

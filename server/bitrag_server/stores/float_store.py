@@ -6,8 +6,13 @@ the in-RAM asymmetric stage and exact Hamming work without a Milvus round trip.
 
 Append-only: `append` writes rows at the end and fsyncs before returning, so a row id is never
 handed to Milvus before its vector is durable. A crash mid-append leaves a partial trailing row,
-which `open` truncates away; rows written but never inserted into Milvus are unreachable
-(nothing points at them) and cost only disk. Deleted rows stay in the file until a compaction.
+which the next writer (`repair`, under the collection's write lock) truncates away; rows written
+but never inserted into Milvus are unreachable (nothing points at them) and cost only disk.
+Deleted rows stay in the file until a compaction.
+
+Several processes (bitrag replicas on a shared volume) may share the files: writers serialise on
+the collection's write lock (an flock, see `stores/shared.py`), append at the file's true end, and
+readers `refresh` when Milvus hands them a row id past what they have mapped.
 """
 
 from __future__ import annotations
@@ -41,15 +46,33 @@ class RowFile:
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         if created:
             fsync_dir(self.path.parent)
-        size = os.fstat(self._fd).st_size
-        if size % self.row_bytes:  # partial row from a crash mid-append: never acknowledged
-            size -= size % self.row_bytes
-            os.ftruncate(self._fd, size)
-            os.fsync(self._fd)
-        self._rows = size // self.row_bytes
+        self._rows = os.fstat(self._fd).st_size // self.row_bytes  # a partial tail is not a row
         self._mm: np.memmap | None = None
         self._mm_rows = 0
         self._lock = threading.Lock()  # appends and remaps
+
+    def repair(self) -> None:
+        """Cut a partial trailing row (a crash mid-append: never acknowledged). Only a writer may
+        call this: with several processes sharing the file, the caller holds the collection's
+        write lock, so the partial row is not another writer's append in progress."""
+        with self._lock:
+            size = os.fstat(self._fd).st_size
+            if size % self.row_bytes:
+                size -= size % self.row_bytes
+                os.ftruncate(self._fd, size)
+                os.fsync(self._fd)
+            self._rows = size // self.row_bytes
+
+    def refresh(self) -> int:
+        """Pick up rows appended by another process sharing the file; returns the row count."""
+        rows = os.fstat(self._fd).st_size // self.row_bytes
+        if rows != self._rows:
+            with self._lock:
+                self._rows = rows
+                if rows < self._mm_rows:  # truncated elsewhere (repair): remap
+                    self._mm = None
+                    self._mm_rows = 0
+        return self._rows
 
     @property
     def rows(self) -> int:
@@ -74,6 +97,7 @@ class RowFile:
         v = np.ascontiguousarray(vectors, dtype=self.dtype)
         if v.ndim != 2 or v.shape[1] != self.dim:
             raise ValueError(f"expected [n, {self.dim}] rows, got {v.shape}")
+        self.repair()  # the true end: rows other processes appended, minus a crashed partial row
         with self._lock:
             start = self._rows
             data = v.tobytes()
@@ -105,6 +129,8 @@ class RowFile:
         ids = np.asarray(ids, dtype=np.int64)
         if ids.size == 0:
             return np.empty((0, self.dim), dtype=self.dtype)
+        if ids.max() >= self._rows:
+            self.refresh()  # appended by another process since we last looked
         if ids.min() < 0 or ids.max() >= self._rows:
             raise IndexError(f"row id out of range [0, {self._rows})")
         order = np.argsort(ids, kind="stable")
@@ -113,9 +139,10 @@ class RowFile:
         rows[order] = mm[ids[order]]  # [C, width]
         return rows
 
-    def blocks(self, block_rows: int = 65536) -> Iterator[tuple[int, np.ndarray]]:
-        """(first row id, `[b, width]` rows) over the whole file, for exact scans."""
-        n = self._rows
+    def blocks(self, block_rows: int = 65536, rows: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """(first row id, `[b, width]` rows) over the first `rows` rows (default: the whole file,
+        refreshed), for exact scans."""
+        n = self.refresh() if rows is None else min(rows, self.refresh())
         if n == 0:
             return
         mm = self._view(n)

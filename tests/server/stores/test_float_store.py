@@ -121,22 +121,44 @@ def test_durable_across_reopen(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("junk", [1, 4, D * 4 - 1])
-def test_partial_trailing_row_truncated_on_open(tmp_path: Path, junk: int) -> None:
+def test_partial_trailing_row_ignored_on_open_and_cut_by_the_next_writer(tmp_path: Path, junk: int) -> None:
     p = tmp_path / "v.f32"
     x = _rows(7, 10)
     s = FloatStore(p, D)
     s.append(x)
     s.close()
-    with open(p, "ab") as f:  # a crash mid-append
+    with open(p, "ab") as f:  # a crash mid-append (or another process's append in progress)
         f.write(b"\xff" * junk)
     assert p.stat().st_size == 7 * D * 4 + junk
     s2 = FloatStore(p, D)
     try:
-        assert s2.rows == 7
-        assert p.stat().st_size == 7 * D * 4
+        assert s2.rows == 7  # a reader never sees a partial row, and never cuts it
+        assert p.stat().st_size == 7 * D * 4 + junk
         assert np.array_equal(s2.gather(np.arange(7)), x)
+        s2.repair()  # a writer (holding the write lock) cuts it
+        assert p.stat().st_size == 7 * D * 4
         y = _rows(2, 11)
         assert s2.append(y) == 7
         assert np.array_equal(s2.gather(np.array([8, 7, 6])), np.stack([y[1], y[0], x[6]]))
     finally:
         s2.close()
+
+
+def test_second_process_appends_are_seen_after_refresh(tmp_path: Path) -> None:
+    """Two stores on one file (two replicas on a shared volume): rows one appends are gathered by
+    the other (refresh on an out-of-range id), and appends continue at the file's true end."""
+    p = tmp_path / "v.f32"
+    a, b = FloatStore(p, D), FloatStore(p, D)
+    try:
+        x, y = _rows(5, 1), _rows(3, 2)
+        assert a.append(x) == 0
+        assert b.rows == 0
+        assert np.array_equal(b.gather(np.array([4, 0])), np.stack([x[4], x[0]]))  # refreshed
+        assert b.append(y) == 5  # after a's rows, not over them
+        assert np.array_equal(a.gather(np.arange(8)), np.concatenate([x, y]))
+        with pytest.raises(IndexError):
+            a.gather(np.array([8]))
+        assert [first for first, _ in a.blocks(4)] == [0, 4]
+    finally:
+        a.close()
+        b.close()
