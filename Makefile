@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 BITRAG := $(VENV)/bin/bitrag
 STAMP  := $(VENV)/.installed
 
-.PHONY: install proto proto-check demo test bench clean
+.PHONY: install proto proto-check demo test bench bench-1m bench-10m clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,14 +29,27 @@ test: $(STAMP)
 	@redis-cli -p 6379 ping >/dev/null 2>&1 || redis-server --daemonize yes --port 6379 --save "" --appendonly no >/dev/null 2>&1 || true
 	$(PY) -m pytest
 
-# Quality of the core path (plain Hamming -> float32, then with the asymmetric shortlist) and the
-# confidence gate, on scifact through gRPC. Reports in bench/results/.
+# Benchmarks (reports in bench/results/; bench/README.md): scifact quality per mode, the gate,
+# the synthetic generator's fidelity, latency/memory/baselines at 10k and 100k on both backends,
+# and the Ask and semantic-cache measurements. bench-1m / bench-10m are long runs (1 h / 3-4 h).
 bench: $(STAMP)
-	$(PY) bench/quality.py --data ../shared/data/scifact --embeddings minilm-l6-384 --hamming-pool-factor 1
-	$(PY) bench/quality.py --data ../shared/data/scifact --embeddings minilm-l6-384 --hamming-pool-factor 4
-	$(PY) bench/quality.py --data ../shared/data/scifact --embeddings mpnet-base-768 --hamming-pool-factor 1
-	$(PY) bench/quality.py --data ../shared/data/scifact --embeddings mpnet-base-768 --hamming-pool-factor 4
-	$(PY) bench/gate.py --data ../shared/data/scifact --embeddings minilm-l6-384 mpnet-base-768
+	$(BITRAG) bench quality --data ../shared/data/scifact --embeddings minilm-l6-384 --hamming-pool-factor 1
+	$(BITRAG) bench quality --data ../shared/data/scifact --embeddings minilm-l6-384 --hamming-pool-factor 4
+	$(BITRAG) bench quality --data ../shared/data/scifact --embeddings mpnet-base-768 --hamming-pool-factor 1
+	$(BITRAG) bench quality --data ../shared/data/scifact --embeddings mpnet-base-768 --hamming-pool-factor 4
+	$(BITRAG) bench gate --data ../shared/data/scifact --embeddings minilm-l6-384 mpnet-base-768
+	$(BITRAG) bench synth --fidelity
+	$(BITRAG) bench scale --n 10k 100k --backend lite
+	$(BITRAG) bench scale --n 10k 100k --backend standalone
+	$(PY) bench/ask.py --docs 1000 --questions 200
+	$(PY) bench/semantic_cache.py
+	$(PY) bench/float_fetch.py --rows 100000 --dim 768
+
+bench-1m: $(STAMP)
+	$(BITRAG) bench scale --n 1M --backend standalone --keep
+
+bench-10m: $(STAMP)
+	$(BITRAG) bench scale --n 10M --backend standalone --queries 200 --concurrency-queries 32 --keep
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from bitrag_server.bench.milvus import MilvusStandalone
+from bitrag_server.milvus_standalone import MilvusStandalone
 from bitrag_server.stores.float_store import FloatStore
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -589,7 +589,8 @@ class Engine:
         m = (await self._get(name)).manifest
         embedder = self.embedders.get(m.embedder) if m.embedder != "none" else None
         if embedder is None:
-            raise FailedPrecondition(f"collection {m.name!r} has no embedder: send a query vector", field=field)
+            hint = "send a query vector" if field == "text" else "asking needs a collection with an embedder"
+            raise FailedPrecondition(f"collection {m.name!r} has no embedder: {hint}", field=field)
         return (await asyncio.to_thread(embedder.embed, [text]))[0]
 
     async def search(self, q: SearchQuery) -> SearchResult:

@@ -31,11 +31,14 @@ def snippet(text: str, limit: int) -> str:
 
 
 def _source_block(s: Source, limit: int) -> str:
+    """`[n] (document: id) title` + the chunk's text, in at most `limit` characters."""
     head = f"[{s.number}] (document: {s.document_id})"
     title = s.metadata.get("title") or s.metadata.get("file_name")
     if title:
         head += f" {title}"
-    return f"{head}\n{snippet(s.text, limit)}"
+    head = head[:limit]
+    room = limit - len(head) - 1
+    return f"{head}\n{snippet(s.text, room)}" if room >= 20 else head
 
 
 def build_messages(question: str, sources: list[Source], budget_chars: int) -> list[dict[str, str]]:
@@ -44,10 +47,10 @@ def build_messages(question: str, sources: list[Source], budget_chars: int) -> l
     blocks: list[str] = []
     left = budget_chars
     for i, s in enumerate(sources):
-        share = left // (len(sources) - i)
-        block = _source_block(s, max(share - 40, 20))
+        share = left // (len(sources) - i) - 2  # the blank line between blocks
+        block = _source_block(s, max(share, 0))
         blocks.append(block)
-        left -= len(block)
+        left -= len(block) + 2
     context = "\n\n".join(blocks) if blocks else "(no sources matched)"
     user = f"Sources:\n\n{context}\n\nQuestion: {squash(question)}\n\nAnswer with citations:"
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]

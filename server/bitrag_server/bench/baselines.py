@@ -88,7 +88,7 @@ def milvus_float32(backend: str, corpus: np.ndarray, queries: np.ndarray, truth:
     from pymilvus import MilvusClient
     from tqdm import tqdm
 
-    from .milvus import MilvusStandalone, flush_and_index, segments
+    from ..milvus_standalone import MilvusStandalone, flush_and_index, segments
 
     n, dim = corpus.shape
     work = Path(work)

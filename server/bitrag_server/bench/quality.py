@@ -105,7 +105,7 @@ def run(cfg: QualityConfig) -> dict[str, Any]:
     from bitrag import Client, IndexSpec
     from bitrag_server.launch import ServerProcess
 
-    from .milvus import MilvusStandalone, flush_and_index
+    from ..milvus_standalone import MilvusStandalone, flush_and_index
     from .runner import grpc_run
 
     b = load_beir(cfg.data, cfg.embeddings)

@@ -136,7 +136,7 @@ def run_n(cfg: ScaleConfig, n: int) -> dict[str, Any]:
     from bitrag_server.launch import ServerProcess
 
     from . import baselines
-    from .milvus import MilvusStandalone, flush_and_index, segments
+    from ..milvus_standalone import MilvusStandalone, flush_and_index, segments
     from .runner import grpc_run, summarize
     from .synth import VectorCache, fit_from_beir
 

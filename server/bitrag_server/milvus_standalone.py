@@ -71,7 +71,7 @@ class MilvusStandalone:
         s.webservice_port = web  # METRICS_PORT: /healthz
         anchor = "  use:\n    embed: true"
         if anchor not in s.config.template_text:
-            raise RuntimeError("the milvus package's config template changed: update bitrag_server/bench/milvus.py")
+            raise RuntimeError("the milvus package's config template changed: update bitrag_server/milvus_standalone.py")
         s.config.template_text = s.config.template_text.replace(
             anchor, f"  config:\n    path: {etcd_yaml}\n{anchor}", 1
         )
@@ -103,9 +103,10 @@ class MilvusStandalone:
                 continue
             self.server = s
             self.uri = f"http://127.0.0.1:{s.listen_port}"
-            probe = MilvusClient(uri=self.uri)
-            probe.list_collections()
-            probe.close()
+            if not (self.extra_config.get("tls_mode") or self.extra_config.get("authorization_enabled")):
+                probe = MilvusClient(uri=self.uri)  # TLS / auth need credentials: the caller probes
+                probe.list_collections()
+                probe.close()
             return self
         raise RuntimeError("Milvus standalone failed to start:\n" + "\n\n".join(errors))
 
