@@ -35,25 +35,13 @@ from tqdm import tqdm
 from .config import Settings
 from .errors import AlreadyExists, BitragError, InvalidArgument, NotFound
 from .stores.binary_index import PARTITION_FIELD, BinaryIndex
-from .stores.catalog import MANIFEST, VECTORS, Catalog, Manifest, check_name
+from .stores.catalog import CODES, MANIFEST, VECTORS, Catalog, Manifest, check_name
 from .stores.float_store import CodeStore, FloatStore, fsync_dir
 
 FORMAT = 1
-CODES = "codes.u8"
 ROWS = "rows.jsonl"
 EXPORT_BATCH = 4096
 FIELDS = ["row", "chunk_id", "doc_id", "doc_hash", "text", "metadata"]
-
-
-def _index(settings: Settings) -> BinaryIndex:
-    s = settings
-    tls = {k: v for k, v in {
-        "server_pem_path": s.milvus_server_pem_path, "ca_pem_path": s.milvus_ca_pem_path,
-        "client_pem_path": s.milvus_client_pem_path, "client_key_path": s.milvus_client_key_path,
-        "server_name": s.milvus_server_name,
-    }.items() if v}
-    return BinaryIndex(s.resolved_milvus_uri(), token=s.milvus_token, consistency=s.milvus_consistency,
-                       lite=s.is_milvus_lite, timeout_s=s.milvus_timeout_s, tls=tls)
 
 
 def _copy_rows(src: Path, dst: Path, rows: int, row_bytes: int) -> None:
@@ -79,7 +67,7 @@ def backup(settings: Settings, name: str, out: Path, *, progress: bool = True) -
     if out.exists() and any(out.iterdir()):
         raise AlreadyExists(f"{out} is not empty")
     out.mkdir(parents=True, exist_ok=True)
-    index = _index(settings)
+    index = BinaryIndex.from_settings(settings)
     t0 = time.time()
     try:
         with catalog.collection_lock(name):  # no writer changes the collection while we copy
@@ -124,7 +112,7 @@ def restore(settings: Settings, src: Path, *, name: str = "", progress: bool = T
     name = check_name(name or m.name)
     m = replace(m, name=name, milvus_collection=f"bitrag_{name}", milvus_write_ts=0)
     catalog = Catalog(settings.data_dir)
-    index = _index(settings)
+    index = BinaryIndex.from_settings(settings)
     try:
         with catalog.lock():
             if catalog.signature(name) is not None:

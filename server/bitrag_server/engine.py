@@ -56,6 +56,7 @@ from .retrieve.gate import Calibration
 from .searcher import Searcher, Timer
 from .stores.binary_index import ID_MAX_BYTES, PARTITION_FIELD, TEXT_MAX_BYTES, BinaryIndex
 from .stores.catalog import (
+    CODES,
     CONSISTENCY_LEVELS,
     FALLBACKS,
     VECTORS,
@@ -66,9 +67,7 @@ from .stores.catalog import (
     check_name,
 )
 from .stores.float_store import CodeStore, FloatStore
-from .stores.shared import FileLock
 
-CODES = "codes.u8"
 CALIBRATION_INTERVAL_S = 2.0
 
 log = logging.getLogger(__name__)
@@ -95,21 +94,7 @@ class Engine:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(self._sweep)
-        self.index = await asyncio.to_thread(
-            BinaryIndex,
-            s.resolved_milvus_uri(),
-            token=s.milvus_token,
-            consistency=s.milvus_consistency,
-            lite=s.is_milvus_lite,
-            timeout_s=s.milvus_timeout_s,
-            tls={
-                k: v for k, v in {
-                    "server_pem_path": s.milvus_server_pem_path, "ca_pem_path": s.milvus_ca_pem_path,
-                    "client_pem_path": s.milvus_client_pem_path, "client_key_path": s.milvus_client_key_path,
-                    "server_name": s.milvus_server_name,
-                }.items() if v
-            },
-        )
+        self.index = await asyncio.to_thread(BinaryIndex.from_settings, s)
         for name in self.catalog.names():
             c = await asyncio.to_thread(self._adopt, name)
             if c is not None:
@@ -145,22 +130,26 @@ class Engine:
         except FileNotFoundError:  # dropped meanwhile
             return None
 
-    def _refresh(self, c: Collection) -> None:
-        """Reload the manifest if another replica rewrote it (generation, gate, calibration)."""
+    def _refresh(self, c: Collection) -> bool:
+        """Reload the manifest if another replica rewrote it (generation, gate, calibration).
+        False: `c` is gone (dropped, or dropped and re-created, by another replica)."""
         sig = self.catalog.signature(c.name)
-        if sig is None or sig == c.manifest_sig:
-            return
+        if sig is None:
+            return False
+        if sig == c.manifest_sig:
+            return True
         try:
             m = self.catalog.load(c.name)
         except FileNotFoundError:
-            return
+            return False
         if m.created_unix_ms != c.manifest.created_unix_ms:  # dropped and re-created elsewhere
-            return
+            return False
         c.manifest = m
         c.manifest_sig = sig
         if m.calibration and m.calibration != asdict(c.calibration):
             c.calibration = _calibration_of(m)
         _note_write_ts(m)
+        return True
 
     def _save(self, c: Collection) -> None:
         """Write the manifest (caller holds the write lock), with the Milvus timestamp of this
@@ -177,9 +166,8 @@ class Engine:
         async with c.lock:
             await asyncio.to_thread(c.flock.acquire)
             try:
-                if self.catalog.signature(c.name) is None or self._collections.get(c.name) is not c:
+                if self._collections.get(c.name) is not c or not self._refresh(c):
                     raise NotFound(f"collection {c.name!r} does not exist", field="collection")
-                self._refresh(c)
                 await asyncio.to_thread(c.floats.refresh)
                 await asyncio.to_thread(c.codes.refresh)
                 yield c
@@ -209,13 +197,9 @@ class Engine:
         check_name(name, field)
         c = self._collections.get(name)
         sig = self.catalog.signature(name)
-        if c is not None and sig is not None:
-            if sig != c.manifest_sig:
-                self._refresh(c)
-                if c.manifest.created_unix_ms != self._created_on_disk(name):
-                    c = None  # dropped and re-created elsewhere: reopen below
-            if c is not None:
-                return c
+        if c is not None and sig is not None and (sig == c.manifest_sig or self._refresh(c)):
+            return c
+        # else: dropped, or dropped and re-created, by another replica: forget it, reopen below
         if c is not None or name in self._collections:  # dropped (by another replica)
             self._forget(name)
         if sig is None:
@@ -228,12 +212,6 @@ class Engine:
                     raise NotFound(f"collection {name!r} does not exist", field=field)
                 self._collections[name] = c
         return c
-
-    def _created_on_disk(self, name: str) -> int | None:
-        try:
-            return self.catalog.load(name).created_unix_ms
-        except FileNotFoundError:
-            return None
 
     def _forget(self, name: str) -> None:
         c = self._collections.pop(name, None)

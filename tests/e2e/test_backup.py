@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import bitrag
-from conftest import SMALL_IVF, ServerProc
+from servers import SMALL_IVF, ServerProc
 
 DIM = 32
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import bitrag
-from conftest import SMALL_IVF, ServerProc, _start_milvus
+from servers import SMALL_IVF, ServerProc, _start_milvus
 
 pytestmark = pytest.mark.standalone
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import SMALL_IVF, ServerProc, _start_milvus
+from servers import SMALL_IVF, ServerProc, _start_milvus
 
 pytestmark = pytest.mark.standalone
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import bitrag
-from conftest import SMALL_IVF, ServerProc
+from servers import SMALL_IVF, ServerProc
 
 pytestmark = pytest.mark.standalone
 

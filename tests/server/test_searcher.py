@@ -17,10 +17,10 @@ import pytest
 from bitrag_server import calibrate
 from bitrag_server.config import Settings
 from bitrag_server.domain import CollectionSpec, RecordIn, SearchQuery, SearchResult
-from bitrag_server.engine import CODES, Engine
+from bitrag_server.engine import Engine
 from bitrag_server.errors import InvalidArgument
 from bitrag_server.quantize import binarize, hamming, l2_normalize
-from bitrag_server.stores.catalog import MANIFEST, GateConfig
+from bitrag_server.stores.catalog import CODES, MANIFEST, GateConfig
 
 DIM = 64
 N = 3000  # default pool (k=10, oversample 4: 40 rescored of a 160-code Hamming pool) << N

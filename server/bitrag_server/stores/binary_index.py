@@ -80,6 +80,19 @@ class BinaryIndex:
             kw.update(tls, secure=True)
         self._client = _milvus_call("connect", lambda: MilvusClient(**kw))
 
+    @classmethod
+    def from_settings(cls, s: Any) -> BinaryIndex:  # s: config.Settings
+        """Connect as the server's settings say: URI, token, TLS, consistency, call timeout."""
+        tls = {
+            k: v for k, v in {
+                "server_pem_path": s.milvus_server_pem_path, "ca_pem_path": s.milvus_ca_pem_path,
+                "client_pem_path": s.milvus_client_pem_path, "client_key_path": s.milvus_client_key_path,
+                "server_name": s.milvus_server_name,
+            }.items() if v
+        }
+        return cls(s.resolved_milvus_uri(), token=s.milvus_token, consistency=s.milvus_consistency,
+                   lite=s.is_milvus_lite, timeout_s=s.milvus_timeout_s, tls=tls)
+
     # ---- collections -------------------------------------------------------------------------
 
     def default_index(self, nlist: int, nprobe: int) -> IndexConfig:

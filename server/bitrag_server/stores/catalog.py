@@ -19,6 +19,7 @@ from .shared import FileLock
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 MANIFEST = "collection.json"
 VECTORS = "vectors.f32"
+CODES = "codes.u8"
 CATALOG_LOCK = ".catalog.lock"
 CONSISTENCY_LEVELS = ("Strong", "Bounded", "Session", "Eventually")
 WRITE_LOCK = "write.lock"
