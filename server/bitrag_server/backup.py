@@ -1,7 +1,8 @@
 """Backup and restore of one collection: `bitrag backup NAME DIR`, `bitrag restore DIR [--name NEW]`.
 
-A collection lives in two places: the data directory (manifest, float32 rows, codes) and Milvus
-(the codes again, with chunk ids, document ids and hashes, text and metadata). A backup holds both:
+A collection lives in two places: the data directory (manifest, float32 rows, codes, records:
+chunk ids, hashes, text) and Milvus (the codes again, with document ids and metadata, and which rows
+are live). A backup holds both:
 
     DIR/backup.json     format version, collection, counts, time
     DIR/collection.json the manifest
@@ -35,13 +36,16 @@ from tqdm import tqdm
 from .config import Settings
 from .errors import AlreadyExists, BitragError, InvalidArgument, NotFound
 from .stores.binary_index import PARTITION_FIELD, BinaryIndex
-from .stores.catalog import CODES, MANIFEST, VECTORS, Catalog, Manifest, check_name
+from .collection import record
+from .stores.catalog import CODES, LAYOUT, MANIFEST, VECTORS, Catalog, Manifest, check_name
 from .stores.float_store import CodeStore, FloatStore, fsync_dir
+from .stores.record_store import RecordStore
 
 FORMAT = 1
 ROWS = "rows.jsonl"
 EXPORT_BATCH = 4096
-FIELDS = ["row", "chunk_id", "doc_id", "doc_hash", "text", "metadata"]
+FIELDS = ["row", "chunk_id", "doc_id", "doc_hash", "text", "metadata"]  # of a rows.jsonl line
+MILVUS_FIELDS = ["row", "doc_id", "metadata"]
 
 
 def _copy_rows(src: Path, dst: Path, rows: int, row_bytes: int) -> None:
@@ -79,16 +83,27 @@ def backup(settings: Settings, name: str, out: Path, *, progress: bool = True) -
             _copy_rows(d / VECTORS, out / VECTORS, rows, m.dimension * 4)
             _copy_rows(d / CODES, out / CODES, rows, m.dimension // 8)
             fields = FIELDS + ([PARTITION_FIELD] if m.partition_key else [])
+            # a layout 1 collection still holds the records in Milvus (and may not have been
+            # opened by a server since the record store came)
+            query = (list(fields) if m.layout < 2 else MILVUS_FIELDS + ([PARTITION_FIELD] if m.partition_key else []))
+            records = RecordStore(d) if m.layout >= 2 else None
             live = 0
-            with open(out / ROWS, "w") as f, tqdm(desc=f"export {name}", unit="row", disable=not progress,
-                                                  file=sys.stderr) as bar:
-                for batch in index.iterate(m.milvus_collection, fields, EXPORT_BATCH):
-                    for r in batch:
-                        f.write(json.dumps({k: r[k] for k in fields}, separators=(",", ":")) + "\n")
-                    live += len(batch)
-                    bar.update(len(batch))
-                f.flush()
-                os.fsync(f.fileno())
+            try:
+                with open(out / ROWS, "w") as f, tqdm(desc=f"export {name}", unit="row", disable=not progress,
+                                                      file=sys.stderr) as bar:
+                    for batch in index.iterate(m.milvus_collection, query, EXPORT_BATCH):
+                        if records is not None:
+                            for r, rec in zip(batch, records.get([int(r["row"]) for r in batch])):
+                                r.update(chunk_id=rec["chunk_id"], doc_hash=rec["doc_hash"], text=rec["text"])
+                        for r in batch:
+                            f.write(json.dumps({k: r[k] for k in fields}, separators=(",", ":")) + "\n")
+                        live += len(batch)
+                        bar.update(len(batch))
+                    f.flush()
+                    os.fsync(f.fileno())
+            finally:
+                if records is not None:
+                    records.close()
             (out / MANIFEST).write_text(m.to_json())
         info = {"format": FORMAT, "collection": name, "dimension": m.dimension, "float_rows": rows,
                 "live_rows": live, "generation": m.generation, "created_unix_ms": int(t0 * 1000),
@@ -110,7 +125,7 @@ def restore(settings: Settings, src: Path, *, name: str = "", progress: bool = T
         raise InvalidArgument(f"backup format {info.get('format')} is not {FORMAT}")
     m = Manifest.from_json((src / MANIFEST).read_text())
     name = check_name(name or m.name)
-    m = replace(m, name=name, milvus_collection=f"bitrag_{name}", milvus_write_ts=0)
+    m = replace(m, name=name, milvus_collection=f"bitrag_{name}", milvus_write_ts=0, layout=LAYOUT)
     catalog = Catalog(settings.data_dir)
     index = BinaryIndex.from_settings(settings)
     try:
@@ -127,21 +142,26 @@ def restore(settings: Settings, src: Path, *, name: str = "", progress: bool = T
                     shutil.copyfile(src / VECTORS, d / VECTORS)
                     shutil.copyfile(src / CODES, d / CODES)
                     codes = CodeStore(d / CODES, m.dimension)
+                    records = RecordStore(d)
                     n = 0
-                    with open(src / ROWS) as f, tqdm(total=info["live_rows"], desc=f"import {name}", unit="row",
-                                                     disable=not progress, file=sys.stderr) as bar:
-                        batch: list[dict[str, Any]] = []
-                        for line in f:
-                            r = json.loads(line)
-                            batch.append(r)
-                            if len(batch) >= EXPORT_BATCH:
-                                n += _insert(index, m, codes, batch)
+                    try:
+                        with open(src / ROWS) as f, tqdm(total=info["live_rows"], desc=f"import {name}",
+                                                         unit="row", disable=not progress, file=sys.stderr) as bar:
+                            batch: list[dict[str, Any]] = []
+                            for line in f:
+                                batch.append(json.loads(line))
+                                if len(batch) >= EXPORT_BATCH:
+                                    n += _insert(index, m, codes, records, batch)
+                                    bar.update(len(batch))
+                                    batch = []
+                            if batch:
+                                n += _insert(index, m, codes, records, batch)
                                 bar.update(len(batch))
-                                batch = []
-                        if batch:
-                            n += _insert(index, m, codes, batch)
-                            bar.update(len(batch))
-                    codes.close()
+                        if records.rows < info["float_rows"]:  # deleted rows at the end
+                            records.append([{}] * (info["float_rows"] - records.rows))
+                    finally:
+                        codes.close()
+                        records.close()
                     index.flush(m.milvus_collection)
                     catalog.save(m)  # the commit point
             except BaseException:
@@ -153,10 +173,23 @@ def restore(settings: Settings, src: Path, *, name: str = "", progress: bool = T
         index.close()
 
 
-def _insert(index: BinaryIndex, m: Manifest, codes: CodeStore, batch: list[dict[str, Any]]) -> int:
+def _insert(
+    index: BinaryIndex, m: Manifest, codes: CodeStore, records: RecordStore, batch: list[dict[str, Any]]
+) -> int:
+    """Records (rows in order; deleted rows in between get empty ones), then the Milvus rows."""
+    out: list[dict[str, Any]] = []
+    for r in batch:
+        gap = int(r["row"]) - records.rows - len(out)
+        if gap < 0:
+            raise InvalidArgument(f"{ROWS}: rows out of order at row {r['row']}")
+        out.extend({} for _ in range(gap))
+        out.append(record(r["chunk_id"], r["doc_id"], r["doc_hash"], r["text"], r["metadata"]))
+    records.append(out)
     rows = np.asarray([r["row"] for r in batch], dtype=np.int64)
     packed = codes.gather(rows)  # [b, d/8], the same bits Milvus had
-    index.insert(m.milvus_collection, [{**r, "code": packed[i].tobytes()} for i, r in enumerate(batch)])
+    keep = ["row", "doc_id", "metadata"] + ([PARTITION_FIELD] if m.partition_key else [])
+    index.insert(m.milvus_collection,
+                 [{**{k: r[k] for k in keep}, "code": packed[i].tobytes()} for i, r in enumerate(batch)])
     return len(batch)
 
 

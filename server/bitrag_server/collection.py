@@ -13,6 +13,7 @@ from .quantize import binarize
 from .retrieve.gate import Calibration
 from .stores.catalog import Manifest
 from .stores.float_store import CodeStore, FloatStore
+from .stores.record_store import RecordStore
 from .stores.shared import FileLock
 
 
@@ -33,6 +34,7 @@ class Collection:
     codes: CodeStore
     thresholds: np.ndarray  # [d]
     calibration: Calibration
+    records: RecordStore
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # served queries waiting for verification, and verified (z, exact?, recall) triples
     pending: collections.deque = field(default_factory=lambda: collections.deque(maxlen=1000))
@@ -56,17 +58,48 @@ class Collection:
     def dim(self) -> int:
         return self.manifest.dimension
 
+    def close(self) -> None:
+        self.floats.close()
+        self.codes.close()
+        self.records.close()
+
+    def refresh(self) -> None:
+        """Pick up rows other replicas appended (the caller holds the write lock)."""
+        self.floats.refresh()
+        self.codes.refresh()
+        self.records.refresh()
+
     def threshold(self) -> float:
         """The gate's threshold in force: fixed in the gate config, else the calibrated one."""
         fixed = self.manifest.gate.confidence_threshold
         return fixed if fixed > 0 else self.calibration.threshold
 
-    def reconcile(self) -> None:
-        """Make the codes file match the float file after a crash or for collections created before
-        it existed: codes are derived data (binarize(floats)), so missing ones are recomputed.
+    def reconcile(self, legacy_records=None) -> None:  # noqa: ANN001 - Callable[[int], Iterator[list[dict]]]
+        """Make the codes and records match the float file after a crash or for collections created
+        before they existed: codes are derived data (binarize(floats)), so missing ones are
+        recomputed; missing records are rows never inserted into Milvus (appends go floats, codes,
+        records, then Milvus), or, for a layout 1 collection, copied from Milvus by
+        `legacy_records(first_row)` (batches of Milvus rows in row order).
         A writer's job: the caller holds the collection's write lock."""
         self.floats.repair()
         self.codes.repair()
+        self.records.repair()
+        if self.records.rows > self.floats.rows:
+            self.records.truncate(self.floats.rows)
+        if self.records.rows < self.floats.rows:
+            n = self.floats.rows
+            if legacy_records is not None:
+                for batch in legacy_records(self.records.rows):
+                    batch = sorted((r for r in batch if self.records.rows <= int(r["row"]) < n), key=lambda r: int(r["row"]))
+                    if not batch:
+                        continue
+                    out: list[dict] = []
+                    for r in batch:  # rows deleted in Milvus: an empty record (unreachable)
+                        out.extend({} for _ in range(int(r["row"]) - self.records.rows - len(out)))
+                        out.append(record(r["chunk_id"], r["doc_id"], r["doc_hash"], r["text"], r["metadata"]))
+                    self.records.append(out)
+            if self.records.rows < n:
+                self.records.append([{}] * (n - self.records.rows))
         if self.codes.rows > self.floats.rows:
             self.codes.truncate(self.floats.rows)
         if self.codes.rows < self.floats.rows:
@@ -75,3 +108,8 @@ class Collection:
                 if first + block.shape[0] <= start:
                     continue
                 self.codes.append(binarize(block[max(0, start - first):], self.thresholds))
+
+
+def record(chunk_id: str, doc_id: str, doc_hash: str, text: str, metadata: dict) -> dict:
+    """One row's record in the record store."""
+    return {"chunk_id": chunk_id, "doc_id": doc_id, "doc_hash": doc_hash, "text": text, "metadata": metadata}

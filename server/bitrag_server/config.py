@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     target_recall: float = Field(0.99, gt=0, le=1, description="default target of new collections' gates")
     fallback: str = Field("widen,exact", description="default fallback chain: widen, exact, collection")
     widen_max_rows: int = Field(4096, ge=1, le=16384, description="widen: most float rows rescored")
+    widen_accept_stable: bool = Field(
+        True,
+        description="widen: an answer that a 4x wider search left unchanged stands even below the "
+        "threshold (false: only a confident or provably exact one; the rest go to the next fallback)",
+    )
     calibration_samples: int = Field(300, ge=20, le=5000, description="pseudo-queries per calibration")
     calibration_query_rate: float = Field(
         0.05, ge=0, le=1, description="share of served searches verified in the background (0 = off)"

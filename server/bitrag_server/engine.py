@@ -46,7 +46,7 @@ from .domain import (
     SearchResult,
 )
 from . import calibrate
-from .collection import Collection
+from .collection import Collection, record
 from .domain import MODES
 from .embed import Embedders
 from .errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
@@ -54,11 +54,12 @@ from .ingest import Chunk, chunk_id, document_hash, records_hash, split_document
 from .quantize import binarize
 from .retrieve.gate import Calibration
 from .searcher import Searcher, Timer
-from .stores.binary_index import ID_MAX_BYTES, PARTITION_FIELD, TEXT_MAX_BYTES, BinaryIndex
+from .stores.binary_index import ID_MAX_BYTES, LEGACY_FIELDS, PARTITION_FIELD, TEXT_MAX_BYTES, BinaryIndex
 from .stores.catalog import (
     CODES,
     CONSISTENCY_LEVELS,
     FALLBACKS,
+    LAYOUT,
     VECTORS,
     Catalog,
     GateConfig,
@@ -67,6 +68,7 @@ from .stores.catalog import (
     check_name,
 )
 from .stores.float_store import CodeStore, FloatStore
+from .stores.record_store import RECORD_INDEX, RECORDS, RecordStore
 
 CALIBRATION_INTERVAL_S = 2.0
 
@@ -112,8 +114,12 @@ class Engine:
         d = self.catalog.dir(m.name)
         th = np.zeros(m.dimension, np.float32) if m.thresholds is None else np.asarray(m.thresholds, np.float32)
         c = Collection(m, FloatStore(d / VECTORS, m.dimension), CodeStore(d / CODES, m.dimension), th,
-                       _calibration_of(m), flock=self.catalog.collection_lock(m.name))
-        c.reconcile()
+                       _calibration_of(m), RecordStore(d), flock=self.catalog.collection_lock(m.name))
+        legacy = None
+        if m.layout < 2:  # records still only in Milvus: copied to the record store once
+            fields = ["row", "doc_id", "metadata", *LEGACY_FIELDS]
+            legacy = lambda first: self._idx.iterate(m.milvus_collection, fields, 4096, f"row >= {first}")  # noqa: E731
+        c.reconcile(legacy)
         c.manifest_sig = self.catalog.signature(m.name)
         _note_write_ts(m)
         return c
@@ -168,8 +174,7 @@ class Engine:
             try:
                 if self._collections.get(c.name) is not c or not self._refresh(c):
                     raise NotFound(f"collection {c.name!r} does not exist", field="collection")
-                await asyncio.to_thread(c.floats.refresh)
-                await asyncio.to_thread(c.codes.refresh)
+                await asyncio.to_thread(c.refresh)
                 yield c
             finally:
                 c.flock.release()
@@ -184,8 +189,7 @@ class Engine:
             self._calibration_task = None
         for c in self._collections.values():
             async with c.lock:
-                c.floats.close()
-                c.codes.close()
+                c.close()
         self._collections.clear()
         if self.index is not None:
             await asyncio.to_thread(self.index.close)
@@ -216,8 +220,7 @@ class Engine:
     def _forget(self, name: str) -> None:
         c = self._collections.pop(name, None)
         if c is not None:
-            c.floats.close()
-            c.codes.close()
+            c.close()
 
     @property
     def _idx(self) -> BinaryIndex:
@@ -306,6 +309,7 @@ class Engine:
             consistency_level=spec.consistency_level,
             partition_key=spec.partition_key,
             num_partitions=spec.num_partitions,
+            layout=LAYOUT,
         )
         # Milvus first, manifest last: the manifest's existence is the commit point.
         await asyncio.to_thread(
@@ -317,7 +321,8 @@ class Engine:
         try:
             self.catalog.dir(m.name).mkdir(parents=True, exist_ok=True)
             (self.catalog.dir(m.name) / VECTORS).unlink(missing_ok=True)
-            (self.catalog.dir(m.name) / CODES).unlink(missing_ok=True)
+            for leftover in (CODES, RECORDS, RECORD_INDEX):
+                (self.catalog.dir(m.name) / leftover).unlink(missing_ok=True)
             with self.catalog.collection_lock(m.name):
                 coll = self._open(m)
                 self.catalog.save(m)
@@ -410,8 +415,7 @@ class Engine:
                     try:
                         await asyncio.to_thread(self._idx.drop, c.milvus)
                     finally:
-                        c.floats.close()
-                        c.codes.close()
+                        c.close()
                         self.catalog.remove(name)
             finally:
                 catalog_lock.release()
@@ -461,7 +465,7 @@ class Engine:
             new_hash[doc_id] = records_hash(recs)
 
         async with self._write(c):
-            existing = await asyncio.to_thread(self._idx.rows_of_documents, c.milvus, list(new_hash))
+            existing = await asyncio.to_thread(self._existing, c, list(new_hash))
             timer.lap("lookup")
             result = IngestResult()
             changed: set[str] = set()
@@ -505,19 +509,19 @@ class Engine:
                             f"chunk {ch.chunk_id!r} text exceeds {TEXT_MAX_BYTES} bytes", field="records"
                         )
                 codes = binarize(vectors, c.thresholds)  # [n, d/8]
-                start = await asyncio.to_thread(c.floats.append, vectors)  # durable before Milvus sees it
-                await asyncio.to_thread(c.codes.append, codes)
+                recs = [record(ch.chunk_id, ch.doc_id, new_hash[ch.doc_id], ch.text, ch.metadata) for ch in chunks]
+                start = await asyncio.to_thread(self._append_rows, c, vectors, codes, recs)
                 timer.lap("float_store")
+                legacy = m.layout < 2
                 rows = [
                     {
                         "row": start + i,
                         "code": codes[i].tobytes(),
-                        "chunk_id": ch.chunk_id,
                         "doc_id": ch.doc_id,
-                        "doc_hash": new_hash[ch.doc_id],
-                        "text": ch.text,
                         "metadata": ch.metadata,
                         **({PARTITION_FIELD: str(ch.metadata[m.partition_key])} if m.partition_key else {}),
+                        **({"chunk_id": ch.chunk_id, "doc_hash": new_hash[ch.doc_id], "text": ch.text}
+                           if legacy else {}),
                     }
                     for i, ch in enumerate(chunks)
                 ]
@@ -539,6 +543,22 @@ class Engine:
         result.timings_us = dict(timer.stages)
         return result
 
+    def _existing(self, c: Collection, doc_ids: list[str]) -> dict[str, list[tuple[int, str]]]:
+        """doc_id -> [(row, doc_hash), ...]: live rows from Milvus, hashes from the record store."""
+        found = self._idx.rows_of_documents(c.milvus, doc_ids)
+        rows = [row for lst in found.values() for row in lst]
+        c.records.refresh()
+        hashes = {row: r.get("doc_hash", "") for row, r in zip(rows, c.records.get(rows))}
+        return {doc: [(row, hashes[row]) for row in lst] for doc, lst in found.items()}
+
+    @staticmethod
+    def _append_rows(c: Collection, vectors: np.ndarray, codes: np.ndarray, recs: list[dict]) -> int:
+        """Floats, codes, records: durable before Milvus sees the rows (see Collection.reconcile)."""
+        start = c.floats.append(vectors)
+        if c.codes.append(codes) != start or c.records.append(recs) != start:
+            raise RuntimeError(f"collection {c.name!r}: row files out of step at row {start}")
+        return start
+
     async def delete(self, name: str, document_ids: list[str]) -> DeleteResult:
         c = await self._get(name)
         if not document_ids:
@@ -549,7 +569,7 @@ class Engine:
         ids = list(dict.fromkeys(document_ids))
         async with self._write(c):
             existing = await asyncio.to_thread(self._idx.rows_of_documents, c.milvus, ids)
-            rows = [row for lst in existing.values() for row, _ in lst]
+            rows = [row for lst in existing.values() for row in lst]
             if rows:
                 await asyncio.to_thread(self._idx.delete, c.milvus, rows)
                 c.manifest.generation += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -223,3 +224,113 @@ async def test_validation_errors(engine: Engine) -> None:
         await engine.ingest("vecs", [], _records(np.ones((1, 8), np.float32)))
     assert ei.value.field == "records[0].vector"
     assert (await engine.describe("vecs")).float_rows == 0  # nothing written by rejected calls
+
+
+# ---- the record store (chunk ids, text, hashes beside the vectors) ----------------------------------
+
+
+async def test_records_live_in_the_data_dir_and_hits_come_from_there(engine: Engine) -> None:
+    await _create(engine)
+    x = _clustered(30, DIM, seed=12)
+    await engine.ingest("vecs", [], _records(x, per_doc=3))
+    c = engine._collections["vecs"]
+    assert c.manifest.layout == 2 and c.records.rows == c.floats.rows == 30
+    assert c.records.get([4])[0] == {"chunk_id": "c4", "doc_id": "doc1", "doc_hash": c.records.get([3])[0]["doc_hash"],
+                                     "text": "text 4", "metadata": {"i": 4, "group": 4}}
+    fields = [f["name"] for f in engine.index._client.describe_collection(c.milvus)["fields"]]
+    assert fields == ["row", "code", "doc_id", "metadata"]
+    out = await engine.search(SearchQuery("vecs", vector=x[4], top_k=3, oversample=16, mode="RESCORED"))
+    h = out.hits[0]
+    assert (h.chunk_id, h.document_id, h.text, h.metadata) == ("c4", "doc1", "text 4", {"i": 4, "group": 4})
+    assert "fetch" in dict(out.diagnostics.timings_us)
+    # replacing a document compares hashes from the record store: unchanged is skipped, changed replaced
+    res = await engine.ingest("vecs", [], _records(x[3:6], start=3, per_doc=3))
+    assert (res.documents_unchanged, res.chunks_written) == (1, 0)
+    changed = _records(x[3:6], start=3, per_doc=3)
+    changed[0].text = "new text"
+    res = await engine.ingest("vecs", [], changed)
+    assert (res.documents_replaced, res.chunks_written, res.chunks_deleted) == (1, 3, 3)
+    out = await engine.search(SearchQuery("vecs", vector=x[3], top_k=1, oversample=16, mode="RESCORED"))
+    assert (out.hits[0].chunk_id, out.hits[0].text) == ("c3", "new text")
+
+
+async def test_records_reconciled_after_a_crash_between_appends(tmp_path: Path) -> None:
+    """Floats appended but the records not (a crash before the Milvus insert): the rows were never
+    acknowledged; the next open pads the records so the files stay row-aligned."""
+    s = _settings(tmp_path / "data")
+    e = Engine(s)
+    await e.start()
+    await _create(e)
+    x = _clustered(20, DIM, seed=13)
+    await e.ingest("vecs", [], _records(x[:10]))
+    c = e._collections["vecs"]
+    c.floats.append(x[10:15])  # the crash: floats (and a partial record write) without the rest
+    with open(e.catalog.dir("vecs") / "records.bin", "ab") as f:
+        f.write(b'{"chunk_id":"torn')
+    await e.close()
+    e2 = Engine(s)
+    await e2.start()
+    try:
+        c = e2._collections["vecs"]
+        assert c.floats.rows == c.codes.rows == c.records.rows == 15
+        assert c.records.get([12]) == [{}]
+        await e2.ingest("vecs", [], _records(x[15:], start=15))
+        assert c.records.rows == 20 and c.records.get([16])[0]["chunk_id"] == "c16"
+        out = await e2.search(SearchQuery("vecs", vector=x[16], top_k=1, oversample=16, mode="RESCORED"))
+        assert (out.hits[0].chunk_id, out.hits[0].text) == ("c16", "text 16")
+        assert (await e2.describe("vecs")).rows == 15  # 10 + 5 in Milvus; the 5 torn rows never were
+    finally:
+        await e2.close()
+
+
+async def test_layout_1_collection_migrates_its_records_from_milvus(tmp_path: Path) -> None:
+    """A collection created before the record store (layout 1: chunk ids, text and hashes only in
+    Milvus) gets its records copied from Milvus when a server opens it, then keeps working: search
+    hits carry their text, ingest fills Milvus' legacy fields too, deletes and replacements work."""
+    from bitrag_server.stores.binary_index import BinaryIndex
+    from bitrag_server.stores.record_store import RECORD_INDEX, RECORDS
+
+    s = _settings(tmp_path / "data")
+    e = Engine(s)
+    await e.start()
+    await _create(e)
+    x = _clustered(40, DIM, seed=14)
+    await e.ingest("vecs", [], _records(x[:30], per_doc=3))
+    c = e._collections["vecs"]
+    recs, milvus_name = c.records.get(list(range(30))), c.milvus
+    codes = c.codes.gather(np.arange(30))
+    await e.close()
+    # rebuild it as an earlier version left it: legacy Milvus schema, no record files, layout 1
+    d = e.catalog.dir("vecs")
+    idx = BinaryIndex.from_settings(s)
+    idx.create(milvus_name, DIM, IndexConfig("BIN_FLAT"), legacy=True)
+    idx.insert(milvus_name, [{"row": i, "code": codes[i].tobytes(), **recs[i]} for i in range(30) if i != 7])
+    idx.close()  # row 7: deleted in Milvus, its record never copied
+    (d / RECORDS).unlink()
+    (d / RECORD_INDEX).unlink()
+    m = json.loads((d / MANIFEST).read_text())
+    m["layout"] = 1
+    (d / MANIFEST).write_text(json.dumps(m))
+    e2 = Engine(s)
+    await e2.start()
+    try:
+        c = e2._collections["vecs"]
+        assert c.manifest.layout == 1 and c.records.rows == 30
+        assert c.records.get([7, 8]) == [{}, recs[8]]
+        out = await e2.search(SearchQuery("vecs", vector=x[8], top_k=1, oversample=16, mode="RESCORED"))
+        assert (out.hits[0].chunk_id, out.hits[0].text) == ("c8", "text 8")
+        res = await e2.ingest("vecs", [], _records(x[30:], start=30, per_doc=3))  # legacy fields filled
+        assert res.chunks_written == 10 and c.records.rows == 40
+        got = e2.index._client.query(milvus_name, filter="row in [35]", output_fields=["chunk_id", "text"])
+        assert (got[0]["chunk_id"], got[0]["text"]) == ("c35", "text 35")
+        res = await e2.ingest("vecs", [], _records(x[:3], per_doc=3))  # unchanged: hash from the records
+        assert res.documents_unchanged == 1
+        assert (await e2.delete("vecs", ["doc0"])).chunks_deleted == 3
+    finally:
+        await e2.close()
+    e3 = Engine(s)  # opened again: nothing left to migrate, nothing duplicated
+    await e3.start()
+    try:
+        assert e3._collections["vecs"].records.rows == 40
+    finally:
+        await e3.close()

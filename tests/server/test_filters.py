@@ -244,8 +244,7 @@ def filter_coll(lite_index: BinaryIndex) -> tuple[BinaryIndex, str, list[tuple[s
     lite_index.insert(
         name,
         [
-            {"row": i, "code": codes[i].tobytes(), "chunk_id": f"{d}#0", "doc_id": d, "doc_hash": "h" * 64,
-             "text": f"text {i}", "metadata": md}
+            {"row": i, "code": codes[i].tobytes(), "doc_id": d, "metadata": md}
             for i, (d, md) in enumerate(data)
         ],
     )

@@ -184,7 +184,9 @@ async def test_threshold_one_always_falls_back_zero_never(loaded: Engine, x3k: n
 
 async def test_uncalibrated_auto_falls_back_and_is_exact(loaded: Engine, x3k: np.ndarray) -> None:
     """No calibration yet: the derived threshold is 1 and the confidence of an estimate 0, so every
-    AUTO answer whose pool missed rows goes to the fallbacks, which end exact."""
+    AUTO answer whose pool missed rows goes to the fallbacks; with widen_accept_stable off only a
+    provably exact widened answer stands, so they all end exact."""
+    loaded.settings.widen_accept_stable = False
     for q in _queries(x3k, 10, seed=5):
         res = await search(loaded, q)
         d = res.diagnostics
@@ -192,6 +194,30 @@ async def test_uncalibrated_auto_falls_back_and_is_exact(loaded: Engine, x3k: np
         assert d.path in ("FALLBACK_WIDENED", "FALLBACK_EXACT")
         assert d.confidence == 1.0
         _assert_exact(res, x3k, q)
+
+
+async def test_widen_accepts_an_answer_a_wider_search_left_unchanged(loaded: Engine, x3k: np.ndarray) -> None:
+    """Uncalibrated (threshold 1, no estimate is confident): with widen_accept_stable (the default)
+    a widened answer stands once a 4x wider search returns the same top k: it is then exactly the
+    rescored answer of its last pool and of the one before. Answers that never settle go exact."""
+    assert loaded.settings.widen_accept_stable
+    paths = []
+    for q in _queries(x3k, 12, seed=7):
+        res = await search(loaded, q)
+        d = res.diagnostics
+        assert d.threshold == 1.0 and not d.calibrated
+        paths.append(d.path)
+        if d.confidence == 1.0:  # the exact scan, or a widened pool that held every row
+            _assert_exact(res, x3k, q)
+            continue
+        assert d.path == "FALLBACK_WIDENED" and d.confidence < d.threshold  # stood on stability alone
+        assert d.pools[0] == DEFAULT_POOL and len(d.pools) >= 2 and d.pools == sorted(d.pools)
+        last = await search(loaded, q, mode="RESCORED", oversample=d.pools[-1] // (K * 4))
+        before = await search(loaded, q, mode="RESCORED", oversample=d.pools[-2] // (K * 4))
+        assert _ids(res) == _ids(last)
+        assert set(_ids(res)) == set(_ids(before))
+        assert np.allclose([h.score for h in res.hits], x3k[[int(i[1:]) for i in _ids(res)]] @ q, atol=1e-5)
+    assert "FALLBACK_WIDENED" in paths  # the clustered data settles well before the exact scan
 
 
 @pytest.mark.parametrize(("fallback", "path"), [("widen", "FALLBACK_WIDENED"), ("exact", "FALLBACK_EXACT")])
@@ -345,8 +371,10 @@ async def test_calibrate_persists_and_is_used(tmp_path: Path, x3k: np.ndarray) -
             if d.path == "FALLBACK_EXACT":
                 assert d.confidence == 1.0
                 _assert_exact(res, x3k, q)
-            else:  # an estimate (first or widened) stands only at or above the threshold
+            elif d.path == "BINARY_RESCORED":  # the first estimate stands only at or above the threshold
                 assert d.confidence >= cal.threshold
+            else:  # a widened one also when a 4x wider search left it unchanged (widen_accept_stable)
+                assert len(d.pools) >= 2
         with pytest.raises(InvalidArgument) as ei:
             await e.calibrate("vecs", samples=5)
         assert ei.value.field == "samples"

@@ -71,11 +71,11 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--fit-data", type=Path, default=DEFAULT_DATA, help="BEIR directory the generator is fitted to")
     s.add_argument("--fit-embeddings", default="mpnet-base-768", help="its emb/NAME (sets the dimension)")
     s.add_argument("--rank", type=int, default=256, help="low-rank part of the fitted covariance")
-    s.add_argument("--nlist", type=int, default=0, help="BIN_IVF_FLAT nlist per Milvus segment (0 = 4 sqrt(min(N, 86016 rows per segment)))")
+    s.add_argument("--nlist", type=int, default=0, help="BIN_IVF_FLAT nlist per Milvus segment (0 = 4 sqrt(min(N, 140000 rows per segment)))")
     s.add_argument("--nprobe", type=int, default=0, help="BIN_IVF_FLAT nprobe (0 = nlist/4, >= 16)")
     s.add_argument("--segment-max-mb", type=int, default=0,
                    help="Milvus standalone started here: dataCoord.segment.maxSize in MB (0 = Milvus' 512; "
-                   "with bitrag's schema 512 MB seals segments at 86,016 rows)")
+                   "with bitrag's schema 512 MB seals segments at 140,000 rows)")
     s.add_argument("--oversamples", type=int, nargs="+", default=[1, 2, 4, 8, 16])
     s.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
     s.add_argument("--concurrency-queries", type=int, default=0,

@@ -100,9 +100,10 @@ class ScaleConfig:
 
 
 # Milvus 2.3 (default dataCoord.segment.maxSize 512 MB) seals a segment of bitrag's schema at
-# 86,016 rows (it sizes rows by the schema's declared maximums, not by the data: ~6 KB per row for
-# ~200 bytes stored), and builds one IVF index per segment: nlist must follow the segment, not N.
-SEGMENT_ROWS = 86_016
+# 140,000 rows (it sizes rows by the schema's declared maximums, not by the data: ~3.8 KB per row
+# for ~120 bytes stored; 86,016 rows while text and ids were in Milvus too), and builds one IVF
+# index per segment: nlist must follow the segment, not N.
+SEGMENT_ROWS = 140_000
 
 
 def auto_ivf(n: int, nlist: int, nprobe: int, segment_rows: int = SEGMENT_ROWS) -> tuple[int, int]:

@@ -54,6 +54,7 @@ class GateConfig:
 
 
 FALLBACKS = ("widen", "exact", "collection")
+LAYOUT = 2  # of new collections
 
 
 @dataclass
@@ -73,6 +74,9 @@ class Manifest:
     partition_key: str = ""  # metadata key stored in the Milvus partition-key field PARTITION_FIELD
     num_partitions: int = 0
     gate: GateConfig = field(default_factory=GateConfig)
+    # 1: chunk ids, text and hashes also in Milvus (collections created before layout 2);
+    # 2: only in the data directory's record store (new collections). See stores/record_store.py.
+    layout: int = 1
     calibration: dict = field(default_factory=dict)  # retrieve.gate.Calibration fields
 
     def to_json(self) -> str:

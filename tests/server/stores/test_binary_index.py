@@ -19,10 +19,7 @@ def _rows(codes: np.ndarray, start: int = 0, doc_of=lambda i: f"d{i // 3}") -> l
         {
             "row": start + i,
             "code": codes[i].tobytes(),
-            "chunk_id": f"{doc_of(start + i)}#{(start + i) % 3}",
             "doc_id": doc_of(start + i),
-            "doc_hash": f"{(start + i) // 3:064x}",
-            "text": f"chunk text {start + i}",
             "metadata": {"i": start + i, "even": (start + i) % 2 == 0},
         }
         for i in range(len(codes))
@@ -111,23 +108,39 @@ def test_rows_of_documents(populated: tuple[BinaryIndex, str, np.ndarray]) -> No
     idx, name, _ = populated
     got = idx.rows_of_documents(name, ["d0", "d5", "missing", 'q"uote'])
     assert set(got) == {"d0", "d5"}
-    assert sorted(got["d0"]) == [(0, f"{0:064x}"), (1, f"{0:064x}"), (2, f"{0:064x}")]
-    assert sorted(r for r, _ in got["d5"]) == [15, 16, 17]
+    assert sorted(got["d0"]) == [0, 1, 2]
+    assert sorted(got["d5"]) == [15, 16, 17]
     assert idx.rows_of_documents(name, []) == {}
     # more ids than one query batch (256)
     many = idx.rows_of_documents(name, [f"d{i}" for i in range(300)])
     assert len(many) == (N + 2) // 3
     assert sum(len(v) for v in many.values()) == N
+    # the lookups go through a Trie index on doc_id (unindexed, each scans every sealed row)
+    assert "doc_id" in idx._client.list_indexes(name)
+    assert idx._client.describe_index(name, "doc_id")["index_type"] == "Trie"
 
 
-def test_get(populated: tuple[BinaryIndex, str, np.ndarray]) -> None:
+def test_schema_holds_what_searches_and_writes_filter_on(populated: tuple[BinaryIndex, str, np.ndarray]) -> None:
     idx, name, _ = populated
-    got = idx.get(name, [7, 0, 399, 10_000])
-    assert set(got) == {0, 7, 399}
-    r = got[7]
-    assert r["chunk_id"] == "d2#1" and r["doc_id"] == "d2" and r["text"] == "chunk text 7"
-    assert r["metadata"] == {"i": 7, "even": False}
-    assert idx.get(name, []) == {}
+    fields = [f["name"] for f in idx._client.describe_collection(name)["fields"]]
+    assert fields == ["row", "code", "doc_id", "metadata"]  # chunk ids, text, hashes: the record store
+
+
+def test_legacy_schema_and_iterate(lite_index: BinaryIndex, coll_name: str) -> None:
+    """Collections created before the record store (layout 1) also hold chunk_id, doc_hash, text;
+    `iterate` reads them back in row order from a given row (their migration)."""
+    lite_index.create(coll_name, 8, IndexConfig("BIN_FLAT"), legacy=True)
+    try:
+        fields = [f["name"] for f in lite_index._client.describe_collection(coll_name)["fields"]]
+        assert fields == ["row", "code", "chunk_id", "doc_id", "doc_hash", "text", "metadata"]
+        rows = [dict(r, chunk_id=f"c{r['row']}", doc_hash="h", text=f"t{r['row']}")
+                for r in _rows(np.arange(20, dtype=np.uint8).reshape(20, 1))]
+        lite_index.insert(coll_name, rows)
+        got = [r for b in lite_index.iterate(coll_name, ["row", "text"], 6, "row >= 5") for r in b]
+        assert [int(r["row"]) for r in got] == list(range(5, 20))
+        assert [r["text"] for r in got] == [f"t{i}" for i in range(5, 20)]
+    finally:
+        lite_index.drop(coll_name)
 
 
 def test_insert_delete_count(lite_index: BinaryIndex, coll_name: str) -> None:
@@ -140,7 +153,7 @@ def test_insert_delete_count(lite_index: BinaryIndex, coll_name: str) -> None:
         idx.delete(coll_name, np.arange(10, 20))  # all of doc1, numpy ids
         assert idx.count(coll_name) == 20
         assert set(idx.rows_of_documents(coll_name, ["doc0", "doc1", "doc2"])) == {"doc0", "doc2"}
-        assert idx.get(coll_name, [9, 10, 19, 20]).keys() == {9, 20}
+        assert idx.live_rows(coll_name, [9, 10, 19, 20]) == {9, 20}
         c = idx.search(coll_name, codes[15].tobytes(), 30, "", {})
         assert len(c.ids) == 20 and not set(c.ids.tolist()) & set(range(10, 20))
         idx.delete(coll_name, [])  # no-op
@@ -177,3 +190,12 @@ def test_create_replaces_unacknowledged_collection(lite_index: BinaryIndex, coll
         assert lite_index.count(coll_name) == 2
     finally:
         lite_index.drop(coll_name)
+
+
+def test_rows_milvus_refuses_client_side_are_internal_not_retryable(populated: tuple[BinaryIndex, str, np.ndarray]) -> None:
+    from bitrag_server.errors import Internal
+
+    idx, name, codes = populated
+    with pytest.raises(Internal) as ei:  # not Unavailable: a retry would fail the same way
+        idx.insert(name, [{"row": 10**6, "code": codes[0].tobytes(), "doc_id": "x", "metadata": {}, "text": "t"}])
+    assert "unexpected field" in ei.value.message
