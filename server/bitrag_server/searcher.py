@@ -5,8 +5,9 @@
                     -> exact float32 rescoring (rows read from disk) -> top k
                     -> confidence (gate.py)
   AUTO, below the threshold, the collection's fallbacks in order:
-      widen        the same with 4x larger pools, until the answer is unchanged by a 4x
-                   widening (and confident, unless widen_accept_stable), or widen_max_rows
+      widen        the same with 4x larger pools (and 4x more IVF lists probed), until the
+                   answer is unchanged by a 4x widening (and confident, unless
+                   widen_accept_stable), or widen_max_rows
       exact        exact scan of the float32 file, liveness + filter checked in Milvus
       collection   a float32 Milvus collection (a legacy RAG index, mid-migration)
   BINARY_ONLY       Hamming order, score = 1 - 2 * hamming / d
@@ -66,12 +67,23 @@ class Attempt:
     covered: bool = False  # the pool held every eligible row
 
 
-def _exhaustive(ix: IndexConfig) -> bool:
+def _exhaustive(ix: IndexConfig, search_params: dict[str, int]) -> bool:
     """Does a search visit every row? BIN_FLAT always; BIN_IVF_FLAT when it probes every list."""
     if ix.type == "BIN_FLAT":
         return True
     nlist = ix.build_params.get("nlist")
-    return ix.type == "BIN_IVF_FLAT" and nlist is not None and ix.search_params.get("nprobe", 0) >= nlist
+    return ix.type == "BIN_IVF_FLAT" and nlist is not None and search_params.get("nprobe", 0) >= nlist
+
+
+def widened_params(ix: IndexConfig, factor: int) -> dict[str, int]:
+    """The index's search parameters for a pool `factor` times the first: an IVF probes `factor`
+    times more lists (up to all of them). A larger pool from the same lists cannot find a row in a
+    list that was never probed, so a widened answer would look stable while missing it."""
+    params = dict(ix.search_params)
+    if factor > 1 and "nprobe" in params:
+        nlist = int(ix.build_params.get("nlist") or params["nprobe"])
+        params["nprobe"] = min(nlist, int(params["nprobe"]) * factor)
+    return params
 
 
 class Searcher:
@@ -82,15 +94,16 @@ class Searcher:
     # ---- stages --------------------------------------------------------------------------------
 
     def rescored(
-        self, c: Collection, query: np.ndarray, top_k: int, rescore_rows: int, expr: str, timer: Timer
+        self, c: Collection, query: np.ndarray, top_k: int, rescore_rows: int, expr: str, timer: Timer,
+        widen: int = 1,
     ) -> Attempt:
+        """One attempt; `widen` > 1: a widened one (IVF probes that many times more lists)."""
         s = self.settings
         pool = min(rescore_rows * s.hamming_pool_factor, s.max_candidates)
-        cands = hamming_candidates(
-            self.index, c.milvus, query, c.thresholds, pool, expr, c.manifest.index.search_params
-        )
+        params = widened_params(c.manifest.index, widen)
+        cands = hamming_candidates(self.index, c.milvus, query, c.thresholds, pool, expr, params)
         # Fewer codes than asked for: Milvus returned every eligible row (exhaustive index only).
-        covered = cands.ids.size < pool and _exhaustive(c.manifest.index)
+        covered = cands.ids.size < pool and _exhaustive(c.manifest.index, params)
         timer.lap("candidates")
         codes = c.codes.gather(cands.ids)  # [H, d/8], page cache
         asym = asymmetric_scores(query, codes)  # [H]
@@ -225,10 +238,12 @@ class Searcher:
                         limit = max(c.manifest.gate.widen_max_rows, rescore_rows)
                         stable_stands = self.settings.widen_accept_stable and not always
                         settled = False
+                        widen = 1
                         while not att.covered and rescore_rows < limit:
                             rescore_rows = min(rescore_rows * WIDEN_STEP, limit)
+                            widen *= WIDEN_STEP
                             prev = set(att.rows.tolist())
-                            att = self.rescored(c, query, top_k, rescore_rows, expr, timer)
+                            att = self.rescored(c, query, top_k, rescore_rows, expr, timer, widen)
                             pools += att.pools
                             examined += att.rescored
                             conf = cal.confidence(att.z)

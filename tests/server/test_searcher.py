@@ -473,11 +473,20 @@ async def test_codes_reconciled_from_floats(tmp_path: Path, damage: str) -> None
 
 def test_exhaustive_index_detection() -> None:
     """Only an index that visits every row can prove a short Hamming pool is the whole collection."""
-    from bitrag_server.searcher import _exhaustive
+    from bitrag_server.searcher import _exhaustive, widened_params
     from bitrag_server.stores.catalog import IndexConfig
 
-    assert _exhaustive(IndexConfig("BIN_FLAT"))
-    assert _exhaustive(IndexConfig("BIN_IVF_FLAT", {"nlist": 16}, {"nprobe": 16}))
-    assert _exhaustive(IndexConfig("BIN_IVF_FLAT", {"nlist": 16}, {"nprobe": 32}))
-    assert not _exhaustive(IndexConfig("BIN_IVF_FLAT", {"nlist": 1024}, {"nprobe": 32}))
-    assert not _exhaustive(IndexConfig("BIN_IVF_FLAT", {}, {"nprobe": 32}))
+    def ex(ix: IndexConfig, factor: int = 1) -> bool:
+        return _exhaustive(ix, widened_params(ix, factor))
+
+    assert ex(IndexConfig("BIN_FLAT"))
+    assert ex(IndexConfig("BIN_IVF_FLAT", {"nlist": 16}, {"nprobe": 16}))
+    assert ex(IndexConfig("BIN_IVF_FLAT", {"nlist": 16}, {"nprobe": 32}))
+    assert not ex(IndexConfig("BIN_IVF_FLAT", {"nlist": 1024}, {"nprobe": 32}))
+    assert not ex(IndexConfig("BIN_IVF_FLAT", {}, {"nprobe": 32}))
+    # a widened attempt probes 4x more lists per 4x step, up to all of them
+    ivf = IndexConfig("BIN_IVF_FLAT", {"nlist": 1024}, {"nprobe": 32})
+    assert widened_params(ivf, 1) == {"nprobe": 32} and widened_params(ivf, 16) == {"nprobe": 512}
+    assert widened_params(ivf, 64) == {"nprobe": 1024} and ex(ivf, 64) and not ex(ivf, 16)
+    assert ivf.search_params == {"nprobe": 32}  # the collection's own parameters are untouched
+    assert widened_params(IndexConfig("BIN_FLAT"), 16) == {}
