@@ -1,0 +1,80 @@
+"""Where an AUTO search's time goes, per stage, on a collection a `bitrag bench scale --keep` run
+left behind (Milvus standalone): restarts its Milvus and a bitrag server on the kept data, runs
+the run's first Q synthetic queries in AUTO, and prints the server's per-stage timings (from each
+response's diagnostics), the widen attempts, the paths, recall@10 against EXACT, and wall latency.
+
+    python bench/auto_profile.py --run-dir bench/.work/run_standalone_1000000 --queries 100
+
+`--env KEY=VALUE` passes server settings (e.g. BITRAG_WIDEN_MAX_ROWS=1024).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bitrag import Client
+from bitrag_server.bench.scale import COLLECTION, MILVUS_COLLECTION
+from bitrag_server.launch import ServerProcess
+from bitrag_server.milvus_standalone import MilvusStandalone
+
+WORK = Path(__file__).resolve().parent / ".work"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run-dir", type=Path, required=True, help="bench/.work/run_standalone_<N> (kept)")
+    ap.add_argument("--queries", type=int, default=100)
+    ap.add_argument("--synth", type=Path, default=None, help="synthetic cache dir (default: the only one)")
+    ap.add_argument("--env", action="append", default=[], help="KEY=VALUE server setting")
+    args = ap.parse_args()
+    synth = args.synth or next((WORK / "synth").iterdir())
+    qs = np.fromfile(synth / "queries.f32", dtype=np.float32).reshape(-1, 768)[: args.queries]
+    m = MilvusStandalone(args.run_dir / "milvus").start()
+    from pymilvus import MilvusClient
+
+    mc = MilvusClient(uri=m.uri, timeout=600)
+    mc.load_collection(MILVUS_COLLECTION)  # a restarted Milvus 2.3 does not reload by itself
+    mc.close()
+    env = {"BITRAG_CALIBRATION_MIN_ROWS": "1000000000", **dict(kv.split("=", 1) for kv in args.env)}
+    srv = ServerProcess(args.run_dir / "bitrag", milvus_uri=m.uri, extra_args=["--calibration-query-rate", "0"],
+                        env=env, ready_timeout_s=600)
+    try:
+        srv.start()
+        c = Client(srv.target, timeout=600)
+        for q in qs[:5]:  # warm
+            c.search(COLLECTION, q, top_k=10)
+        stages: dict[str, list[float]] = collections.defaultdict(list)
+        wall, attempts, paths, got = [], collections.Counter(), collections.Counter(), []
+        for q in qs:
+            t = time.perf_counter()
+            r = c.search(COLLECTION, q, top_k=10)
+            wall.append((time.perf_counter() - t) * 1000)
+            d = r.diagnostics
+            attempts[len(d.pools)] += 1
+            paths[d.path] += 1
+            for k, v in d.timings_us.items():
+                stages[k].append(v / 1000)
+            got.append({h.chunk_id for h in r.hits})
+        truth = [{h.chunk_id for h in c.search(COLLECTION, q, top_k=10, mode="EXACT").hits} for q in qs]
+        c.close()
+    finally:
+        srv.stop(timeout_s=60)
+        m.stop()
+    out = {
+        "queries": len(qs), "wall_p50_ms": round(float(np.median(wall)), 2),
+        "wall_p95_ms": round(float(np.percentile(wall, 95)), 2),
+        "recall@10": round(float(np.mean([len(a & b) / 10 for a, b in zip(got, truth)])), 4),
+        "paths": dict(paths), "attempts": dict(sorted(attempts.items())),
+        "server_stage_mean_ms": {k: round(float(np.mean(v)), 2) for k, v in stages.items()},
+    }
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
