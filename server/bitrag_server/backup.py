@@ -36,7 +36,7 @@ from tqdm import tqdm
 from .config import Settings
 from .errors import AlreadyExists, BitragError, InvalidArgument, NotFound
 from .stores.binary_index import PARTITION_FIELD, BinaryIndex
-from .collection import record
+from .collection import record_of
 from .stores.catalog import CODES, LAYOUT, MANIFEST, VECTORS, Catalog, Manifest, check_name
 from .stores.float_store import CodeStore, FloatStore, fsync_dir
 from .stores.record_store import RecordStore
@@ -157,8 +157,7 @@ def restore(settings: Settings, src: Path, *, name: str = "", progress: bool = T
                             if batch:
                                 n += _insert(index, m, codes, records, batch)
                                 bar.update(len(batch))
-                        if records.rows < info["float_rows"]:  # deleted rows at the end
-                            records.append([{}] * (info["float_rows"] - records.rows))
+                        records.pad_to(info["float_rows"])  # deleted rows at the end
                     finally:
                         codes.close()
                         records.close()
@@ -177,14 +176,10 @@ def _insert(
     index: BinaryIndex, m: Manifest, codes: CodeStore, records: RecordStore, batch: list[dict[str, Any]]
 ) -> int:
     """Records (rows in order; deleted rows in between get empty ones), then the Milvus rows."""
-    out: list[dict[str, Any]] = []
-    for r in batch:
-        gap = int(r["row"]) - records.rows - len(out)
-        if gap < 0:
-            raise InvalidArgument(f"{ROWS}: rows out of order at row {r['row']}")
-        out.extend({} for _ in range(gap))
-        out.append(record(r["chunk_id"], r["doc_id"], r["doc_hash"], r["text"], r["metadata"]))
-    records.append(out)
+    try:
+        records.append_at([int(r["row"]) for r in batch], [record_of(r) for r in batch])
+    except ValueError as exc:
+        raise InvalidArgument(f"{ROWS}: {exc}") from None
     rows = np.asarray([r["row"] for r in batch], dtype=np.int64)
     packed = codes.gather(rows)  # [b, d/8], the same bits Milvus had
     keep = ["row", "doc_id", "metadata"] + ([PARTITION_FIELD] if m.partition_key else [])

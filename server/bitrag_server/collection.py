@@ -91,15 +91,8 @@ class Collection:
             if legacy_records is not None:
                 for batch in legacy_records(self.records.rows):
                     batch = sorted((r for r in batch if self.records.rows <= int(r["row"]) < n), key=lambda r: int(r["row"]))
-                    if not batch:
-                        continue
-                    out: list[dict] = []
-                    for r in batch:  # rows deleted in Milvus: an empty record (unreachable)
-                        out.extend({} for _ in range(int(r["row"]) - self.records.rows - len(out)))
-                        out.append(record(r["chunk_id"], r["doc_id"], r["doc_hash"], r["text"], r["metadata"]))
-                    self.records.append(out)
-            if self.records.rows < n:
-                self.records.append([{}] * (n - self.records.rows))
+                    self.records.append_at([int(r["row"]) for r in batch], [record_of(r) for r in batch])
+            self.records.pad_to(n)
         if self.codes.rows > self.floats.rows:
             self.codes.truncate(self.floats.rows)
         if self.codes.rows < self.floats.rows:
@@ -113,3 +106,8 @@ class Collection:
 def record(chunk_id: str, doc_id: str, doc_hash: str, text: str, metadata: dict) -> dict:
     """One row's record in the record store."""
     return {"chunk_id": chunk_id, "doc_id": doc_id, "doc_hash": doc_hash, "text": text, "metadata": metadata}
+
+
+def record_of(row: dict) -> dict:
+    """The record of a row that carries every record field (a layout 1 Milvus row, a backup line)."""
+    return record(row["chunk_id"], row["doc_id"], row["doc_hash"], row["text"], row["metadata"])

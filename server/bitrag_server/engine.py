@@ -547,7 +547,6 @@ class Engine:
         """doc_id -> [(row, doc_hash), ...]: live rows from Milvus, hashes from the record store."""
         found = self._idx.rows_of_documents(c.milvus, doc_ids)
         rows = [row for lst in found.values() for row in lst]
-        c.records.refresh()
         hashes = {row: r.get("doc_hash", "") for row, r in zip(rows, c.records.get(rows))}
         return {doc: [(row, hashes[row]) for row in lst] for doc, lst in found.items()}
 

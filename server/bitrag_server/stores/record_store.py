@@ -93,6 +93,24 @@ class RecordStore:
         ends = start_byte + np.cumsum([len(b) for b in blobs], dtype=np.uint64)
         return self.index.append(ends.reshape(-1, 1))
 
+    def append_at(self, rows: Sequence[int], records: Sequence[dict[str, Any]]) -> None:
+        """Append records whose row ids are given (ascending, from the current end on): rows in
+        between get empty records (rows deleted in Milvus, never to be read)."""
+        out: list[dict[str, Any]] = []
+        for row, rec in zip(rows, records):
+            gap = int(row) - self.rows - len(out)
+            if gap < 0:
+                raise ValueError(f"row {row} is out of order (the store has {self.rows + len(out)} rows)")
+            out.extend({} for _ in range(gap))
+            out.append(rec)
+        if out:
+            self.append(out)
+
+    def pad_to(self, rows: int) -> None:
+        """Empty records up to `rows` rows (rows never inserted into Milvus, or deleted at the end)."""
+        if self.rows < rows:
+            self.append([{}] * (rows - self.rows))
+
     def get(self, rows: Sequence[int]) -> list[dict[str, Any]]:
         """The records of `rows`, in that order."""
         ids = np.asarray(rows, dtype=np.int64)

@@ -58,3 +58,19 @@ def test_two_processes_share_the_files(tmp_path: Path) -> None:
     assert reader.refresh() == 6 and reader.get([4, 5]) == [_rec(10), _rec(11)]
     for s in (writer, reader, other):
         s.close()
+
+
+def test_append_at_pads_gaps_and_refuses_rows_out_of_order(tmp_path: Path) -> None:
+    import pytest
+
+    s = RecordStore(tmp_path)
+    s.append_at([0, 3, 4], [_rec(0), _rec(3), _rec(4)])  # rows 1, 2 deleted: empty records
+    assert s.rows == 5 and s.get([0, 1, 2, 3, 4]) == [_rec(0), {}, {}, _rec(3), _rec(4)]
+    with pytest.raises(ValueError):
+        s.append_at([2], [_rec(2)])
+    assert s.rows == 5
+    s.pad_to(7)
+    assert s.rows == 7 and s.get([6]) == [{}]
+    s.pad_to(3)  # never shrinks
+    assert s.rows == 7
+    s.close()
