@@ -17,6 +17,7 @@ readers `refresh` when Milvus hands them a row id past what they have mapped.
 
 from __future__ import annotations
 
+import mmap
 import os
 import threading
 from collections.abc import Iterator
@@ -33,10 +34,20 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+PAGE = mmap.PAGESIZE
+
+
 class RowFile:
-    """One file of `[n, width]` rows of `dtype`."""
+    """One file of `[n, width]` rows of `dtype`.
+
+    `map_budget`: bytes of mapped pages a reader may leave in this process before they are
+    unmapped (`madvise(MADV_DONTNEED)`: the pages stay in the kernel's page cache, shared and
+    reclaimable, but stop counting in the process's resident memory). None keeps them mapped (the
+    codes, meant to be in RAM). Exact scans unmap each block once it is consumed, whatever the budget.
+    """
 
     dtype: str = "<f4"
+    map_budget: int | None = None
 
     def __init__(self, path: Path, width: int) -> None:
         self.path = Path(path)
@@ -49,6 +60,7 @@ class RowFile:
         self._rows = os.fstat(self._fd).st_size // self.row_bytes  # a partial tail is not a row
         self._mm: np.memmap | None = None
         self._mm_rows = 0
+        self._touched = 0  # bytes of pages mapped in by gathers since the last unmap (an upper bound)
         self._lock = threading.Lock()  # appends and remaps
 
     def repair(self) -> None:
@@ -137,7 +149,25 @@ class RowFile:
         mm = self._view(int(ids.max()) + 1)
         rows = np.empty((ids.size, self.dim), dtype=self.dtype)
         rows[order] = mm[ids[order]]  # [C, width]
+        if self.map_budget is not None:
+            self._touched += ids.size * (self.row_bytes + PAGE)
+            if self._touched > self.map_budget:
+                self._touched = 0
+                self._unmap(mm, 0, mm.size * mm.itemsize)
         return rows
+
+    @staticmethod
+    def _unmap(mm: np.memmap, start: int, length: int) -> None:
+        """Drop this process's mapping of `[start, start + length)` (page-aligned outward); a later
+        read faults the pages back in from the page cache or the disk. Best effort."""
+        m = getattr(mm, "_mmap", None)
+        if m is None or not hasattr(mmap, "MADV_DONTNEED") or length <= 0:
+            return
+        a = start - start % PAGE
+        try:
+            m.madvise(mmap.MADV_DONTNEED, a, min(len(m), start + length) - a)
+        except (OSError, ValueError):
+            pass
 
     def blocks(self, block_rows: int = 65536, rows: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """(first row id, `[b, width]` rows) over the first `rows` rows (default: the whole file,
@@ -147,7 +177,11 @@ class RowFile:
             return
         mm = self._view(n)
         for start in range(0, n, block_rows):
-            yield start, np.asarray(mm[start : min(n, start + block_rows)])
+            stop = min(n, start + block_rows)
+            try:
+                yield start, np.asarray(mm[start:stop])
+            finally:  # consumed (or the scan stopped): a scan of the whole file must not stay resident
+                self._unmap(mm, start * self.row_bytes, (stop - start) * self.row_bytes)
 
     def close(self) -> None:
         with self._lock:
@@ -158,9 +192,11 @@ class RowFile:
 
 
 class FloatStore(RowFile):
-    """`[n, dim]` float32 little-endian rows."""
+    """`[n, dim]` float32 little-endian rows. Gathers leave at most `map_budget` bytes mapped:
+    the floats live on disk (and in the kernel's page cache), not in the server's memory."""
 
     dtype = "<f4"
+    map_budget = int(os.environ.get("BITRAG_FLOAT_MAP_BUDGET_MB", "256")) << 20
 
 
 class CodeStore(RowFile):

@@ -162,3 +162,44 @@ def test_second_process_appends_are_seen_after_refresh(tmp_path: Path) -> None:
     finally:
         a.close()
         b.close()
+
+
+def _mapped(path: Path) -> int:
+    """Bytes of `path` resident in this process's mappings (/proc/self/smaps)."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split()
+        if head and "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
+            inside = line.rstrip().endswith(str(path))
+        elif inside and line.startswith("Rss:"):
+            total += int(head[1]) * 1024
+    return total
+
+
+def test_scans_and_gathers_do_not_stay_resident(tmp_path: Path) -> None:
+    """The floats live on disk: an exact scan unmaps each block once consumed, and gathers unmap
+    everything past `map_budget`, so the process's resident memory does not grow with the file."""
+    dim = 256  # 1 KiB rows
+    s = FloatStore(tmp_path / "vectors.f32", dim)
+    try:
+        x = np.random.default_rng(0).standard_normal((16384, dim)).astype(np.float32)  # 16 MiB
+        s.append(x)
+        total = np.zeros(dim, np.float64)
+        for start, block in s.blocks(1024):
+            total += block.sum(axis=0)
+            assert _mapped(s.path) <= 2 * 1024 * dim * 4 + 2 * 4096  # this block (+ page edges), not the file
+        np.testing.assert_allclose(total, x.sum(axis=0, dtype=np.float64), rtol=1e-4)
+
+        s.map_budget = 2 << 20
+        rng = np.random.default_rng(1)
+        for _ in range(20):
+            ids = rng.integers(0, len(x), 1000)
+            np.testing.assert_array_equal(s.gather(ids), x[ids])  # correct after unmapping too
+        assert _mapped(s.path) <= s.map_budget + 1000 * (s.row_bytes + 4096)
+
+        s.map_budget = None  # kept mapped: the same gathers leave the file resident
+        for _ in range(20):
+            s.gather(rng.integers(0, len(x), 1000))
+        assert _mapped(s.path) > 8 << 20
+    finally:
+        s.close()
