@@ -1,7 +1,9 @@
 """Where an AUTO search's time goes, per stage, on a collection a `bitrag bench scale --keep` run
 left behind (Milvus standalone): restarts its Milvus and a bitrag server on the kept data, runs
 the run's first Q synthetic queries in AUTO, and prints the server's per-stage timings (from each
-response's diagnostics), the widen attempts, the paths, recall@10 against EXACT, and wall latency.
+response's diagnostics), the widen attempts, the paths, recall@10 (against the run's cached ground
+truth, else EXACT), wall latency, and the resident memory of the server and of Milvus after the
+queries (a restarted Milvus: without what ingest left in its heap).
 
     python bench/auto_profile.py --run-dir bench/.work/run_standalone_1000000 --queries 100
 
@@ -19,11 +21,24 @@ from pathlib import Path
 import numpy as np
 
 from bitrag import Client
+from bitrag_server.bench.common import process_memory
 from bitrag_server.bench.scale import COLLECTION, MILVUS_COLLECTION
 from bitrag_server.launch import ServerProcess
 from bitrag_server.milvus_standalone import MilvusStandalone
 
 WORK = Path(__file__).resolve().parent / ".work"
+
+
+def cached_truth(synth: Path, run_dir: Path, n_queries: int) -> list[set[str]] | None:
+    """The exact top 10 of the first `n_queries` queries from the scale run's cached ground truth
+    (`gt_<N>_<Q>_<k>.npz`, chunk id == row number), if one covers them; EXACT at 10M would read
+    31 GB per query."""
+    n = int(run_dir.name.rsplit("_", 1)[-1])
+    for path in sorted(synth.glob(f"gt_{n}_*_*.npz")):
+        ids = np.load(path)["ids"]
+        if ids.shape[0] >= n_queries and ids.shape[1] >= 10:
+            return [{str(int(i)) for i in row[:10]} for row in ids[:n_queries]]
+    return None
 
 
 def main() -> None:
@@ -61,7 +76,10 @@ def main() -> None:
             for k, v in d.timings_us.items():
                 stages[k].append(v / 1000)
             got.append({h.chunk_id for h in r.hits})
-        truth = [{h.chunk_id for h in c.search(COLLECTION, q, top_k=10, mode="EXACT").hits} for q in qs]
+        memory = {"server": process_memory(srv.proc.pid), "milvus": process_memory(m.pid)}  # after the queries
+        truth = cached_truth(synth, args.run_dir, len(qs))
+        if truth is None:  # no ground truth cached for this N: EXACT (one scan of the float file per query)
+            truth = [{h.chunk_id for h in c.search(COLLECTION, q, top_k=10, mode="EXACT").hits} for q in qs]
         c.close()
     finally:
         srv.stop(timeout_s=60)
@@ -72,6 +90,8 @@ def main() -> None:
         "recall@10": round(float(np.mean([len(a & b) / 10 for a, b in zip(got, truth)])), 4),
         "paths": dict(paths), "attempts": dict(sorted(attempts.items())),
         "server_stage_mean_ms": {k: round(float(np.mean(v)), 2) for k, v in stages.items()},
+        "memory_mib": {who: {k: round(v / 2**20) for k, v in mem.items() if k in ("rss", "anon", "file")}
+                       for who, mem in memory.items()},
     }
     print(json.dumps(out, indent=1))
 

@@ -5,12 +5,14 @@ cost of each option, side by side in one run.
                      and a shared volume once its pages are cached on the node)
   local mmap, cold   the same after unmapping the file and evicting it from the page cache
                      (posix_fadvise DONTNEED): every candidate row is a disk read (what a cold shared volume costs
-                     at best; a network volume adds its round trips)
+                     at best; a network volume adds its round trips). Twice: as bitrag gathers (every
+                     row's pages requested at once, madvise WILLNEED) and without that prefetch (the
+                     copy's page faults read one row at a time)
   milvus by pk       a float32 Milvus collection (FLOAT_VECTOR, primary key = row) on the Milvus
                      standalone server, fetched by primary key (`get`), as a replica without any
                      file would have to
 
-For 40, 100 and 400 candidates (k=10 at oversample 4, 10, 40): p50/p95 of the fetch alone, in ms,
+For 40, 100, 400 and 4,096 candidates (k=10 at oversample 4, 10, 40; the widen fallback's largest): p50/p95 of the fetch alone, in ms,
 over `--trials` random candidate sets of an N x d collection of random unit vectors.
 
     python bench/float_fetch.py --rows 100000 --dim 768
@@ -35,7 +37,7 @@ from bitrag_server.milvus_standalone import MilvusStandalone
 from bitrag_server.stores.float_store import FloatStore
 
 ROOT = Path(__file__).resolve().parents[1]
-CANDIDATES = (40, 100, 400)
+CANDIDATES = (40, 100, 400, 4096)
 
 
 def pcts(xs: list[float]) -> dict[str, float]:
@@ -75,23 +77,28 @@ def main(argv: list[str] | None = None) -> int:
         for c in CANDIDATES:  # warm: read everything once, then time
             for ids in sets[c]:
                 store.gather(ids)
-        warm, cold = {}, {}
+        warm, cold, cold_plain = {}, {}, {}
         for c in CANDIDATES:
-            t_warm, t_cold = [], []
+            t_warm = []
             for ids in sets[c]:
                 t = time.perf_counter()
                 store.gather(ids)
                 t_warm.append((time.perf_counter() - t) * 1000)
-            for ids in sets[c]:
-                store.close()  # unmapped pages can be evicted; mapped ones would stay cached
-                evict(store.path)
-                store = FloatStore(store.path, d)
-                t = time.perf_counter()
-                store.gather(ids)
-                t_cold.append((time.perf_counter() - t) * 1000)
-            warm[str(c)], cold[str(c)] = pcts(t_warm), pcts(t_cold)
+            warm[str(c)] = pcts(t_warm)
+            for prefetch, out in ((True, cold), (False, cold_plain)):
+                t_cold = []
+                for ids in sets[c]:
+                    store.close()  # unmapped pages can be evicted; mapped ones would stay cached
+                    evict(store.path)
+                    store = FloatStore(store.path, d)
+                    store.prefetch = prefetch
+                    t = time.perf_counter()
+                    store.gather(ids)
+                    t_cold.append((time.perf_counter() - t) * 1000)
+                out[str(c)] = pcts(t_cold)
         result["options"]["local_mmap_warm"] = warm
         result["options"]["local_mmap_cold"] = cold
+        result["options"]["local_mmap_cold_no_prefetch"] = cold_plain
 
         from pymilvus import DataType, MilvusClient
 
@@ -128,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "float_fetch.json").write_text(json.dumps(result, indent=2) + "\n")
-    names = {"local_mmap_warm": "local mmap, warm", "local_mmap_cold": "local mmap, cold (evicted)",
+    names = {"local_mmap_warm": "local mmap, warm", "local_mmap_cold": "local mmap, cold (evicted), prefetched",
+             "local_mmap_cold_no_prefetch": "local mmap, cold (evicted), no prefetch (before 2026-11-24)",
              "milvus_float_by_pk": "float32 Milvus collection, get by pk"}
     md = [
         "# Float32 rows for rescoring: fetch cost per option",
