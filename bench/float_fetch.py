@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     md = [
         "# Float32 rows for rescoring: fetch cost per option",
         "",
-        f"`python bench/float_fetch.py --rows {n} --dim {d}`: {n:,} x {d} float32 rows, {args.trials} random "
+        f"`python bench/float_fetch.py --rows {n} --dim {d} --trials {args.trials}`: {n:,} x {d} float32 rows, {args.trials} random "
         "candidate sets per size; the fetch alone (p50 / p95 ms). Milvus: standalone 2.3 (PyPI `milvus`) on "
         "this machine over loopback.",
         "",

@@ -35,6 +35,9 @@ def fsync_dir(path: Path) -> None:
 
 
 PAGE = mmap.PAGESIZE
+# A read fault on a file mapping maps the cached pages around it too (Linux fault-around,
+# 64 KiB by default): what a gathered row leaves mapped is up to this much, not its own pages.
+FAULT_AROUND = 64 << 10
 
 
 class RowFile:
@@ -153,7 +156,7 @@ class RowFile:
         rows = np.empty((ids.size, self.dim), dtype=self.dtype)
         rows[order] = mm[ids[order]]  # [C, width]
         if self.map_budget is not None:
-            self._touched += ids.size * (self.row_bytes + PAGE)
+            self._touched += ids.size * (self.row_bytes + FAULT_AROUND)
             if self._touched > self.map_budget:
                 self._touched = 0
                 self._unmap(mm, 0, mm.size * mm.itemsize)
