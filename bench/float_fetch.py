@@ -12,8 +12,9 @@ cost of each option, side by side in one run.
                      standalone server, fetched by primary key (`get`), as a replica without any
                      file would have to
 
-For 40, 100, 400 and 4,096 candidates (k=10 at oversample 4, 10, 40; the widen fallback's largest): p50/p95 of the fetch alone, in ms,
-over `--trials` random candidate sets of an N x d collection of random unit vectors.
+For 40, 100, 400 and 4,096 candidates (k=10 at oversample 4, 10, 40; the widen fallback's
+largest): p50/p95 of the fetch alone, in ms, over `--trials` random candidate sets of an N x d
+collection of random unit vectors.
 
     python bench/float_fetch.py --rows 100000 --dim 768
 

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
         description="widen: an answer that a 4x wider search left unchanged stands even below the "
         "threshold (false: only a confident or provably exact one; the rest go to the next fallback)",
     )
+    float_map_budget_mb: int = Field(
+        256, ge=1, description="MiB of float-file pages rescoring may leave mapped in the server before "
+        "they are unmapped (they stay in the page cache)",
+    )
     calibration_samples: int = Field(300, ge=20, le=5000, description="pseudo-queries per calibration")
     calibration_query_rate: float = Field(
         0.05, ge=0, le=1, description="share of served searches verified in the background (0 = off)"

@@ -113,7 +113,8 @@ class Engine:
         """Open a collection's files; the caller holds its write lock (reconcile repairs them)."""
         d = self.catalog.dir(m.name)
         th = np.zeros(m.dimension, np.float32) if m.thresholds is None else np.asarray(m.thresholds, np.float32)
-        c = Collection(m, FloatStore(d / VECTORS, m.dimension), CodeStore(d / CODES, m.dimension), th,
+        floats = FloatStore(d / VECTORS, m.dimension, map_budget=self.settings.float_map_budget_mb << 20)
+        c = Collection(m, floats, CodeStore(d / CODES, m.dimension), th,
                        _calibration_of(m), RecordStore(d), flock=self.catalog.collection_lock(m.name))
         legacy = None
         if m.layout < 2:  # records still only in Milvus: copied to the record store once

@@ -40,6 +40,24 @@ PAGE = mmap.PAGESIZE
 FAULT_AROUND = 64 << 10
 
 
+def _advise(mm: np.memmap, advice: str, spans) -> None:
+    """`madvise(advice)` on each `(start, end)` byte span of `mm`'s file mapping, widened to whole
+    pages and clipped to the mapping. Advisory: a platform without it, or a refusal, changes
+    nothing but speed and residency."""
+    m = getattr(mm, "_mmap", None)
+    flag = getattr(mmap, advice, None)
+    if m is None or flag is None:
+        return
+    size = len(m)
+    try:
+        for start, end in spans:
+            a = start - start % PAGE
+            if min(end, size) > a:
+                m.madvise(flag, a, min(end, size) - a)
+    except (OSError, ValueError):
+        pass
+
+
 class RowFile:
     """One file of `[n, width]` rows of `dtype`.
 
@@ -159,44 +177,28 @@ class RowFile:
             self._touched += ids.size * (self.row_bytes + FAULT_AROUND)
             if self._touched > self.map_budget:
                 self._touched = 0
-                self._unmap(mm, 0, mm.size * mm.itemsize)
+                self._unmap(mm, 0, mm.nbytes)
         return rows
 
     def _prefetch(self, mm: np.memmap, sorted_ids: np.ndarray) -> None:
         """`madvise(MADV_WILLNEED)` on each row's pages before the copy: the kernel reads every
         missing row in parallel, where the copy's page faults would read them one at a time, each
-        with a read-around of pages nobody asked for. On this machine's disk, 4,096 random
-        uncached 3 KiB rows: 35 ms instead of 580 ms; ~1 us per row when they are cached."""
-        m = getattr(mm, "_mmap", None)
-        if m is None or not hasattr(mmap, "MADV_WILLNEED"):
-            return
-        rb = self.row_bytes
-        starts = sorted_ids * rb
+        with a read-around of pages nobody asked for (`bench/results/float_fetch.md`: 4,096 random
+        uncached 3 KiB rows, 39 ms instead of 241 ms on this machine's disk)."""
+        starts = sorted_ids * self.row_bytes
         first = starts - starts % PAGE
-        ends = starts + rb
+        ends = starts + self.row_bytes
         keep = np.ones(first.size, bool)  # one call per run of rows that share pages
         keep[1:] = first[1:] > ends[:-1]
         runs = np.flatnonzero(keep)
         run_ends = np.maximum.reduceat(ends, runs) if runs.size else runs
-        size = len(m)
-        try:
-            for a, b in zip(first[runs].tolist(), run_ends.tolist()):
-                m.madvise(mmap.MADV_WILLNEED, a, min(b, size) - a)
-        except (OSError, ValueError):
-            pass
+        _advise(mm, "MADV_WILLNEED", zip(first[runs].tolist(), run_ends.tolist()))
 
     @staticmethod
     def _unmap(mm: np.memmap, start: int, length: int) -> None:
-        """Drop this process's mapping of `[start, start + length)` (page-aligned outward); a later
-        read faults the pages back in from the page cache or the disk. Best effort."""
-        m = getattr(mm, "_mmap", None)
-        if m is None or not hasattr(mmap, "MADV_DONTNEED") or length <= 0:
-            return
-        a = start - start % PAGE
-        try:
-            m.madvise(mmap.MADV_DONTNEED, a, min(len(m), start + length) - a)
-        except (OSError, ValueError):
-            pass
+        """Drop this process's mapping of `[start, start + length)`; a later read faults the pages
+        back in from the page cache or the disk."""
+        _advise(mm, "MADV_DONTNEED", [(start, start + length)])
 
     def blocks(self, block_rows: int = 65536, rows: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """(first row id, `[b, width]` rows) over the first `rows` rows (default: the whole file,
@@ -225,8 +227,12 @@ class FloatStore(RowFile):
     the floats live on disk (and in the kernel's page cache), not in the server's memory."""
 
     dtype = "<f4"
-    map_budget = int(os.environ.get("BITRAG_FLOAT_MAP_BUDGET_MB", "256")) << 20
+    map_budget = 256 << 20  # Settings.float_map_budget_mb, for the engine's stores
     prefetch = True
+
+    def __init__(self, path: Path, dim: int, *, map_budget: int | None = map_budget) -> None:
+        super().__init__(path, dim)
+        self.map_budget = map_budget
 
 
 class CodeStore(RowFile):
