@@ -68,9 +68,8 @@ def rescore_until(
     seen = set(done.read_ids.tolist()) if done is not None else set()
     keep = np.fromiter((i not in seen for i in ids.tolist()), bool, ids.size) if seen else np.ones(ids.size, bool)
     order = np.flatnonzero(keep)[np.argsort(-est[keep], kind="stable")]  # unread, best estimate first
-    r_ids = [done.read_ids] if done is not None else []
-    r_exact = [done.read_scores] if done is not None else []
-    r_est = [done.read_est] if done is not None else []
+    prior = done if done is not None else Rescored(np.empty(0, np.int64), np.empty(0, np.float32), 0.0, 0, True, True)
+    r_ids, r_exact, r_est = [prior.read_ids], [prior.read_scores], [prior.read_est]
     steps = list(done.steps) if done is not None else []
     pos, batch, z = 0, max(1, first), 0.0
     while True:
