@@ -93,7 +93,8 @@ def upload_form(client: Client, info: CollectionInfo) -> None:
                 bar.progress(done / total, text=f"ingested {done}/{total} documents")
 
             try:
-                res, n = model.ingest_uploads(client, info.name, [(f.name, f.getvalue()) for f in files], progress)
+                uploads = [(f.name, f.getvalue()) for f in files]
+                res, n = model.ingest_uploads(client, info.name, uploads, progress)
             except BitragError as exc:
                 show_error(exc, "ingest")
             except ValueError as exc:
@@ -150,8 +151,8 @@ def diagnostics_panel(key: str, diag: SearchDiagnostics | None, extra: dict[str,
                     {
                         "mark": {"type": "bar", "tooltip": True},
                         "encoding": {
-                            "y": {"field": "stage", "type": "nominal", "sort": {"field": "order"}, "title": None,
-                                  "axis": {"labelLimit": 200}},
+                            "y": {"field": "stage", "type": "nominal", "sort": {"field": "order"},
+                                  "title": None, "axis": {"labelLimit": 200}},
                             "x": {"field": "ms", "type": "quantitative", "title": "per-stage time (ms)"},
                         },
                         "height": {"step": 26},
@@ -291,7 +292,8 @@ def bench_tab() -> None:
     directory = model.bench_dir()
     plots = model.bench_plots(directory)
     if not plots:
-        st.info(f"No benchmark plots under {directory} (run `make bench`, or point `bitrag ui --bench-dir` at them).")
+        st.info(f"No benchmark plots under {directory} (run `make bench`, or point "
+                "`bitrag ui --bench-dir` at them).")
         return
     st.caption(f"recall@k against latency per mode and oversample, from {directory}")
     with st.container(key="bench"):

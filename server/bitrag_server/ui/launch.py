@@ -33,8 +33,9 @@ def streamlit_command(port: int, address: str, extra: Sequence[str] = ()) -> lis
 class UIProcess:
     """The Streamlit app as a subprocess, ready once `/_stcore/health` answers `ok`."""
 
-    def __init__(self, target: str, *, port: int, address: str = "127.0.0.1", bench_dir: str | Path | None = None,
-                 env: dict[str, str] | None = None, ready_timeout_s: float = 60.0) -> None:
+    def __init__(self, target: str, *, port: int, address: str = "127.0.0.1",
+                 bench_dir: str | Path | None = None, env: dict[str, str] | None = None,
+                 ready_timeout_s: float = 60.0) -> None:
         self.url = f"http://{address}:{port}"
         self.cmd = streamlit_command(port, address)
         self.env = {**os.environ, **(env or {}), TARGET_ENV: target}
@@ -89,7 +90,8 @@ def add_ui_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--address", default="127.0.0.1", help="HTTP address of the UI (default %(default)s)")
     p.add_argument("--bench-dir", help="benchmark reports to plot (default: the repository's bench/results)")
     p.add_argument("--serve", action="store_true", help="also start a bitrag server (embedded Milvus Lite)")
-    p.add_argument("--data-dir", default="./bitrag-data", help="with --serve: its data directory (default %(default)s)")
+    p.add_argument("--data-dir", default="./bitrag-data",
+                   help="with --serve: its data directory (default %(default)s)")
     p.set_defaults(func=run_ui)
 
 

@@ -17,9 +17,9 @@ from bitrag._files import EXTENSIONS, load_documents
 from bitrag.cli import _bytes as format_bytes
 
 __all__ = [
-    "BENCH_DIR_ENV", "TARGET_ENV", "UPLOAD_TYPES", "BenchPlot", "Memory", "anchor", "bench_dir", "bench_plots",
-    "documents_from_uploads", "format_bytes", "gate_verdict", "ingest_uploads", "link_citations", "memory", "plain",
-    "source_page", "stage_timings",
+    "BENCH_DIR_ENV", "TARGET_ENV", "UPLOAD_TYPES", "BenchPlot", "Memory", "anchor", "bench_dir",
+    "bench_plots", "documents_from_uploads", "format_bytes", "gate_verdict", "ingest_uploads",
+    "link_citations", "memory", "plain", "source_page", "stage_timings",
 ]
 
 TARGET_ENV = "BITRAG_UI_TARGET"  # the server the UI talks to (`bitrag ui --target`)
@@ -141,8 +141,9 @@ def ingest_uploads(
         if on_progress:
             on_progress(done, len(docs))
 
-    result = client.ingest_documents(collection, docs, batch_size=1, on_progress=step) if docs else IngestResult()
-    return result, len(docs)
+    if not docs:
+        return IngestResult(), 0
+    return client.ingest_documents(collection, docs, batch_size=1, on_progress=step), len(docs)
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from bitrag_server.ui import model
 
 
 def diag(**kw) -> SearchDiagnostics:
-    base = dict(path="BINARY_RESCORED", candidates_examined=40, oversample=4, timings_us={"embed": 1500,
-                "candidates": 800, "rescore": 250}, total_us=2600, mode="AUTO", confidence=0.97, threshold=0.9,
-                pools=[160], calibrated=True)
+    base = dict(path="BINARY_RESCORED", candidates_examined=40, oversample=4,
+                timings_us={"embed": 1500, "candidates": 800, "rescore": 250}, total_us=2600, mode="AUTO",
+                confidence=0.97, threshold=0.9, pools=[160], calibrated=True)
     return SearchDiagnostics(**{**base, **kw})
 
 
