@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 BITRAG := $(VENV)/bin/bitrag
 STAMP  := $(VENV)/.installed
 
-.PHONY: install proto proto-check demo test bench bench-1m bench-10m clean
+.PHONY: install proto proto-check demo ui test browser bench bench-1m bench-10m clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,15 @@ proto: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m bitrag_server.demo
 
-test: $(STAMP)
+# The web UI with its own server on the embedded default (Milvus Lite in ./bitrag-data); Ctrl-C stops both.
+ui: $(STAMP)
+	$(BITRAG) ui --serve --data-dir ./bitrag-data
+
+# The UI's browser test drives Debian's Chromium (never a browser download); CI starts bare.
+browser:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+test: $(STAMP) browser
 	@redis-cli -p 6379 ping >/dev/null 2>&1 || redis-server --daemonize yes --port 6379 --save "" --appendonly no >/dev/null 2>&1 || true
 	$(PY) -m pytest
 

@@ -100,14 +100,15 @@ def upload_form(client: Client, info: CollectionInfo) -> None:
             except ValueError as exc:
                 st.error(str(exc))
             else:
-                st.session_state["ingested"] = (
+                st.session_state["ingested"] = (client.target, info.name), (
                     f"{n} document(s): {res.documents_added} added, {res.documents_replaced} replaced, "
                     f"{res.documents_unchanged} unchanged; {res.chunks_written} chunks written"
                     + ("" if n == len(files) else f"; {len(files) - n} file(s) had no text")
                 )
                 st.rerun()  # the memory panel shows the new rows
-    if msg := st.session_state.get("ingested"):
-        st.sidebar.success(msg)
+    kept = st.session_state.get("ingested")
+    if kept and kept[0] == (client.target, info.name):
+        st.sidebar.success(kept[1])
 
 
 def memory_panel(info: CollectionInfo) -> None:
@@ -183,6 +184,7 @@ def sources_list(summary: AskSummary) -> None:
 def render_answer(result: dict[str, Any]) -> None:
     summary: AskSummary | None = result["summary"]
     with st.container(key="answer"):
+        st.markdown(f"**Q:** {model.plain(result['question'])}")
         if summary is None:
             st.markdown(result["text"])
         else:
@@ -207,14 +209,15 @@ def stream_answer(client: Client, collection: str, question: str, **kw: Any) -> 
     """Ask, drawing the text as it streams; returns what `render_answer` shows afterwards."""
     result: dict[str, Any] = {"question": question, "text": "", "summary": None, "error": None}
     t0 = time.perf_counter()
+    asked = f"**Q:** {model.plain(question)}\n\n"
     with st.container(key="answer_stream"):
-        slot = st.empty()
-        slot.caption("retrieving ...")
+        slot = st.empty()  # one element, redrawn per delta, cleared at the end
+        slot.markdown(asked + "_retrieving ..._")
         try:
             for chunk in client.ask(collection, question, **kw):
                 if chunk.summary is None:
                     result["text"] += chunk.text
-                    slot.markdown(result["text"] + " ▌")
+                    slot.markdown(asked + result["text"] + " ▌")
                 else:
                     result["summary"] = chunk.summary
         except BitragError as exc:
@@ -234,13 +237,14 @@ def ask_tab(client: Client, info: CollectionInfo) -> None:
         filt = c3.text_input("Filter", key="ask_filter", placeholder='e.g. file_type == "application/pdf"')
         cache = st.checkbox("Use the answer cache", value=True, key="ask_cache")
         submitted = st.form_submit_button("Ask", key="ask", type="primary")
+    scope = (client.target, info.name)  # results belong to one server's collection
     if submitted and question.strip():
-        st.session_state["ask_result"] = stream_answer(
+        st.session_state["ask_result"] = scope, stream_answer(
             client, info.name, question.strip(), top_k=int(top_k), mode=mode, filter=filt, cache=cache,
         )
-    result = st.session_state.get("ask_result")
-    if result:
-        render_answer(result)
+    kept = st.session_state.get("ask_result")
+    if kept and kept[0] == scope:
+        render_answer(kept[1])
 
 
 # ---- search --------------------------------------------------------------------------------------
@@ -258,7 +262,7 @@ def hits_table(res: SearchResult) -> None:
     with st.container(key="hits"):
         st.markdown(f"**{len(rows)} hits**")
         if rows:
-            st.dataframe(rows, hide_index=True, width="stretch")
+            st.table(rows)  # static HTML: long snippets wrap
 
 
 def search_tab(client: Client, info: CollectionInfo) -> None:
@@ -269,6 +273,7 @@ def search_tab(client: Client, info: CollectionInfo) -> None:
         mode = c2.selectbox("Mode", MODES, key="search_mode")
         filt = c3.text_input("Filter", key="search_filter", placeholder="e.g. year >= 2020")
         submitted = st.form_submit_button("Search", key="search", type="primary")
+    scope = (client.target, info.name)
     if submitted and query.strip():
         t0 = time.perf_counter()
         try:
@@ -277,10 +282,10 @@ def search_tab(client: Client, info: CollectionInfo) -> None:
             st.session_state["search_result"] = None
             show_error(exc, "search")
         else:
-            st.session_state["search_result"] = (res, time.perf_counter() - t0)
+            st.session_state["search_result"] = (scope, res, time.perf_counter() - t0)
     found = st.session_state.get("search_result")
-    if found:
-        res, seconds = found
+    if found and found[0] == scope:
+        _, res, seconds = found
         hits_table(res)
         diagnostics_panel("search_diagnostics", res.diagnostics, {"round trip": f"{seconds * 1000:.1f} ms"})
 
@@ -297,8 +302,9 @@ def bench_tab() -> None:
         return
     st.caption(f"recall@k against latency per mode and oversample, from {directory}")
     with st.container(key="bench"):
-        for plot in plots:
-            st.image(str(plot.path), caption=plot.title)
+        cols = st.columns(2)
+        for i, plot in enumerate(plots):
+            cols[i % 2].image(str(plot.path), caption=plot.title)
 
 
 # ---- page ----------------------------------------------------------------------------------------

@@ -40,8 +40,8 @@ def texts(node, kind: str) -> list[str]:
     return [str(e.value) for e in node.get(kind)]
 
 
-def keyed(at: AppTest, key: str):
-    """The block (container) with `key`, searched in the whole tree."""
+def keyed(at: AppTest, key: str, *, present: bool = True):
+    """The block (container) with `key`, searched in the whole tree (None if `present` is False)."""
     def walk(node):
         if getattr(node, "key", None) == key:
             return node
@@ -52,7 +52,7 @@ def keyed(at: AppTest, key: str):
         return None
 
     found = walk(at._tree)
-    assert found is not None, f"no element with key {key!r}"
+    assert (found is not None) == present, f"element with key {key!r}: {found}"
     return found
 
 
@@ -105,7 +105,8 @@ def test_ask_offline_is_extractive_and_labelled(run_app, offline_server, offline
     at = ask(run_app(offline_server.target, offline_docs), "Where do the binary codes live?", ask_k=2)
     answer = keyed(at, "answer")
     assert any("not generated" in t for t in texts(answer, "info"))
-    body = texts(answer, "markdown")[0]
+    question, body = texts(answer, "markdown")[:2]
+    assert question == "**Q:** Where do the binary codes live?"
     assert "[\\[1\\]](#source-1)" in body  # citations link to the sources
     assert any("model extractive" in t for t in texts(answer, "caption"))
     sources = texts(keyed(at, "sources"), "markdown")
@@ -120,6 +121,15 @@ def test_ask_offline_is_extractive_and_labelled(run_app, offline_server, offline
     assert "| path | confidence vs threshold | float rows read | server time |" in table
     assert len(diag.get("vega_lite_chart")) == 1  # per-stage timings
     assert any(t.startswith("retrieval ") and "first token" in t for t in texts(diag, "caption"))
+    # the answer belongs to its collection: another collection shows none
+    other = unique("ui_other")
+    with bitrag.Client(offline_server.target) as c:
+        c.create_collection(other)
+    at.run()  # the list now has it
+    at.selectbox(key="collection").set_value(other).run()
+    keyed(at, "answer", present=False)
+    at.selectbox(key="collection").set_value(offline_docs).run()
+    keyed(at, "answer")
 
 
 def test_ask_with_llm_streams_a_generated_answer(run_app, gen_server, gen_docs, llm: LLMServer) -> None:
@@ -127,7 +137,7 @@ def test_ask_with_llm_streams_a_generated_answer(run_app, gen_server, gen_docs, 
     at = ask(run_app(gen_server.target, gen_docs), "Where do codes and floats live?", ask_k=3)
     answer = keyed(at, "answer")
     assert not texts(answer, "info")  # generated: no extractive label
-    assert texts(answer, "markdown")[0] == (
+    assert texts(answer, "markdown")[1] == (
         "Binary codes live in RAM [\\[1\\]](#source-1), float rows on disk [\\[2\\]](#source-2). Not [7].")
     assert any(t.startswith("model llama-3.3-70b-versatile") for t in texts(answer, "caption"))
     assert len(llm.chat_requests) == 1
@@ -154,7 +164,7 @@ def test_search_only_with_mode_and_filter(run_app, offline_server, offline_docs)
     assert not at.exception, at.exception
     hits = keyed(at, "hits")
     assert texts(hits, "markdown")[0] == "**2 hits**"
-    table = hits.get("dataframe")[0].value
+    table = hits.get("table")[0].value
     assert sorted(table["document"]) == ["codes.pdf", "floats.md"]  # bread.md (2020) filtered out
     assert sorted(table["page"]) == ["7", "iv"]
     assert list(table["score"]) == sorted(table["score"], reverse=True)
