@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 BITRAG := $(VENV)/bin/bitrag
 STAMP  := $(VENV)/.installed
 
-.PHONY: install proto proto-check demo ui test browser bench bench-1m bench-10m clean
+.PHONY: install proto proto-check demo ui test browser node bench bench-1m bench-10m clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,18 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Regenerate the Python stubs (+ .pyi) from proto/ into client/bitrag/v1/.
-proto: $(STAMP)
+proto: $(STAMP) $(NODE_STAMP)
 	$(PY) -m grpc_tools.protoc -I proto --python_out=client --pyi_out=client --grpc_python_out=client proto/bitrag/v1/*.proto
+	cp proto/bitrag/v1/bitrag.proto clients/node/proto/bitrag/v1/bitrag.proto
+	rm -rf clients/node/src/gen && cd clients/node && npm run --silent gen
+
+# The Node client's dependencies, exactly as locked (npm registry only).
+NODE_STAMP := clients/node/node_modules/.package-lock.json
+$(NODE_STAMP): clients/node/package-lock.json
+	cd clients/node && npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+node: $(NODE_STAMP)
 
 demo: $(STAMP)
 	$(PY) -m bitrag_server.demo
@@ -33,7 +43,7 @@ ui: $(STAMP)
 browser:
 	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
-test: $(STAMP) browser
+test: $(STAMP) browser $(NODE_STAMP)
 	@redis-cli -p 6379 ping >/dev/null 2>&1 || redis-server --daemonize yes --port 6379 --save "" --appendonly no >/dev/null 2>&1 || true
 	$(PY) -m pytest
 
