@@ -60,8 +60,8 @@ def python_round(client: bitrag.Client, name: str, queries: np.ndarray, texts: l
 def node_round(target: str, name: str, qfile: Path, dim: int, texts: list[str], count: int,
                top_k: int) -> tuple[list[float], list[float]]:
     out = subprocess.run(
-        ["node", str(NODE / "dist" / "bench" / "search_rtt.js"), target, name, str(qfile), str(dim), str(count),
-         str(top_k), *texts],
+        ["node", str(NODE / "dist" / "bench" / "search_rtt.js"), target, name, str(qfile), str(dim),
+         str(count), str(top_k), *texts],
         check=True, capture_output=True, text=True, timeout=1800,
     )
     res = json.loads(out.stdout)
@@ -81,10 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     emb = args.data / "emb" / "minilm-l6-384"
     corpus = np.load(emb / "corpus.npy").astype(np.float32)
     queries = np.load(emb / "queries.npy").astype(np.float32)[:300]
-    texts = [json.loads(line)["text"] for line in (args.data / "queries.jsonl").read_text().splitlines()[:300]]
+    lines = (args.data / "queries.jsonl").read_text().splitlines()[:300]
+    texts = [json.loads(line)["text"] for line in lines]
     ids = [json.loads(line)["_id"] for line in (args.data / "corpus.jsonl").read_text().splitlines()]
     dim = corpus.shape[1]
-    rows: dict[str, dict[str, list[float]]] = {"python": {"vector": [], "text": []}, "node": {"vector": [], "text": []}}
+    rows: dict[str, dict[str, list[float]]] = {who: {"vector": [], "text": []} for who in ("python", "node")}
     with tempfile.TemporaryDirectory(prefix="bitrag-rtt-") as tmp:
         qfile = Path(tmp) / "queries.f32"
         qfile.write_bytes(queries.astype("<f4").tobytes())
@@ -102,8 +103,8 @@ def main(argv: list[str] | None = None) -> int:
                         vec, txt = node_round(srv.target, name, qfile, dim, texts, args.count, args.top_k)
                     rows[who]["vector"] += vec
                     rows[who]["text"] += txt
-                    print(f"round {r + 1} {who}: vector p50 {np.median(vec):.2f} ms, text p50 {np.median(txt):.2f} ms",
-                          flush=True)
+                    print(f"round {r + 1} {who}: vector p50 {np.median(vec):.2f} ms, "
+                          f"text p50 {np.median(txt):.2f} ms", flush=True)
     report = {
         "setup": {"rows": int(corpus.shape[0]), "dim": dim, "top_k": args.top_k, "rounds": args.rounds,
                   "count": args.count, "mode": "AUTO", "backend": "Milvus Lite", "node": subprocess.run(
@@ -112,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         **{who: {kind: stats(v) for kind, v in kinds.items()} for who, kinds in rows.items()},
     }
     report["node_over_python_p50"] = {
-        kind: round(report["node"][kind]["p50_ms"] / report["python"][kind]["p50_ms"], 3) for kind in ("vector", "text")}
+        kind: round(report["node"][kind]["p50_ms"] / report["python"][kind]["p50_ms"], 3)
+        for kind in ("vector", "text")
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "client_rtt.json").write_text(json.dumps(report, indent=2) + "\n")
     lines = [

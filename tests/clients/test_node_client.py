@@ -20,7 +20,8 @@ NODE = ROOT / "clients" / "node"
 
 def npm_ready() -> None:
     assert shutil.which("node") and shutil.which("npm"), "node and npm are needed (Node 20)"
-    assert (NODE / "node_modules" / ".package-lock.json").exists(), "run `npm ci` in clients/node (make test does)"
+    assert (NODE / "node_modules" / ".package-lock.json").exists(), \
+        "run `npm ci` in clients/node (make test does)"
 
 
 def run(cmd: list[str], **kw) -> subprocess.CompletedProcess[str]:
@@ -45,7 +46,8 @@ def test_node_client_suite_against_a_live_server(lite_server) -> None:
 
 
 def test_shipped_bitrag_proto_is_the_source() -> None:
-    assert (NODE / "proto/bitrag/v1/bitrag.proto").read_bytes() == (ROOT / "proto/bitrag/v1/bitrag.proto").read_bytes(), \
+    shipped = (NODE / "proto/bitrag/v1/bitrag.proto").read_bytes()
+    assert shipped == (ROOT / "proto/bitrag/v1/bitrag.proto").read_bytes(), \
         "clients/node/proto/bitrag/v1/bitrag.proto is stale: run `make proto`"
 
 
