@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 BITRAG := $(VENV)/bin/bitrag
 STAMP  := $(VENV)/.installed
 
-.PHONY: install proto proto-check demo ui test browser node bench bench-1m bench-10m clean
+.PHONY: install proto proto-check demo ui test browser node go-example bench bench-1m bench-10m clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ $(NODE_STAMP): clients/node/package-lock.json
 	touch $(NODE_STAMP)
 
 node: $(NODE_STAMP)
+
+# A Go client generated from the proto as it is (Debian's Go 1.19 + grpc-go), run against a fresh
+# server. Not part of `make test`: it installs ~300 MB of Go packages.
+go-example: $(STAMP)
+	bash clients/go/run_example.sh
 
 demo: $(STAMP)
 	$(PY) -m bitrag_server.demo
