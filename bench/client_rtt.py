@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         "setup": {"rows": int(corpus.shape[0]), "dim": dim, "top_k": args.top_k, "rounds": args.rounds,
                   "count": args.count, "mode": "AUTO", "backend": "Milvus Lite", "node": subprocess.run(
                       ["node", "--version"], capture_output=True, text=True).stdout.strip(),
-                  "python": sys.version.split()[0]},
+                  "python": sys.version.split()[0], "load_average_1m_at_end": round(os.getloadavg()[0], 2)},
         **{who: {kind: stats(v) for kind, v in kinds.items()} for who, kinds in rows.items()},
     }
     report["node_over_python_p50"] = {
@@ -123,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         f"`python bench/client_rtt.py --rounds {args.rounds} --count {args.count}`: scifact "
         f"{corpus.shape[0]:,} x {dim} (all-MiniLM-L6-v2), Milvus Lite, top {args.top_k}, AUTO; "
         f"{args.rounds} alternating rounds of {args.count} timed searches per client and kind "
-        f"(Node {report['setup']['node']}, Python {report['setup']['python']}).", "",
+        f"(Node {report['setup']['node']}, Python {report['setup']['python']}; 1-minute load average "
+        f"{report['setup']['load_average_1m_at_end']} on {os.cpu_count()} cores at the end).", "",
         "| client | query | n | p50 ms | p95 ms | mean ms |", "|---|---|---:|---:|---:|---:|",
     ]
     for who in ("python", "node"):
