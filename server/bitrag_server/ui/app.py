@@ -304,7 +304,7 @@ def bench_tab() -> None:
     with st.container(key="bench"):
         cols = st.columns(2)
         for i, plot in enumerate(plots):
-            cols[i % 2].image(str(plot.path), caption=plot.title)
+            cols[i % 2].image(str(plot.path), caption=plot.title, width="stretch")
 
 
 # ---- page ----------------------------------------------------------------------------------------
