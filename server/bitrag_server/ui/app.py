@@ -27,10 +27,26 @@ def client_for(target: str) -> Client:
     return Client(target, timeout=CLIENT_TIMEOUT_S)
 
 
-def show_error(exc: BitragError, what: str) -> None:
+def error_text(exc: BitragError, what: str) -> str:
     field = f" (field `{exc.field}`)" if exc.field else ""
     retry = f"; retry after {exc.retry_after:g} s" if exc.retry_after is not None else ""
-    st.error(f"{what} failed: {exc.code.name}{field}: {exc.message}{retry}")
+    return f"{what} failed: {exc.code.name}{field}: {exc.message}{retry}"
+
+
+def show_error(exc: BitragError, what: str) -> None:
+    st.error(error_text(exc, what))
+
+
+def query_inputs(kind: str, label: str, placeholder: str, k_label: str, k_max: int, k_default: int,
+                 filter_hint: str) -> tuple[str, int, str, str]:
+    """The fields Ask and Search share (inside their form): text, how many, mode, filter; widget
+    keys are prefixed with `kind`."""
+    text = st.text_input(label, key="question" if kind == "ask" else "query", placeholder=placeholder)
+    c1, c2, c3 = st.columns([1, 1, 2])
+    top_k = c1.number_input(k_label, 1, k_max, k_default, key=f"{kind}_k")
+    mode = c2.selectbox("Mode", MODES, key=f"{kind}_mode")
+    filt = c3.text_input("Filter", key=f"{kind}_filter", placeholder=filter_hint)
+    return text.strip(), int(top_k), str(mode), filt
 
 
 # ---- sidebar: server, collection, upload, memory -------------------------------------------------
@@ -221,8 +237,7 @@ def stream_answer(client: Client, collection: str, question: str, **kw: Any) -> 
                 else:
                     result["summary"] = chunk.summary
         except BitragError as exc:
-            field = f" (field `{exc.field}`)" if exc.field else ""
-            result["error"] = f"ask failed: {exc.code.name}{field}: {exc.message}"
+            result["error"] = error_text(exc, "ask")
         slot.empty()
     result["seconds"] = time.perf_counter() - t0
     return result
@@ -230,17 +245,15 @@ def stream_answer(client: Client, collection: str, question: str, **kw: Any) -> 
 
 def ask_tab(client: Client, info: CollectionInfo) -> None:
     with st.form("ask_form"):
-        question = st.text_input("Question", key="question", placeholder="Ask the collection ...")
-        c1, c2, c3 = st.columns([1, 1, 2])
-        top_k = c1.number_input("Sources", 1, 50, 5, key="ask_k")
-        mode = c2.selectbox("Mode", MODES, key="ask_mode")
-        filt = c3.text_input("Filter", key="ask_filter", placeholder='e.g. file_type == "application/pdf"')
+        question, top_k, mode, filt = query_inputs(
+            "ask", "Question", "Ask the collection ...", "Sources", 50, 5,
+            'e.g. file_type == "application/pdf"')
         cache = st.checkbox("Use the answer cache", value=True, key="ask_cache")
         submitted = st.form_submit_button("Ask", key="ask", type="primary")
     scope = (client.target, info.name)  # results belong to one server's collection
-    if submitted and question.strip():
+    if submitted and question:
         st.session_state["ask_result"] = scope, stream_answer(
-            client, info.name, question.strip(), top_k=int(top_k), mode=mode, filter=filt, cache=cache,
+            client, info.name, question, top_k=top_k, mode=mode, filter=filt, cache=cache,
         )
     kept = st.session_state.get("ask_result")
     if kept and kept[0] == scope:
@@ -267,17 +280,15 @@ def hits_table(res: SearchResult) -> None:
 
 def search_tab(client: Client, info: CollectionInfo) -> None:
     with st.form("search_form"):
-        query = st.text_input("Query", key="query", placeholder="Search only: no answer is generated")
-        c1, c2, c3 = st.columns([1, 1, 2])
-        top_k = c1.number_input("Results", 1, 1000, 10, key="search_k")
-        mode = c2.selectbox("Mode", MODES, key="search_mode")
-        filt = c3.text_input("Filter", key="search_filter", placeholder="e.g. year >= 2020")
+        query, top_k, mode, filt = query_inputs(
+            "search", "Query", "Search only: no answer is generated", "Results", 1000, 10,
+            "e.g. year >= 2020")
         submitted = st.form_submit_button("Search", key="search", type="primary")
     scope = (client.target, info.name)
-    if submitted and query.strip():
+    if submitted and query:
         t0 = time.perf_counter()
         try:
-            res = client.search(info.name, query.strip(), top_k=int(top_k), mode=mode, filter=filt)
+            res = client.search(info.name, query, top_k=top_k, mode=mode, filter=filt)
         except BitragError as exc:
             st.session_state["search_result"] = None
             show_error(exc, "search")
