@@ -56,11 +56,13 @@ class AsyncClient:
         consistency_level: str = "",
         partition_key: str = "",
         num_partitions: int = 0,
+        tier: str = "",
     ) -> CollectionInfo:
         req = _core.create_request(
             name, dimension=dimension, embedder=embedder, index=index,
             default_oversample=default_oversample, description=description, gate=gate,
             consistency_level=consistency_level, partition_key=partition_key, num_partitions=num_partitions,
+            tier=tier,
         )
         return _core.collection_from_proto(await self._call(self._stub.CreateCollection, req))
 

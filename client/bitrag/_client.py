@@ -66,15 +66,18 @@ class Client:
         consistency_level: str = "",
         partition_key: str = "",
         num_partitions: int = 0,
+        tier: str = "",
     ) -> CollectionInfo:
         """Create a collection. `embedder`: "" (server default), "local", "openai[:model]" or
         "none" (raw vectors only; then `dimension` is required). `consistency_level`: Milvus'
         ("Strong", "Bounded", "Session", "Eventually"; "" = server default). `partition_key`: a
-        metadata key every chunk carries (e.g. "tenant"); filters on it search only its partition."""
+        metadata key every chunk carries (e.g. "tenant"); filters on it search only its partition.
+        `tier`: the middle tier ("sign", "sq2", "sq4"; "" = server default, sq4)."""
         req = _core.create_request(
             name, dimension=dimension, embedder=embedder, index=index,
             default_oversample=default_oversample, description=description, gate=gate,
             consistency_level=consistency_level, partition_key=partition_key, num_partitions=num_partitions,
+            tier=tier,
         )
         return _core.collection_from_proto(self._call(self._stub.CreateCollection, req))
 

@@ -18,6 +18,7 @@ from .types import (
     CollectionInfo,
     GateConfig,
     ReliabilityBin,
+    SearchPlan,
     DeleteResult,
     Document,
     Hit,
@@ -86,6 +87,7 @@ def create_request(
     consistency_level: str = "",
     partition_key: str = "",
     num_partitions: int = 0,
+    tier: str = "",
 ) -> pb.CreateCollectionRequest:
     ix = index or IndexSpec()
     g = gate or GateConfig()
@@ -100,6 +102,7 @@ def create_request(
         embedder=embedder,
         index=pb.IndexSpec(type=ix.type, build_params=ix.build_params, search_params=ix.search_params),
         default_oversample=default_oversample,
+        tier=tier,
         description=description,
         consistency_level=consistency_level,
         partition_key=partition_key,
@@ -274,6 +277,13 @@ def collection_from_proto(c: pb.CollectionInfo) -> CollectionInfo:
         consistency_level=c.consistency_level,
         partition_key=c.partition_key,
         num_partitions=c.num_partitions,
+        tier=c.tier,
+        bytes_tier=c.bytes_tier,
+        plan=SearchPlan(
+            c.plan.pool, c.plan.nprobe, c.plan.route, c.plan.candidate_recall, dict(c.plan.pool_recall),
+            dict(c.plan.nprobe_recall), c.plan.exact_us, c.plan.binary_us, c.plan.scan_us, c.plan.fallback_share,
+            c.plan.rows, c.plan.measured_unix_ms,
+        ),
     )
 
 
@@ -305,6 +315,9 @@ def diagnostics_from_proto(d: pb.SearchDiagnostics) -> SearchDiagnostics:
         threshold=d.threshold,
         pools=list(d.pools),
         calibrated=d.calibrated,
+        milvus_calls=d.milvus_calls,
+        tier=d.tier,
+        tier_scored=d.tier_scored,
     )
 
 

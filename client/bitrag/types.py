@@ -69,6 +69,27 @@ class CollectionInfo:
     consistency_level: str = ""
     partition_key: str = ""  # metadata key routing chunks to Milvus partitions ("" = none)
     num_partitions: int = 0
+    tier: str = ""  # middle tier in force: "sign", "sq2", "sq4"
+    bytes_tier: int = 0  # middle-tier codes in RAM (beyond bytes_in_ram)
+    plan: SearchPlan | None = None  # what calibration measured
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    """A collection's measured search plan (see docs/api.md#search-plan)."""
+
+    pool: int  # Hamming candidates per Milvus search for k = 10 (0 = not measured yet)
+    nprobe: int  # IVF lists probed (0 = the index's default)
+    route: str  # AUTO's first path: "binary" or "exact"
+    candidate_recall: float  # share of the exact top-10 inside the pool
+    pool_recall: dict[str, float]  # per pool size tried
+    nprobe_recall: dict[str, float]  # per nprobe tried, at the pool
+    exact_us: int
+    binary_us: int
+    scan_us: int
+    fallback_share: float
+    rows: int
+    measured_unix_ms: int
 
 
 @dataclass(frozen=True)
@@ -129,8 +150,11 @@ class SearchDiagnostics:
     mode: str  # AUTO, RESCORED, BINARY_ONLY, EXACT
     confidence: float  # estimated P(top-k == exact float32 top-k)
     threshold: float
-    pools: list[int]  # Hamming pool sizes tried
+    pools: list[int]  # Hamming candidates received, per pool
     calibrated: bool
+    milvus_calls: int = 0  # Milvus searches this query made
+    tier: str = ""  # the middle tier that ranked the pool
+    tier_scored: int = 0  # candidates the middle tier scored
 
 
 @dataclass(frozen=True)

@@ -9,22 +9,25 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .quantize import binarize
+from .domain import Tier
+from .quantize import ScalarQuantizer, binarize
 from .retrieve.gate import Calibration
+from .retrieve.plan import SearchPlan
+from .retrieve.tiers import MiddleTier
 from .stores.catalog import Manifest
-from .stores.float_store import CodeStore, FloatStore
+from .stores.float_store import CodeStore, FloatStore, RowFile, TierStore
 from .stores.record_store import RecordStore
 from .stores.shared import FileLock
 
 
 @dataclass
 class QuerySample:
-    """A served query kept for background verification against the exact top-k."""
+    """A served query kept for background verification against the exact top-k: the gate's
+    feature and the top-k after each batch of its stopping rule."""
 
     query: np.ndarray  # [d]
     top_k: int
-    z: float
-    rows: np.ndarray  # [k] returned rows
+    steps: list[tuple[float, np.ndarray]]  # (z, [k] rows) per batch
 
 
 @dataclass
@@ -35,6 +38,9 @@ class Collection:
     thresholds: np.ndarray  # [d]
     calibration: Calibration
     records: RecordStore
+    # the middle tier's codes (multi-bit tiers, once their quantizer is fitted) and quantizer
+    tier_store: TierStore | None = None
+    quantizer: ScalarQuantizer | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # served queries waiting for verification, and verified (z, exact?, recall) triples
     pending: collections.deque = field(default_factory=lambda: collections.deque(maxlen=1000))
@@ -58,16 +64,45 @@ class Collection:
     def dim(self) -> int:
         return self.manifest.dimension
 
+    @property
+    def plan(self) -> SearchPlan:
+        """The measured search plan (manifest `plan`), parsed once per manifest dict."""
+        d = self.manifest.plan
+        cached = self.__dict__.get("_plan")
+        if cached is None or cached[0] is not d:
+            cached = (d, SearchPlan.from_dict(d))
+            self.__dict__["_plan"] = cached
+        return cached[1]
+
+    def middle_tier(self) -> MiddleTier:
+        return MiddleTier(Tier(self.manifest.tier), self.codes, self.tier_store, self.quantizer)
+
+    def row_files(self) -> list[RowFile]:
+        """Every per-row file beside the float file (one row per float row), in append order."""
+        files: list[RowFile] = [self.floats, self.codes]
+        if self.tier_store is not None:
+            files.append(self.tier_store)
+        return files
+
     def close(self) -> None:
-        self.floats.close()
-        self.codes.close()
+        for f in self.row_files():
+            f.close()
         self.records.close()
 
     def refresh(self) -> None:
         """Pick up rows other replicas appended (the caller holds the write lock)."""
-        self.floats.refresh()
-        self.codes.refresh()
+        for f in self.row_files():
+            f.refresh()
         self.records.refresh()
+
+    def derive_tier(self, start: int) -> None:
+        """Append tier codes for float rows from `start` on (derived data, like the sign codes)."""
+        if self.tier_store is None or self.quantizer is None:
+            return
+        for first, block in self.floats.blocks():
+            if first + block.shape[0] <= start:
+                continue
+            self.tier_store.append(self.quantizer.encode(block[max(0, start - first):]))
 
     def threshold(self) -> float:
         """The gate's threshold in force: fixed in the gate config, else the calibrated one."""
@@ -101,6 +136,12 @@ class Collection:
                 if first + block.shape[0] <= start:
                     continue
                 self.codes.append(binarize(block[max(0, start - first):], self.thresholds))
+        if self.tier_store is not None:
+            self.tier_store.repair()
+            if self.tier_store.rows > self.floats.rows:
+                self.tier_store.truncate(self.floats.rows)
+            if self.tier_store.rows < self.floats.rows:
+                self.derive_tier(self.tier_store.rows)
 
 
 def record(chunk_id: str, doc_id: str, doc_hash: str, text: str, metadata: dict) -> dict:

@@ -59,11 +59,19 @@ class Settings(BaseSettings):
     )
     target_recall: float = Field(0.99, gt=0, le=1, description="default target of new collections' gates")
     fallback: str = Field("widen,exact", description="default fallback chain: widen, exact, collection")
-    widen_max_rows: int = Field(4096, ge=1, le=16384, description="widen: most float rows rescored")
+    widen_max_rows: int = Field(4096, ge=1, le=16384, description="widen: the largest candidate pool")
     widen_accept_stable: bool = Field(
         True,
         description="widen: an answer that a 4x wider search left unchanged stands even below the "
         "threshold (false: only a confident or provably exact one; the rest go to the next fallback)",
+    )
+    exact_fallback_max_ms: int = Field(
+        1000, ge=0, description="AUTO's exact fallback runs only where a measured exact scan takes at most this "
+        "long (10M rows from disk: ~12 s); elsewhere the widened answer stands",
+    )
+    tier: Literal["sign", "sq2", "sq4"] = Field(
+        "sq4", description="middle tier of new collections: sign (+-1 codes), sq2 / sq4 (2- / 4-bit scalar codes, "
+        "d/4 / d/2 bytes per row in RAM); see README 'Middle tier'",
     )
     float_map_budget_mb: int = Field(
         256, ge=1, description="MiB of float-file pages rescoring may leave mapped in the server before "

@@ -12,26 +12,47 @@ from bitrag.v1 import bitrag_pb2 as pb
 from .answer.types import AskQuery, AskSummary
 from .domain import (
     CollectionSpec,
-    Diagnostics,
     CollectionStats,
     DeleteResult,
+    Diagnostics,
     DocumentIn,
+    GateConfig,
+    IndexConfig,
     IngestResult,
+    Mode,
     RecordIn,
+    SearchPath,
     SearchQuery,
     SearchResult,
 )
 from .engine import parse_vector
+from .errors import InvalidArgument
 from .retrieve.gate import Calibration
-from .stores.catalog import GateConfig, IndexConfig
+from .retrieve.plan import SearchPlan
+
+# Closed sets <-> proto enums by lookup (every member listed: a test checks both directions).
+MODE_TO_PROTO: dict[Mode, int] = {
+    Mode.AUTO: pb.SEARCH_MODE_AUTO,
+    Mode.RESCORED: pb.SEARCH_MODE_RESCORED,
+    Mode.BINARY_ONLY: pb.SEARCH_MODE_BINARY_ONLY,
+    Mode.EXACT: pb.SEARCH_MODE_EXACT,
+}
+MODE_FROM_PROTO: dict[int, Mode] = {v: k for k, v in MODE_TO_PROTO.items()}
+PATH_TO_PROTO: dict[SearchPath, int] = {
+    SearchPath.BINARY_RESCORED: pb.SEARCH_PATH_BINARY_RESCORED,
+    SearchPath.BINARY_ONLY: pb.SEARCH_PATH_BINARY_ONLY,
+    SearchPath.EXACT: pb.SEARCH_PATH_EXACT,
+    SearchPath.FALLBACK_WIDENED: pb.SEARCH_PATH_FALLBACK_WIDENED,
+    SearchPath.FALLBACK_EXACT: pb.SEARCH_PATH_FALLBACK_EXACT,
+    SearchPath.FALLBACK_COLLECTION: pb.SEARCH_PATH_FALLBACK_COLLECTION,
+}
 
 
-def _path(name: str) -> int:
-    return pb.SearchPath.Value(f"SEARCH_PATH_{name}")
-
-
-def _mode(name: str) -> int:
-    return pb.SearchMode.Value(f"SEARCH_MODE_{name}")
+def from_proto_mode(value: int) -> Mode:
+    mode = MODE_FROM_PROTO.get(value)
+    if mode is None:
+        raise InvalidArgument(f"unknown search mode {value}", field="mode")
+    return mode
 
 
 def _ints(value: Any) -> Any:
@@ -122,6 +143,15 @@ def from_proto_create(req: pb.CreateCollectionRequest) -> CollectionSpec:
         consistency_level=req.consistency_level,
         partition_key=req.partition_key,
         num_partitions=req.num_partitions,
+        tier=req.tier,
+    )
+
+
+def to_proto_plan(p: SearchPlan) -> pb.SearchPlan:
+    return pb.SearchPlan(
+        pool=p.pool, nprobe=p.nprobe, route=p.route, candidate_recall=p.candidate_recall,
+        pool_recall=p.pool_recall, nprobe_recall=p.nprobe_recall, exact_us=p.exact_us, binary_us=p.binary_us,
+        scan_us=p.scan_us, fallback_share=p.fallback_share, rows=p.rows, measured_unix_ms=p.measured_unix_ms,
     )
 
 
@@ -144,6 +174,9 @@ def to_proto_collection(c: CollectionStats) -> pb.CollectionInfo:
         consistency_level=c.consistency_level,
         partition_key=c.partition_key,
         num_partitions=c.num_partitions,
+        tier=c.tier,
+        bytes_tier=c.bytes_tier,
+        plan=to_proto_plan(SearchPlan.from_dict(c.plan)),
     )
 
 
@@ -197,23 +230,26 @@ def from_proto_search(req: pb.SearchRequest) -> SearchQuery:
         top_k=req.top_k,
         filter=req.filter,
         oversample=req.oversample,
-        mode=pb.SearchMode.Name(req.mode).removeprefix("SEARCH_MODE_"),
+        mode=from_proto_mode(req.mode),
         confidence_threshold=req.confidence_threshold if req.HasField("confidence_threshold") else None,
     )
 
 
 def to_proto_diagnostics(d: Diagnostics) -> pb.SearchDiagnostics:
     return pb.SearchDiagnostics(
-        path=_path(d.path),
+        path=PATH_TO_PROTO[d.path],
         candidates_examined=d.candidates_examined,
         oversample=d.oversample,
         timings=[pb.StageTiming(stage=s, micros=us) for s, us in d.timings_us],
         total_us=d.total_us,
-        mode=_mode(d.mode),
+        mode=MODE_TO_PROTO[d.mode],
         confidence=d.confidence,
         threshold=d.threshold,
         pools=d.pools,
         calibrated=d.calibrated,
+        milvus_calls=d.milvus_calls,
+        tier=d.tier,
+        tier_scored=d.tier_scored,
     )
 
 
@@ -244,7 +280,7 @@ def from_proto_ask(req: pb.AskRequest) -> AskQuery:
         top_k=req.top_k,
         filter=req.filter,
         oversample=req.oversample,
-        mode=pb.SearchMode.Name(req.mode).removeprefix("SEARCH_MODE_"),
+        mode=from_proto_mode(req.mode),
         confidence_threshold=req.confidence_threshold if req.HasField("confidence_threshold") else None,
         model=req.model,
         temperature=req.temperature if req.HasField("temperature") else None,

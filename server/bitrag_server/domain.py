@@ -1,16 +1,86 @@
-"""Domain types the engine speaks; `convert.py` maps them to and from protobuf."""
+"""Domain types the engine speaks, at the bottom of the layers: `convert.py` maps them to and from
+protobuf, `stores/` persists them. The closed sets (search modes, paths, fallbacks, middle tiers,
+routes) are defined here once; everything else converts them by lookup."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
 
 from .retrieve.gate import Calibration
-from .stores.catalog import GateConfig, IndexConfig
 
-MODES = ("AUTO", "RESCORED", "BINARY_ONLY", "EXACT")
+
+class Mode(StrEnum):
+    AUTO = "AUTO"  # gated: the binary path, a full-precision fallback below the threshold
+    RESCORED = "RESCORED"  # the binary path with a fixed float budget, no gate
+    BINARY_ONLY = "BINARY_ONLY"  # Hamming order, no float rows
+    EXACT = "EXACT"  # exact scan of the float32 rows
+
+
+class SearchPath(StrEnum):
+    """What answered a search (SearchDiagnostics.path)."""
+
+    BINARY_RESCORED = "BINARY_RESCORED"  # one Milvus pool, middle tier, float rows until confident
+    BINARY_ONLY = "BINARY_ONLY"
+    EXACT = "EXACT"  # EXACT mode, or AUTO routed to the exact scan (cheaper for this collection)
+    FALLBACK_WIDENED = "FALLBACK_WIDENED"  # AUTO below the threshold: a wider pool (Milvus, or in RAM)
+    FALLBACK_EXACT = "FALLBACK_EXACT"  # AUTO below the threshold: the exact scan
+    FALLBACK_COLLECTION = "FALLBACK_COLLECTION"  # AUTO below the threshold: a legacy float32 collection
+
+
+class Fallback(StrEnum):
+    """What AUTO tries, in the collection's order, when the binary answer is below the threshold."""
+
+    WIDEN = "widen"  # a wider candidate pool: a second Milvus call, or all codes in RAM
+    EXACT = "exact"  # the exact scan of the float file
+    COLLECTION = "collection"  # a float32 Milvus collection (a legacy RAG index, mid-migration)
+
+
+class Tier(StrEnum):
+    """The middle tier: how the Hamming pool is ranked in RAM before float rows are read."""
+
+    SIGN = "sign"  # float query . +-1 codes (the codes already in RAM; no extra memory)
+    SQ2 = "sq2"  # 2-bit scalar codes per dimension (d/4 bytes per row)
+    SQ4 = "sq4"  # 4-bit scalar codes per dimension (d/2 bytes per row)
+
+
+class Route(StrEnum):
+    """AUTO's first path for a collection, chosen from measured costs at calibration."""
+
+    BINARY = "binary"
+    EXACT = "exact"  # an exact scan is cheaper (small collections) or the codes cannot meet the target
+
+
+def closed(kind: type[StrEnum], value: str, field: str) -> Any:
+    """`value` as a member of `kind`, or InvalidArgument naming `field` and the choices."""
+    from .errors import InvalidArgument
+
+    try:
+        return kind(value)
+    except ValueError:
+        raise InvalidArgument(f"unknown {kind.__name__.lower()} {value!r}: one of {[m.value for m in kind]}",
+                              field=field) from None
+
+
+@dataclass
+class IndexConfig:
+    type: str
+    build_params: dict[str, int] = field(default_factory=dict)
+    search_params: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class GateConfig:
+    target_recall: float = 0.99
+    confidence_threshold: float = 0.0  # 0 = derived from target_recall by calibration
+    fallback: list[str] = field(default_factory=lambda: [Fallback.WIDEN.value, Fallback.EXACT.value])
+    widen_max_rows: int = 4096  # widen: the largest candidate pool
+    fallback_collection: str = ""
+    fallback_vector_field: str = "vector"
 
 
 @dataclass
@@ -25,6 +95,7 @@ class CollectionSpec:
     consistency_level: str = ""  # "" = settings.milvus_consistency
     partition_key: str = ""  # metadata key routing chunks to Milvus partitions (multi-tenant)
     num_partitions: int = 0
+    tier: str = ""  # "" = settings.tier
 
 
 @dataclass
@@ -47,6 +118,9 @@ class CollectionStats:
     consistency_level: str = ""
     partition_key: str = ""
     num_partitions: int = 0
+    tier: str = ""
+    bytes_tier: int = 0  # middle-tier codes (in RAM)
+    plan: dict[str, Any] = field(default_factory=dict)  # retrieve.plan.SearchPlan, as measured
 
 
 @dataclass
@@ -91,8 +165,10 @@ class SearchQuery:
     top_k: int = 10
     filter: str = ""
     oversample: int = 0
-    mode: str = "AUTO"
+    mode: Mode = Mode.AUTO
     confidence_threshold: float | None = None
+    # set when the caller is gone (RPC cancelled or past its deadline): the search stops its work
+    cancel: threading.Event | None = None
 
 
 @dataclass
@@ -107,16 +183,19 @@ class Hit:
 
 @dataclass
 class Diagnostics:
-    path: str  # BINARY_RESCORED, BINARY_ONLY, EXACT, FALLBACK_WIDENED, FALLBACK_EXACT, FALLBACK_COLLECTION
-    candidates_examined: int
+    path: SearchPath
+    candidates_examined: int  # float32 rows scored (every row for an exact scan)
     oversample: int
     timings_us: list[tuple[str, int]]
     total_us: int
-    mode: str = "AUTO"
+    mode: Mode = Mode.AUTO
     confidence: float = 0.0
     threshold: float = 0.0
-    pools: list[int] = field(default_factory=list)
+    pools: list[int] = field(default_factory=list)  # Hamming candidates received, per pool
     calibrated: bool = False
+    milvus_calls: int = 0  # Milvus searches this query made
+    tier: str = ""  # the middle tier that ranked the pool
+    tier_scored: int = 0  # candidates the middle tier scored
 
 
 @dataclass

@@ -26,6 +26,7 @@ import contextlib
 import dataclasses
 import logging
 import math
+import os
 import time
 from dataclasses import asdict
 from typing import Any
@@ -45,21 +46,24 @@ from .domain import (
     SearchQuery,
     SearchResult,
 )
-from . import calibrate
 from .collection import Collection, record
-from .domain import MODES
+from .domain import Mode, Tier, closed
 from .embed import Embedders
 from .errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from .ingest import Chunk, chunk_id, document_hash, records_hash, split_document
-from .quantize import binarize
+from .quantize import ScalarQuantizer, binarize
+from .retrieve import calibrate
 from .retrieve.gate import Calibration
-from .searcher import Searcher, Timer
+from .retrieve.pipeline import Searcher, Timer
+from .retrieve.plan import SearchPlan
+from .retrieve.tiers import TIER_BITS
 from .stores.binary_index import ID_MAX_BYTES, LEGACY_FIELDS, PARTITION_FIELD, TEXT_MAX_BYTES, BinaryIndex
 from .stores.catalog import (
     CODES,
     CONSISTENCY_LEVELS,
     FALLBACKS,
     LAYOUT,
+    TIER,
     VECTORS,
     Catalog,
     GateConfig,
@@ -67,10 +71,12 @@ from .stores.catalog import (
     Manifest,
     check_name,
 )
-from .stores.float_store import CodeStore, FloatStore
+from .stores.float_store import CodeStore, FloatStore, TierStore, fsync_dir
 from .stores.record_store import RECORD_INDEX, RECORDS, RecordStore
 
 CALIBRATION_INTERVAL_S = 2.0
+TIER_FIT_ROWS = 20000  # rows sampled to fit a multi-bit tier's ranges
+TIER_REFIT_GROWTH = 8  # refit (and rebuild) the tier when the collection has grown this much
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +122,7 @@ class Engine:
         floats = FloatStore(d / VECTORS, m.dimension, map_budget=self.settings.float_map_budget_mb << 20)
         c = Collection(m, floats, CodeStore(d / CODES, m.dimension), th,
                        _calibration_of(m), RecordStore(d), flock=self.catalog.collection_lock(m.name))
+        self._open_tier(c)
         legacy = None
         if m.layout < 2:  # records still only in Milvus: copied to the record store once
             fields = ["row", "doc_id", "metadata", *LEGACY_FIELDS]
@@ -124,6 +131,18 @@ class Engine:
         c.manifest_sig = self.catalog.signature(m.name)
         _note_write_ts(m)
         return c
+
+    def _open_tier(self, c: Collection) -> None:
+        """Open the middle tier's codes once its quantizer is fitted (multi-bit tiers)."""
+        m = c.manifest
+        old = c.tier_store
+        if m.tier_quantizer and Tier(m.tier) in TIER_BITS:
+            q = ScalarQuantizer.from_dict(m.tier_quantizer)
+            c.tier_store, c.quantizer = TierStore(self.catalog.dir(m.name) / TIER, q.row_bytes), q
+        else:
+            c.tier_store, c.quantizer = None, None
+        if old is not None and old is not c.tier_store:
+            old.close()
 
     def _adopt(self, name: str) -> Collection | None:
         """Open a collection found on disk (at start, or created by another replica)."""
@@ -151,10 +170,13 @@ class Engine:
             return False
         if m.created_unix_ms != c.manifest.created_unix_ms:  # dropped and re-created elsewhere
             return False
+        tier_changed = m.tier_quantizer != c.manifest.tier_quantizer
         c.manifest = m
         c.manifest_sig = sig
         if m.calibration and m.calibration != asdict(c.calibration):
             c.calibration = _calibration_of(m)
+        if tier_changed:  # another replica fitted the tier and rebuilt its file
+            self._open_tier(c)
         _note_write_ts(m)
         return True
 
@@ -280,7 +302,8 @@ class Engine:
                 raise InvalidArgument(f"{spec.num_partitions} not in 1..1024", field="num_partitions")
         elif spec.num_partitions:
             raise InvalidArgument("only with partition_key", field="num_partitions")
-        spec = dataclasses.replace(spec, consistency_level=consistency,
+        tier = closed(Tier, spec.tier or s.tier, "tier")
+        spec = dataclasses.replace(spec, consistency_level=consistency, tier=tier.value,
                                    num_partitions=(spec.num_partitions or 64) if spec.partition_key else 0)
 
         async with self._admin:
@@ -311,6 +334,7 @@ class Engine:
             partition_key=spec.partition_key,
             num_partitions=spec.num_partitions,
             layout=LAYOUT,
+            tier=spec.tier,
         )
         # Milvus first, manifest last: the manifest's existence is the commit point.
         await asyncio.to_thread(
@@ -322,7 +346,7 @@ class Engine:
         try:
             self.catalog.dir(m.name).mkdir(parents=True, exist_ok=True)
             (self.catalog.dir(m.name) / VECTORS).unlink(missing_ok=True)
-            for leftover in (CODES, RECORDS, RECORD_INDEX):
+            for leftover in (CODES, TIER, RECORDS, RECORD_INDEX):
                 (self.catalog.dir(m.name) / leftover).unlink(missing_ok=True)
             with self.catalog.collection_lock(m.name):
                 coll = self._open(m)
@@ -403,6 +427,9 @@ class Engine:
             consistency_level=m.consistency_level or self.settings.milvus_consistency,
             partition_key=m.partition_key,
             num_partitions=m.num_partitions,
+            tier=c.middle_tier().tier.value,
+            bytes_tier=c.tier_store.bytes_on_disk if c.tier_store is not None else 0,
+            plan=c.plan.to_dict(),
         )
 
     async def drop(self, name: str) -> None:
@@ -555,7 +582,8 @@ class Engine:
     def _append_rows(c: Collection, vectors: np.ndarray, codes: np.ndarray, recs: list[dict]) -> int:
         """Floats, codes, records: durable before Milvus sees the rows (see Collection.reconcile)."""
         start = c.floats.append(vectors)
-        if c.codes.append(codes) != start or c.records.append(recs) != start:
+        tier_ok = c.tier_store is None or c.quantizer is None or c.tier_store.append(c.quantizer.encode(vectors)) == start
+        if c.codes.append(codes) != start or not tier_ok or c.records.append(recs) != start:
             raise RuntimeError(f"collection {c.name!r}: row files out of step at row {start}")
         return start
 
@@ -600,8 +628,7 @@ class Engine:
         oversample = q.oversample or m.default_oversample
         if not 1 <= oversample <= MAX_OVERSAMPLE:
             raise InvalidArgument(f"{oversample} not in 1..{MAX_OVERSAMPLE}", field="oversample")
-        if q.mode not in MODES:
-            raise InvalidArgument(f"unknown mode {q.mode!r}", field="mode")
+        mode = closed(Mode, q.mode, "mode")
         th = q.confidence_threshold
         if th is not None and not (0.0 <= th <= 1.0 and math.isfinite(th)):
             raise InvalidArgument(f"{th} not in [0, 1]", field="confidence_threshold")
@@ -620,8 +647,8 @@ class Engine:
         else:
             raise InvalidArgument("empty query: send text or a vector", field="query")
         return await asyncio.to_thread(
-            self._searcher.search, c, query, top_k=q.top_k, oversample=oversample, expr=expr, mode=q.mode,
-            threshold_override=th, timer=timer,
+            self._searcher.search, c, query, top_k=q.top_k, oversample=oversample, expr=expr, mode=mode,
+            threshold_override=th, timer=timer, cancel=q.cancel,
         )
 
     # ---- calibration ---------------------------------------------------------------------------
@@ -640,18 +667,60 @@ class Engine:
         return c.calibration, (time.perf_counter_ns() - t0) // 1000
 
     async def _recalibrate(self, c: Collection, samples: int) -> None:
-        cal = await asyncio.to_thread(self._calibrate_locked, c, samples)
-        await self._install(c, cal)
+        await self._fit_tier(c)
+        fit = await asyncio.to_thread(self._calibrate_locked, c, samples)
+        await self._install(c, fit.calibration, fit.plan)
 
-    def _calibrate_locked(self, c: Collection, samples: int) -> Calibration:
+    def _calibrate_locked(self, c: Collection, samples: int) -> calibrate.Fit:
         with c.calibrating:  # one calibration of a collection at a time
             return calibrate.calibrate_pseudo(c, self._searcher, samples)
 
-    async def _install(self, c: Collection, cal: Calibration) -> None:
+    async def _fit_tier(self, c: Collection) -> None:
+        """A multi-bit tier's quantizer is fitted to the collection's data (per-dimension ranges of
+        a sample of rows) the first time the collection is calibrated, and again when it has grown
+        TIER_REFIT_GROWTH times since; its codes are then rebuilt from the floats into a new file
+        that replaces the old one atomically (the write lock keeps ingest out meanwhile)."""
+        m = c.manifest
+        if Tier(m.tier) not in TIER_BITS:
+            return
+        rows = c.floats.refresh()
+        fitted_at = int(m.tier_quantizer.get("rows", 0)) if m.tier_quantizer else 0
+        if m.tier_quantizer and rows < TIER_REFIT_GROWTH * max(1, fitted_at):
+            return
+        try:
+            async with self._write(c):
+                await asyncio.to_thread(self._build_tier, c, TIER_BITS[Tier(m.tier)])
+        except NotFound:  # dropped meanwhile
+            return
+
+    def _build_tier(self, c: Collection, bits: int) -> None:
+        n = c.floats.rows
+        rng = np.random.default_rng(0)
+        sample = np.sort(rng.choice(n, size=min(n, TIER_FIT_ROWS), replace=False))
+        q = ScalarQuantizer.fit(c.floats.gather(sample), bits)
+        d = self.catalog.dir(c.name)
+        tmp = d / (TIER + ".new")
+        tmp.unlink(missing_ok=True)
+        new = TierStore(tmp, q.row_bytes)
+        try:
+            for _, block in c.floats.blocks():
+                new.append(q.encode(block))
+        finally:
+            new.close()
+        os.replace(tmp, d / TIER)
+        fsync_dir(d)
+        c.manifest.tier_quantizer = {**q.to_dict(), "rows": n}
+        self._save(c)
+        self._open_tier(c)
+        log.info("collection %s: %d-bit tier fitted on %d rows and built for %d rows", c.name, bits, sample.size, n)
+
+    async def _install(self, c: Collection, cal: Calibration, plan: SearchPlan | None = None) -> None:
         try:
             async with self._write(c):
                 c.calibration = cal
                 c.manifest.calibration = asdict(cal)
+                if plan is not None:
+                    c.manifest.plan = plan.to_dict()
                 self._save(c)
         except NotFound:  # dropped (or dropped and re-created) meanwhile
             return

@@ -33,6 +33,7 @@ PUBLIC = [
     "ReliabilityBin",
     "ResourceExhaustedError",
     "SearchDiagnostics",
+    "SearchPlan",
     "SearchResult",
     "Source",
     "TokenUsage",

@@ -80,7 +80,7 @@ async def test_async_text_documents(lite_server) -> None:
         assert res.documents_added == 2
         r = await c.search(name, "how long should spaghetti cook?", top_k=1)
         assert (r.hits[0].document_id, r.hits[0].metadata) == ("pasta", {"kind": "food"})
-        assert list(r.diagnostics.timings_us) == ["embed", "candidates", "asymmetric", "rescore", "gate", "fetch"]
+        assert list(r.diagnostics.timings_us) == ["embed", "candidates", "tier", "rescore", "gate", "fetch"]
         await c.drop_collection(name)
 
 

@@ -76,7 +76,7 @@ def test_ingest_then_search_json(lite_server, ingested: str, corpus: Path) -> No
     d = res["diagnostics"]
     assert d["path"] == "BINARY_RESCORED"
     assert d["candidates_examined"] == 3  # min(2 * 4, 3 rows)
-    assert list(d["timings_us"]) == ["embed", "candidates", "asymmetric", "rescore", "gate", "fetch"]
+    assert list(d["timings_us"]) == ["embed", "candidates", "tier", "rescore", "gate", "fetch"]
 
 
 def test_search_filter_and_table_output(lite_server, ingested: str) -> None:

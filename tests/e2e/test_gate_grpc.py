@@ -107,7 +107,7 @@ def test_modes_through_sdk(lite: bitrag.Client, vecs: tuple[str, np.ndarray]) ->
         assert (d.mode, d.path, d.pools, d.candidates_examined, d.oversample) == (
             "RESCORED", "BINARY_RESCORED", [K * 4 * 4], K * 4, 4)
         assert 0.0 <= d.confidence <= 1.0 and 0.0 <= d.threshold <= 1.0
-        assert list(d.timings_us) == ["candidates", "asymmetric", "rescore", "gate", "fetch"]
+        assert list(d.timings_us) == ["candidates", "tier", "rescore", "gate", "fetch"]
 
         res = lite.search(name, q, top_k=K, confidence_threshold=1.0)  # AUTO, forced fallback
         d = res.diagnostics

@@ -155,7 +155,7 @@ def test_vector_search_matches_numpy(client: bitrag.Client, server: ServerProc) 
         assert d.path == "BINARY_RESCORED"
         assert d.oversample == 4
         assert d.candidates_examined == min(5 * 4, n)
-        assert list(d.timings_us) == ["candidates", "asymmetric", "rescore", "gate", "fetch"]  # no embed: a vector query
+        assert list(d.timings_us) == ["candidates", "tier", "rescore", "gate", "fetch"]  # no embed: a vector query
         assert d.total_us >= sum(d.timings_us.values()) > 0
 
     # candidates covering the whole collection: the result is numpy's exact top-k
@@ -205,7 +205,7 @@ def test_text_documents_local_embedder(client: bitrag.Client, server: ServerProc
     d = r.diagnostics
     assert d.path == "BINARY_RESCORED"
     assert d.candidates_examined == min(3 * 4, len(DOCS))
-    assert list(d.timings_us) == ["embed", "candidates", "asymmetric", "rescore", "gate", "fetch"]
+    assert list(d.timings_us) == ["embed", "candidates", "tier", "rescore", "gate", "fetch"]
     assert all(v >= 0 for v in d.timings_us.values()) and d.total_us > 0
 
     r = client.search(name, "How do I bake bread with a sourdough starter?", top_k=1, oversample=2, mode="RESCORED")

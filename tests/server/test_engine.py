@@ -77,7 +77,7 @@ async def test_create_ingest_search_exact(engine: Engine) -> None:
         assert [h.hamming_distance for h in out.hits] == hamming(codes[exact], binarize(q)).tolist()
         d = out.diagnostics
         assert d.path == "BINARY_RESCORED" and d.candidates_examined == 300 and d.oversample == 64
-        assert [s for s, _ in d.timings_us] == ["candidates", "asymmetric", "rescore", "gate", "fetch"]
+        assert [s for s, _ in d.timings_us] == ["candidates", "tier", "rescore", "gate", "fetch"]
 
 
 async def test_search_with_filter(engine: Engine) -> None:

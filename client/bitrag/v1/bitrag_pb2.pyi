@@ -138,7 +138,7 @@ class CalibrateRequest(_message.Message):
     def __init__(self, collection: _Optional[str] = ..., samples: _Optional[int] = ...) -> None: ...
 
 class CreateCollectionRequest(_message.Message):
-    __slots__ = ("name", "dimension", "embedder", "index", "default_oversample", "description", "gate", "consistency_level", "partition_key", "num_partitions")
+    __slots__ = ("name", "dimension", "embedder", "index", "default_oversample", "description", "gate", "consistency_level", "partition_key", "num_partitions", "tier")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     EMBEDDER_FIELD_NUMBER: _ClassVar[int]
@@ -149,6 +149,7 @@ class CreateCollectionRequest(_message.Message):
     CONSISTENCY_LEVEL_FIELD_NUMBER: _ClassVar[int]
     PARTITION_KEY_FIELD_NUMBER: _ClassVar[int]
     NUM_PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
     name: str
     dimension: int
     embedder: str
@@ -159,10 +160,11 @@ class CreateCollectionRequest(_message.Message):
     consistency_level: str
     partition_key: str
     num_partitions: int
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., embedder: _Optional[str] = ..., index: _Optional[_Union[IndexSpec, _Mapping]] = ..., default_oversample: _Optional[int] = ..., description: _Optional[str] = ..., gate: _Optional[_Union[GateConfig, _Mapping]] = ..., consistency_level: _Optional[str] = ..., partition_key: _Optional[str] = ..., num_partitions: _Optional[int] = ...) -> None: ...
+    tier: str
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., embedder: _Optional[str] = ..., index: _Optional[_Union[IndexSpec, _Mapping]] = ..., default_oversample: _Optional[int] = ..., description: _Optional[str] = ..., gate: _Optional[_Union[GateConfig, _Mapping]] = ..., consistency_level: _Optional[str] = ..., partition_key: _Optional[str] = ..., num_partitions: _Optional[int] = ..., tier: _Optional[str] = ...) -> None: ...
 
 class CollectionInfo(_message.Message):
-    __slots__ = ("name", "dimension", "embedder", "index", "default_oversample", "description", "rows", "float_rows", "bytes_in_ram", "bytes_on_disk", "generation", "created_unix_ms", "gate", "calibration", "consistency_level", "partition_key", "num_partitions")
+    __slots__ = ("name", "dimension", "embedder", "index", "default_oversample", "description", "rows", "float_rows", "bytes_in_ram", "bytes_on_disk", "generation", "created_unix_ms", "gate", "calibration", "consistency_level", "partition_key", "num_partitions", "tier", "bytes_tier", "plan")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     EMBEDDER_FIELD_NUMBER: _ClassVar[int]
@@ -180,6 +182,9 @@ class CollectionInfo(_message.Message):
     CONSISTENCY_LEVEL_FIELD_NUMBER: _ClassVar[int]
     PARTITION_KEY_FIELD_NUMBER: _ClassVar[int]
     NUM_PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
+    BYTES_TIER_FIELD_NUMBER: _ClassVar[int]
+    PLAN_FIELD_NUMBER: _ClassVar[int]
     name: str
     dimension: int
     embedder: str
@@ -197,7 +202,52 @@ class CollectionInfo(_message.Message):
     consistency_level: str
     partition_key: str
     num_partitions: int
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., embedder: _Optional[str] = ..., index: _Optional[_Union[IndexSpec, _Mapping]] = ..., default_oversample: _Optional[int] = ..., description: _Optional[str] = ..., rows: _Optional[int] = ..., float_rows: _Optional[int] = ..., bytes_in_ram: _Optional[int] = ..., bytes_on_disk: _Optional[int] = ..., generation: _Optional[int] = ..., created_unix_ms: _Optional[int] = ..., gate: _Optional[_Union[GateConfig, _Mapping]] = ..., calibration: _Optional[_Union[CalibrationInfo, _Mapping]] = ..., consistency_level: _Optional[str] = ..., partition_key: _Optional[str] = ..., num_partitions: _Optional[int] = ...) -> None: ...
+    tier: str
+    bytes_tier: int
+    plan: SearchPlan
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., embedder: _Optional[str] = ..., index: _Optional[_Union[IndexSpec, _Mapping]] = ..., default_oversample: _Optional[int] = ..., description: _Optional[str] = ..., rows: _Optional[int] = ..., float_rows: _Optional[int] = ..., bytes_in_ram: _Optional[int] = ..., bytes_on_disk: _Optional[int] = ..., generation: _Optional[int] = ..., created_unix_ms: _Optional[int] = ..., gate: _Optional[_Union[GateConfig, _Mapping]] = ..., calibration: _Optional[_Union[CalibrationInfo, _Mapping]] = ..., consistency_level: _Optional[str] = ..., partition_key: _Optional[str] = ..., num_partitions: _Optional[int] = ..., tier: _Optional[str] = ..., bytes_tier: _Optional[int] = ..., plan: _Optional[_Union[SearchPlan, _Mapping]] = ...) -> None: ...
+
+class SearchPlan(_message.Message):
+    __slots__ = ("pool", "nprobe", "route", "candidate_recall", "pool_recall", "nprobe_recall", "exact_us", "binary_us", "scan_us", "fallback_share", "rows", "measured_unix_ms")
+    class PoolRecallEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class NprobeRecallEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    POOL_FIELD_NUMBER: _ClassVar[int]
+    NPROBE_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATE_RECALL_FIELD_NUMBER: _ClassVar[int]
+    POOL_RECALL_FIELD_NUMBER: _ClassVar[int]
+    NPROBE_RECALL_FIELD_NUMBER: _ClassVar[int]
+    EXACT_US_FIELD_NUMBER: _ClassVar[int]
+    BINARY_US_FIELD_NUMBER: _ClassVar[int]
+    SCAN_US_FIELD_NUMBER: _ClassVar[int]
+    FALLBACK_SHARE_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    MEASURED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    pool: int
+    nprobe: int
+    route: str
+    candidate_recall: float
+    pool_recall: _containers.ScalarMap[str, float]
+    nprobe_recall: _containers.ScalarMap[str, float]
+    exact_us: int
+    binary_us: int
+    scan_us: int
+    fallback_share: float
+    rows: int
+    measured_unix_ms: int
+    def __init__(self, pool: _Optional[int] = ..., nprobe: _Optional[int] = ..., route: _Optional[str] = ..., candidate_recall: _Optional[float] = ..., pool_recall: _Optional[_Mapping[str, float]] = ..., nprobe_recall: _Optional[_Mapping[str, float]] = ..., exact_us: _Optional[int] = ..., binary_us: _Optional[int] = ..., scan_us: _Optional[int] = ..., fallback_share: _Optional[float] = ..., rows: _Optional[int] = ..., measured_unix_ms: _Optional[int] = ...) -> None: ...
 
 class ListCollectionsRequest(_message.Message):
     __slots__ = ()
@@ -353,7 +403,7 @@ class StageTiming(_message.Message):
     def __init__(self, stage: _Optional[str] = ..., micros: _Optional[int] = ...) -> None: ...
 
 class SearchDiagnostics(_message.Message):
-    __slots__ = ("path", "candidates_examined", "oversample", "timings", "total_us", "mode", "confidence", "threshold", "pools", "calibrated")
+    __slots__ = ("path", "candidates_examined", "oversample", "timings", "total_us", "mode", "confidence", "threshold", "pools", "calibrated", "milvus_calls", "tier", "tier_scored")
     PATH_FIELD_NUMBER: _ClassVar[int]
     CANDIDATES_EXAMINED_FIELD_NUMBER: _ClassVar[int]
     OVERSAMPLE_FIELD_NUMBER: _ClassVar[int]
@@ -364,6 +414,9 @@ class SearchDiagnostics(_message.Message):
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     POOLS_FIELD_NUMBER: _ClassVar[int]
     CALIBRATED_FIELD_NUMBER: _ClassVar[int]
+    MILVUS_CALLS_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
+    TIER_SCORED_FIELD_NUMBER: _ClassVar[int]
     path: SearchPath
     candidates_examined: int
     oversample: int
@@ -374,7 +427,10 @@ class SearchDiagnostics(_message.Message):
     threshold: float
     pools: _containers.RepeatedScalarFieldContainer[int]
     calibrated: bool
-    def __init__(self, path: _Optional[_Union[SearchPath, str]] = ..., candidates_examined: _Optional[int] = ..., oversample: _Optional[int] = ..., timings: _Optional[_Iterable[_Union[StageTiming, _Mapping]]] = ..., total_us: _Optional[int] = ..., mode: _Optional[_Union[SearchMode, str]] = ..., confidence: _Optional[float] = ..., threshold: _Optional[float] = ..., pools: _Optional[_Iterable[int]] = ..., calibrated: _Optional[bool] = ...) -> None: ...
+    milvus_calls: int
+    tier: str
+    tier_scored: int
+    def __init__(self, path: _Optional[_Union[SearchPath, str]] = ..., candidates_examined: _Optional[int] = ..., oversample: _Optional[int] = ..., timings: _Optional[_Iterable[_Union[StageTiming, _Mapping]]] = ..., total_us: _Optional[int] = ..., mode: _Optional[_Union[SearchMode, str]] = ..., confidence: _Optional[float] = ..., threshold: _Optional[float] = ..., pools: _Optional[_Iterable[int]] = ..., calibrated: _Optional[bool] = ..., milvus_calls: _Optional[int] = ..., tier: _Optional[str] = ..., tier_scored: _Optional[int] = ...) -> None: ...
 
 class SearchResponse(_message.Message):
     __slots__ = ("hits", "diagnostics")

@@ -163,7 +163,7 @@ export class BitragClient {
         type: opts.index.type, build_params: opts.index.buildParams, search_params: opts.index.searchParams,
       } : undefined,
       gate: convert.gateToWire(opts.gate), consistency_level: opts.consistencyLevel,
-      partition_key: opts.partitionKey, num_partitions: opts.numPartitions,
+      partition_key: opts.partitionKey, num_partitions: opts.numPartitions, tier: opts.tier,
     });
     return convert.collectionFromWire(res);
   }

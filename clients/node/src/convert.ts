@@ -81,6 +81,9 @@ export function diagnosticsFromWire(d: SearchDiagnostics__Output): t.SearchDiagn
     threshold: d.threshold,
     pools: [...d.pools],
     calibrated: d.calibrated,
+    milvusCalls: d.milvus_calls,
+    tier: d.tier,
+    tierScored: d.tier_scored,
   };
 }
 
@@ -144,6 +147,14 @@ export function collectionFromWire(c: CollectionInfo__Output): t.CollectionInfo 
     consistencyLevel: c.consistency_level,
     partitionKey: c.partition_key,
     numPartitions: c.num_partitions,
+    tier: c.tier,
+    bytesTier: c.bytes_tier,
+    plan: {
+      pool: c.plan?.pool ?? 0, nprobe: c.plan?.nprobe ?? 0, route: c.plan?.route ?? "",
+      candidateRecall: c.plan?.candidate_recall ?? 0, exactUs: c.plan?.exact_us ?? 0,
+      binaryUs: c.plan?.binary_us ?? 0, scanUs: c.plan?.scan_us ?? 0, fallbackShare: c.plan?.fallback_share ?? 0,
+      rows: c.plan?.rows ?? 0,
+    },
   };
 }
 

@@ -46,6 +46,21 @@ export interface CollectionInfo {
   consistencyLevel: string;
   partitionKey: string;
   numPartitions: number;
+  tier: string; // middle tier in force: "sign", "sq2", "sq4"
+  bytesTier: number; // middle-tier codes in RAM
+  plan: SearchPlan; // measured at calibration
+}
+
+export interface SearchPlan {
+  pool: number; // Hamming candidates per Milvus search for k = 10 (0 = not measured)
+  nprobe: number; // IVF lists probed (0 = the index's default)
+  route: string; // AUTO's first path: "binary" or "exact"
+  candidateRecall: number;
+  exactUs: number;
+  binaryUs: number;
+  scanUs: number;
+  fallbackShare: number;
+  rows: number;
 }
 
 export interface CreateCollectionOptions {
@@ -58,6 +73,7 @@ export interface CreateCollectionOptions {
   consistencyLevel?: string;
   partitionKey?: string;
   numPartitions?: number;
+  tier?: string; // "sign", "sq2", "sq4"; "" = the server's default (sq4)
 }
 
 export interface Document {
@@ -123,8 +139,11 @@ export interface SearchDiagnostics {
   totalUs: number;
   confidence: number;
   threshold: number;
-  pools: number[];
+  pools: number[]; // Hamming candidates received, per pool
   calibrated: boolean;
+  milvusCalls: number; // Milvus searches this query made
+  tier: string; // the middle tier that ranked the pool
+  tierScored: number; // candidates the middle tier scored
 }
 
 export interface SearchResult {

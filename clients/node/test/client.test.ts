@@ -78,8 +78,9 @@ describe("BitragClient against a live server", () => {
     assert.deepEqual(top.metadata, DOCS[0].metadata);
     assert.ok(top.score > found.hits[1].score);
     assert.equal(found.diagnostics.mode, "AUTO");
-    assert.ok(["BINARY_RESCORED", "FALLBACK_WIDENED", "FALLBACK_EXACT"].includes(found.diagnostics.path));
+    assert.ok(["BINARY_RESCORED", "FALLBACK_WIDENED", "FALLBACK_EXACT", "EXACT"].includes(found.diagnostics.path));
     assert.ok(found.diagnostics.candidatesExamined > 0);
+    assert.ok(["sign", "sq2", "sq4"].includes(found.diagnostics.tier));
     assert.ok(Object.keys(found.diagnostics.timingsUs).includes("embed"));
 
     const filtered = await client.search(textCollection, "where do things live?", { topK: 5, filter: "year >= 2023", mode: "EXACT" });
@@ -94,7 +95,9 @@ describe("BitragClient against a live server", () => {
 
   test("create a raw-vector collection, ingest vectors, search by vector", async () => {
     const dim = 32;
-    await client.createCollection(vectorCollection, { dimension: dim, embedder: "none" });
+    const created = await client.createCollection(vectorCollection, { dimension: dim, embedder: "none", tier: "sq2" });
+    assert.equal(created.tier, "sign"); // ranked by the sign codes until calibration fits the 2-bit codes
+    assert.equal(created.plan.pool, 0); // not measured yet
     const vecs = unitVectors(40, dim);
     const res = await client.ingestVectors(vectorCollection, vecs, {
       ids: vecs.map((_, i) => `v${i}`), texts: vecs.map((_, i) => `vector ${i}`),
@@ -109,6 +112,7 @@ describe("BitragClient against a live server", () => {
     assert.equal(plain.hits[0].chunkId, "v4");
     const binary = await client.search(vectorCollection, vecs[4], { topK: 1, mode: "BINARY_ONLY" });
     assert.equal(binary.diagnostics.path, "BINARY_ONLY");
+    assert.equal(binary.diagnostics.milvusCalls, 1);
     assert.equal(binary.hits[0].hammingDistance, 0);
     const deleted = await client.deleteDocuments(vectorCollection, ["v4"]);
     assert.equal(deleted.chunksDeleted, 1);

@@ -236,3 +236,113 @@ def rmtree_quiet(path: Path) -> None:
     if Path(path).exists():
         shutil.rmtree(path, ignore_errors=True)
 
+
+
+# ---- FAISS peers, in process ------------------------------------------------------------------------
+
+
+def _rss() -> int:
+    import psutil
+
+    return int(psutil.Process().memory_info().rss)
+
+
+def _faiss_runs(search_one, queries: np.ndarray, truth: np.ndarray, k: int,  # noqa: ANN001 - Callable
+                concurrency: tuple[int, ...]) -> dict[str, Any]:
+    """Query one at a time (as a service would) at each concurrency: FAISS releases the GIL in its
+    searches, so threads share the index like requests share a server."""
+    runs = {}
+    for conc in concurrency:
+        def fn(i: int, _state: Any) -> tuple[list[str], list[float], Any]:
+            ids, scores = search_one(np.asarray(queries[i], dtype=np.float32))
+            return [str(int(x)) for x in ids[:k]], [float(s) for s in scores[:k]], None
+
+        run = run_parallel(fn, len(queries), conc, lambda: None)
+        runs[f"c{conc}"] = summarize(run, truth, int)
+    return runs
+
+
+def faiss_hnsw(corpus: np.ndarray, queries: np.ndarray, truth: np.ndarray, *, k: int = 10, m: int = 16,
+               ef_construction: int = 200, ef: int = 128, concurrency: tuple[int, ...] = (1, 8),
+               threads: int = 0) -> dict[str, Any]:
+    """FAISS IndexHNSWFlat (inner product) over the float32 vectors, in this process: the latency a
+    float32 index reaches with no service around it (no RPC, no serialisation). Memory: the growth of
+    this process's RSS while the index is built (vectors + graph)."""
+    import faiss
+
+    n, d = corpus.shape
+    if threads:
+        faiss.omp_set_num_threads(threads)
+    before = _rss()
+    t0 = time.perf_counter()
+    index = faiss.IndexHNSWFlat(d, m, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = ef_construction
+    for a, b in chunks(n, 100_000):
+        index.add(np.ascontiguousarray(corpus[a:b], dtype=np.float32))
+    build_s = time.perf_counter() - t0
+    index.hnsw.efSearch = max(ef, k)
+    mem = _rss() - before
+
+    def one(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        s, i = index.search(q[None, :], k)
+        return i[0], s[0]
+
+    out: dict[str, Any] = {"name": f"FAISS IndexHNSWFlat float32 in process (M={m}, efConstruction={ef_construction}, "
+                                   f"efSearch={max(ef, k)})", "build_s": round(build_s, 2),
+                           "memory": {"rss": mem, "anon": mem, "note": "growth of the benchmark process's RSS"}}
+    out["runs"] = _faiss_runs(one, queries, truth, k, concurrency)
+    for key in ("p50_ms", "p99_ms", "recall@10", "qps"):
+        out[key] = out["runs"]["c1"].get(key)
+    del index
+    return out
+
+
+def faiss_binary_rescore(corpus: np.ndarray, codes: np.ndarray, queries: np.ndarray, truth: np.ndarray, *,
+                         k: int = 10, nlist: int = 0, nprobe: int = 0, multipliers: tuple[int, ...] = (4, 16),
+                         concurrency: tuple[int, ...] = (1, 8)) -> dict[str, Any]:
+    """The recipe a user builds from the sentence-transformers quantization docs: FAISS
+    IndexBinaryIVF over the sign codes in RAM, the Hamming top k*m rescored with the float32 query
+    against float32 rows read from a memmap of the corpus file (sorted gather), top k."""
+    import faiss
+
+    n, d = corpus.shape
+    nlist = nlist or int(max(16, round(4 * np.sqrt(n))))
+    nprobe = nprobe or max(1, nlist // 16)
+    before = _rss()
+    t0 = time.perf_counter()
+    quantizer = faiss.IndexBinaryFlat(d)
+    index = faiss.IndexBinaryIVF(quantizer, d, nlist)
+    rng = np.random.default_rng(0)
+    train = np.asarray(codes[np.sort(rng.choice(n, size=min(n, max(40 * nlist, 50_000)), replace=False))])
+    index.train(train)
+    for a, b in chunks(n, 500_000):
+        index.add(np.ascontiguousarray(codes[a:b]))
+    index.nprobe = nprobe
+    build_s = time.perf_counter() - t0
+    mem = _rss() - before
+    out: dict[str, Any] = {"name": f"FAISS IndexBinaryIVF (nlist {nlist}, nprobe {nprobe}) + float32 rescoring "
+                                   "from a memmap", "build_s": round(build_s, 2),
+                           "memory": {"rss": mem, "anon": mem, "note": "growth of the benchmark process's RSS (codes "
+                                      "+ lists; the float rows are read from the page cache)"}, "by_multiplier": {}}
+    for mult in multipliers:
+        def one(q: np.ndarray, mult: int = mult) -> tuple[np.ndarray, np.ndarray]:
+            qb = np.packbits(q > 0)[None, :]
+            _, ids = index.search(qb, k * mult)
+            ids = ids[0][ids[0] >= 0]
+            order = np.argsort(ids)
+            rows = np.empty((ids.size, d), np.float32)
+            rows[order] = corpus[ids[order]]  # [k*m, d] from the memmap, one sorted pass
+            s = rows @ q
+            top = np.argsort(-s, kind="stable")[:k]
+            return ids[top], s[top]
+
+        runs = _faiss_runs(one, queries, truth, k, concurrency)
+        out["by_multiplier"][f"x{mult}"] = {"runs": runs, **{key: runs["c1"].get(key) for key in
+                                                             ("p50_ms", "p99_ms", "recall@10", "qps")}}
+    best = out["by_multiplier"][f"x{multipliers[-1]}"]
+    out["runs"] = best["runs"]
+    for key in ("p50_ms", "p99_ms", "recall@10", "qps"):
+        out[key] = best[key]
+    out["multiplier_reported"] = multipliers[-1]
+    del index
+    return out

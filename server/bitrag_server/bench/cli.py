@@ -33,7 +33,7 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
         "bench", help="benchmarks: retrieval quality, latency/memory at scale (reports in bench/results/)",
         description="Benchmarks of the real service over gRPC. Reports (markdown + JSON + PNG) go to bench/results/.",
     )
-    bs = p.add_subparsers(dest="bench_command", metavar="{quality,scale,synth,gate,plots}", required=True)
+    bs = p.add_subparsers(dest="bench_command", metavar="{quality,scale,synth,corpus,gate,plots}", required=True)
 
     q = bs.add_parser("quality", help="quality per mode on a BEIR directory with precomputed embeddings",
                       description="Ingest emb/NAME/corpus.npy through gRPC, query with emb/NAME/queries.npy; per mode: "
@@ -48,6 +48,8 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--nprobe", type=int, default=128, help="BIN_IVF_FLAT nprobe on a Milvus server (default %(default)s)")
     q.add_argument("--hamming-pool-factor", type=int, default=0,
                    help="server's Hamming pool per rescored row (default: the server's, 4; 1 = no asymmetric stage)")
+    q.add_argument("--tier", choices=["", "sign", "sq2", "sq4"], default="",
+                   help="middle tier of the collection (default: the server's, sq4)")
     q.add_argument("--oversamples", type=int, nargs="+", default=[1, 2, 4, 8, 16])
     q.add_argument("--out", type=Path, default=DEFAULT_RESULTS, help="report directory (default %(default)s)")
     q.add_argument("--name", default="", help="report file stem (default quality_<dataset>_<embeddings>_<backend>)")
@@ -76,8 +78,8 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--segment-max-mb", type=int, default=0,
                    help="Milvus standalone started here: dataCoord.segment.maxSize in MB (0 = Milvus' 512; "
                    "with bitrag's schema 512 MB seals segments at 140,000 rows)")
-    s.add_argument("--oversamples", type=int, nargs="+", default=[1, 2, 4, 8, 16])
-    s.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
+    s.add_argument("--oversamples", type=int, nargs="+", default=[1, 2, 4])
+    s.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     s.add_argument("--concurrency-queries", type=int, default=0,
                    help="queries of the runs at concurrency > 1 (0 = all; at 10M an AUTO fallback scans 31 GB)")
     s.add_argument("--exact-queries", type=int, default=-1,
@@ -87,8 +89,8 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--hnsw-m", type=int, default=16)
     s.add_argument("--hnsw-ef-construction", type=int, default=200)
     s.add_argument("--hnsw-ef", type=int, default=128)
-    s.add_argument("--baselines", nargs="*", default=["numpy", "float32_milvus", "st_rescore"],
-                   choices=["numpy", "float32_milvus", "st_rescore"])
+    s.add_argument("--baselines", nargs="*", default=["numpy", "float32_milvus", "faiss_hnsw", "faiss_binary_rescore"],
+                   choices=["numpy", "float32_milvus", "faiss_hnsw", "faiss_binary_rescore", "st_rescore"])
     s.add_argument("--keep", action="store_true",
                    help="keep the server/Milvus data after the run (then an interrupted ingest resumes)")
     s.add_argument("--fresh", action="store_true", help="discard a kept collection and earlier results of this name")
@@ -99,8 +101,9 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=cmd_scale)
 
     y = bs.add_parser("synth", help="generate/cache synthetic vectors (and ground truth) to a directory",
-                      description="Fit the generator to real embeddings and write N corpus rows + queries "
-                      "(raw float32, memory-mapped, resumable), optionally their exact top-100, or a small BEIR dir.")
+                      description="The generator (a Gaussian tree process fitted to real embeddings): write N corpus "
+                      "rows + queries (raw float32, memory-mapped, resumable), optionally their exact top-100, a small "
+                      "BEIR dir, or the fidelity report against held-out real vectors.")
     y.add_argument("--out", type=Path, default=DEFAULT_WORK / "synth", help="cache root (default %(default)s)")
     y.add_argument("--n", type=parse_n, default=100_000)
     y.add_argument("--queries", type=int, default=500)
@@ -109,12 +112,28 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
     y.add_argument("--fit-embeddings", default="mpnet-base-768")
     y.add_argument("--rank", type=int, default=256)
     y.add_argument("--ground-truth", action="store_true", help="also the exact top-100 of the queries (cached)")
+    y.add_argument("--fit", action="store_true",
+                   help="re-fit the tree parameters (rho, rho_q) to --fit-data and record them in synth_params.json")
     y.add_argument("--fidelity", action="store_true",
-                   help="compare real and synthetic statistics; writes bench/results/synth_fidelity.{json,md}")
+                   help="fit on half of the real data, compare with the held-out half at equal N (each "
+                   "--fidelity-embeddings); writes bench/results/synth_fidelity.{json,md}")
+    y.add_argument("--fidelity-embeddings", nargs="+", default=["mpnet-base-768", "minilm-l6-384"])
+    y.add_argument("--splits", type=int, default=3, help="random halvings averaged by --fidelity (default 3)")
     y.add_argument("--beir", type=Path, default=None, help="write a BEIR-format directory of N docs instead")
     y.add_argument("--no-qrels", dest="qrels", action="store_false", help="with --beir: no qrels/test.tsv")
     y.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     y.set_defaults(func=cmd_synth)
+
+    co = bs.add_parser("corpus", help="build the real Debian-documentation corpus (MiniLM, BEIR shape)",
+                       description="Download Debian documentation packages (apt-get download, unpacked under --out), "
+                       "extract text, chunk with the server's splitter, embed with all-MiniLM-L6-v2; resumable. "
+                       "Writes a BEIR directory usable by `bench quality --data` and `bench scale --data`.")
+    from .corpus import DEFAULT_OUT as CORPUS_OUT, QUERIES as CORPUS_QUERIES
+
+    co.add_argument("--out", type=Path, default=CORPUS_OUT, help="output directory (default %(default)s; outside git)")
+    co.add_argument("--queries", type=int, default=CORPUS_QUERIES, help="heading queries (default %(default)s)")
+    co.add_argument("--seed", type=int, default=0)
+    co.set_defaults(func=cmd_corpus)
 
     g = bs.add_parser("gate", help="the confidence gate: calibration reliability, AUTO vs RESCORED vs EXACT")
     from .gate import add_arguments as add_gate_arguments
@@ -147,7 +166,7 @@ def cmd_quality(args: argparse.Namespace) -> int:
     from .quality import QualityConfig, run
 
     cfg = QualityConfig(data=args.data, embeddings=args.embeddings, backend=args.backend, milvus_uri=args.milvus_uri,
-                        nlist=args.nlist, nprobe=args.nprobe, hamming_pool_factor=args.hamming_pool_factor,
+                        nlist=args.nlist, nprobe=args.nprobe, hamming_pool_factor=args.hamming_pool_factor, tier=args.tier,
                         oversamples=args.oversamples, out=args.out, name=args.name, plots=args.plots,
                         progress=args.progress, argv=sys.argv[1:])
     doc = run(cfg)
@@ -184,39 +203,42 @@ def cmd_scale(args: argparse.Namespace) -> int:
 
 def cmd_synth(args: argparse.Namespace) -> int:
     from .common import log, write_json
-    from .synth import VectorCache, fidelity, fit_from_beir, write_beir
+    from .synth import VectorCache, fidelity, fidelity_md, fit_from_beir, write_beir
 
-    model = fit_from_beir(args.fit_data, args.fit_embeddings, args.rank)
+    if args.fidelity:
+        docs = []
+        for emb in args.fidelity_embeddings:
+            f = fidelity(args.fit_data, emb, splits=args.splits, rank=args.rank, progress=log)
+            docs.append(f)
+        write_json(args.results / "synth_fidelity.json", {"benchmark": "synth_fidelity", "runs": docs,
+                                                          "command": "bitrag " + " ".join(sys.argv[1:])})
+        md = fidelity_md(docs, "bitrag " + " ".join(sys.argv[1:]))
+        (args.results / "synth_fidelity.md").write_text(md)
+        print(md)
+        return 0
+    model = fit_from_beir(args.fit_data, args.fit_embeddings, args.rank, refit=args.fit, progress=log)
+    log(f"model: {model.name}, PPCA rank {model.rank}, rho {model.rho}, rho_q {model.rho_query}")
     if args.beir is not None:
         out = write_beir(args.beir, model, args.n, args.queries, seed=args.seed, qrels=args.qrels)
         log(f"wrote a BEIR directory: {out} ({args.n:,} docs, {args.queries} queries, embeddings emb/synth)")
         return 0
     cache = VectorCache(args.out, model, args.seed)
     cache.get("corpus", args.n)
-    cache.get("queries", args.queries)
-    log(f"vectors: {cache.dir} (corpus.f32 {cache.rows('corpus'):,} rows, queries.f32 {cache.rows('queries'):,})")
+    cache.queries(args.queries, args.n)
+    log(f"vectors: {cache.dir} (corpus.f32 {cache.rows('corpus'):,} rows, {args.queries} queries of the first "
+        f"{args.n:,})")
     if args.ground_truth:
         _, _, secs = cache.ground_truth(args.n, args.queries, 100)
         log(f"ground truth: exact top-100 of {args.queries} queries over {args.n:,} rows ({secs:.1f} s)")
-    if args.fidelity:
-        from .report import _f
+    return 0
 
-        f = fidelity(model, args.fit_data, args.fit_embeddings, args.seed)
-        write_json(args.results / "synth_fidelity.json", f)
-        keys = [k for k in f["real"] if not isinstance(f["real"][k], list)]
-        md = [f"# Synthetic vectors vs {f['model']}", "",
-              f"PPCA rank {f['rank']}, sigma {f['sigma']}, dim {f['dim']}; {f['rows_compared']:,} rows and "
-              f"{f['queries_compared']} queries of each. Mean direction cosine real/synthetic: "
-              f"{f['mean_cosine_real_vs_synthetic']}.", "", "| statistic | real | synthetic |", "|---|---|---|"]
-        md += [f"| {k} | {_f(f['real'][k], 4)} | {_f(f['synthetic'][k], 4)} |" for k in keys]
-        md += [f"| eigenvalues, top 8 | {f['real']['eigen_top']} | {f['synthetic']['eigen_top']} |",
-               f"| variance share top 16/64/256 | {f['real']['variance_share_top16_64_256']} | "
-               f"{f['synthetic']['variance_share_top16_64_256']} |", "",
-               "Second-order statistics match by construction; a Gaussian has no clusters, so the nearest "
-               "neighbours of a synthetic query are less distinct than a real query's (lower top-1 cosine) and "
-               "Hamming candidates are harder to rescore: recall figures on synthetic data are pessimistic.", ""]
-        (args.results / "synth_fidelity.md").write_text("\n".join(md))
-        print("\n".join(md))
+
+def cmd_corpus(args: argparse.Namespace) -> int:
+    _stop_on_sigterm()
+    from .corpus import build
+
+    info = build(args.out, queries=args.queries, seed=args.seed)
+    print(json.dumps(info, indent=2))
     return 0
 
 

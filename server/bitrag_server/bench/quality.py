@@ -12,6 +12,7 @@ retention versus float32 exact, fallback rate, p50/p95 latency.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ class QualityConfig:
     nlist: int = 128
     nprobe: int = 128
     hamming_pool_factor: int = 0  # 0 = server default (4)
+    tier: str = ""  # middle tier of the collection ("" = the server's default)
     oversamples: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16])
     out: Path | None = DEFAULT_RESULTS
     name: str = ""
@@ -62,7 +64,8 @@ class QualityConfig:
         if self.name:
             return self.name
         pool = f"_pool{self.hamming_pool_factor}" if self.hamming_pool_factor else ""
-        return f"quality_{dataset}_{self.embeddings}_{self.backend_label}{pool}"
+        tier = f"_{self.tier}" if self.tier else ""
+        return f"quality_{dataset}_{self.embeddings}_{self.backend_label}{pool}{tier}"
 
 
 def _mode_figures(b: Beir, idx: list[int], truth: np.ndarray, truth_scores: np.ndarray, pos: dict[str, int],
@@ -151,7 +154,7 @@ def run(cfg: QualityConfig) -> dict[str, Any]:
             with ServerProcess(Path(tmp) / "data", milvus_uri=uri, extra_args=extra) as srv, \
                     Client(srv.target, timeout=3600) as c:
                 index = IndexSpec("BIN_IVF_FLAT", {"nlist": cfg.nlist}, {"nprobe": cfg.nprobe}) if uri else None
-                info = c.create_collection(COLLECTION, dimension=d, embedder="none", index=index)
+                info = c.create_collection(COLLECTION, dimension=d, embedder="none", index=index, tier=cfg.tier)
                 doc["index"] = {"type": info.index.type, "build_params": info.index.build_params,
                                 "search_params": info.index.search_params}
                 t0 = time.perf_counter()
@@ -169,6 +172,8 @@ def run(cfg: QualityConfig) -> dict[str, Any]:
                                       "target_recall": round(cal.target_recall, 4), "seconds": round(cal.duration_us / 1e6, 2)}
                 info = c.describe_collection(COLLECTION)
                 doc["bytes_in_ram_codes"], doc["bytes_on_disk_floats"] = info.bytes_in_ram, info.bytes_on_disk
+                doc["tier"], doc["bytes_in_ram_tier"] = info.tier, info.bytes_tier
+                doc["plan"] = dataclasses.asdict(info.plan) if info.plan is not None else {}
                 for mode in ("AUTO", "EXACT", "BINARY_ONLY", "RESCORED"):  # warm-up
                     grpc_run(srv.target, COLLECTION, qv[:5], mode=mode, top_k=K, id_attr="document_id")
                 plan = [("float32_exact", "EXACT", 0, "float32 exact (EXACT)"),

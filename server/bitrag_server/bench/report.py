@@ -148,6 +148,8 @@ def scale_entry_md(e: dict) -> list[str]:
         lines.append(f"| {c[1:]} | {_f(m['p50_ms'], 2)} | {_f(m['p95_ms'], 2)} | {_f(m['p99_ms'], 2)} | "
                      f"{_f(m['qps'], 1)} | {_f(m.get('recall@10'), 4)} |")
 
+    lines += _plan_and_time_md(e)
+
     # baselines + ratios
     r = e.get("ratios", {})
     bm = bitrag_memory(e)
@@ -208,21 +210,65 @@ def scale_entry_md(e: dict) -> list[str]:
         for key, v in t.items():
             if not isinstance(v, dict):
                 continue
-            if "measured" in v:
-                meas, met = _f(v["measured"], 4), _f(v["met"])
-            elif key == "memory_bytes":
-                meas = f"RSS {_b(v['measured_rss'])}, private {_b(v['measured_anon'])}"
-                met = f"RSS {_f(v['met']['rss'])}, private {_f(v['met']['anon'])}"
-            else:
-                meas = f"RSS {_f(v.get('measured_rss'), 4)}, private {_f(v.get('measured_anon'), 4)} ({v.get('baseline')})"
-                met = f"RSS {_f(v['met']['rss'])}, private {_f(v['met']['anon'])}"
-            lines.append(f"| {key} | {v['goal']} | {meas} | {met} |")
+            lines.append(f"| {key} | {v['goal']} | {_f(v.get('measured'), 4)} | "
+                         f"{'–' if v.get('met') is None else ('yes' if v['met'] else '**no**')} |")
     tm = e.get("timings", {})
     lines += ["", "### Time taken and how to re-run", "",
               "Phases (s): " + ", ".join(f"{k.removesuffix('_s')} {v}" for k, v in tm.items()) + ".",
               f"Command: `{e.get('command') or 'bitrag bench scale --n ' + str(n)}`. Cached vectors and ground truth "
               f"are reused from the work dir; an interrupted ingest resumes with `--keep` (the collection is kept).",
               f"Measured {e['environment']['date']} on {e['environment']['machine']}, git {e['environment']['git']}.", ""]
+    return lines
+
+
+def _plan_and_time_md(e: dict) -> list[str]:
+    """The measured search plan, what one Milvus search costs, and where AUTO's time goes."""
+    lines: list[str] = []
+    p = e.get("plan") or {}
+    if p:
+        c = e.get("collection", {})
+        lines += ["", "### The search plan (measured at calibration)", "",
+                  f"Middle tier {c.get('tier', '?')} ({_b(c.get('bytes_in_ram_tier'))} in RAM beside "
+                  f"{_b(c.get('bytes_in_ram_codes'))} of sign codes). Pool {p.get('pool')} codes per Milvus search "
+                  f"(candidate recall {_f(p.get('candidate_recall'), 4)}), nprobe {p.get('nprobe') or 'index default'}, "
+                  f"route {p.get('route')}; exact scan {_f((p.get('exact_us') or 0) / 1000, 2)} ms, binary path "
+                  f"{_f((p.get('binary_us') or 0) / 1000, 2)} ms, in-RAM code pass {_f((p.get('scan_us') or 0) / 1000, 2)} ms "
+                  f"(server medians); calibration queries below the threshold after the pool: "
+                  f"{_pct(p.get('fallback_share'))}.",
+                  "", "| pool | " + " | ".join(p.get("pool_recall", {})) + " |",
+                  "|---|" + "---|" * len(p.get("pool_recall", {})),
+                  "| candidate recall | " + " | ".join(_f(v, 4) for v in p.get("pool_recall", {}).values()) + " |"]
+        if p.get("nprobe_recall"):
+            lines += ["", "| nprobe (at the pool) | " + " | ".join(p["nprobe_recall"]) + " |",
+                      "|---|" + "---|" * len(p["nprobe_recall"]),
+                      "| candidate recall | " + " | ".join(_f(v, 4) for v in p["nprobe_recall"].values()) + " |"]
+    cost = e.get("milvus_search_cost", {}).get("rows")
+    if cost:
+        lines += ["", "### One Milvus search of the binary collection (p50 of "
+                  f"{e['milvus_search_cost'].get('repeat')} queries; pymilvus from this process)", "",
+                  "| nprobe | limit | MilvusClient.search ms | bare Search RPC ms | Milvus proxy ms | wire + gRPC ms | "
+                  "decode: numpy ms | decode: pymilvus dicts ms |", "|---|---|---|---|---|---|---|---|"]
+        for row in cost:
+            lines.append(f"| {row['nprobe'] or '–'} | {row['pool']} | {_f(row['milvusclient_p50_ms'], 2)} | "
+                         f"{_f(row['bare_rpc_p50_ms'], 2)} | {_f(row.get('milvus_proxy_mean_ms'), 2)} | "
+                         f"{_f(row.get('wire_grpc_ms'), 2)} | {_f(row['decode_numpy_p50_ms'], 3)} | "
+                         f"{_f(row['decode_pymilvus_p50_ms'], 2)} |")
+        lines.append(f"\nBare Milvus search (limit 10 at the plan's nprobe, MilvusClient): "
+                     f"{_f(e.get('bare_milvus_search_p50_ms'), 2)} ms.")
+    auto = e.get("modes", {}).get("auto", {})
+    if auto.get("server_stage_p50_us"):
+        lines += ["", "### Where AUTO's time goes (concurrency 1, p50 per stage on the server, and outside it)", "",
+                  "| " + " | ".join(auto["server_stage_p50_us"]) + " | server total | client - server (gRPC, SDK) |",
+                  "|" + "---|" * (len(auto["server_stage_p50_us"]) + 2),
+                  "| " + " | ".join(_f(v / 1000, 2) for v in auto["server_stage_p50_us"].values()) +
+                  f" | {_f(auto.get('server_p50_ms'), 2)} | {_f(auto.get('client_minus_server_p50_ms'), 2)} |", "",
+                  f"Milvus calls per query: mean {_f(auto.get('milvus_calls_mean'), 3)}; queries with a second call "
+                  f"{_pct(auto.get('second_milvus_call_share'))}; float rows read p50 {_f(auto.get('float_rows_p50'))}; "
+                  f"candidates scored by the middle tier p50 {_f(auto.get('tier_scored_p50'))}; paths {auto.get('paths')}."]
+    cc = e.get("concurrency", {})
+    if cc:
+        lines += ["", "QPS per core (2 cores): " + ", ".join(
+            f"c{k[1:]}: {_f(v['auto']['qps'] / 2, 1)}" for k, v in cc.items()) + "."]
     return lines
 
 

@@ -117,4 +117,10 @@ def summarize(run: Run, truth: np.ndarray | None, to_row: Callable[[str], int], 
             for s, us in x.timings_us.items():
                 stages.setdefault(s, []).append(us)
         out["server_stage_p50_us"] = {s: int(np.percentile(v, 50)) for s, v in stages.items()}
+        calls = [getattr(x, "milvus_calls", 0) for x in d]
+        out["milvus_calls_mean"] = round(float(np.mean(calls)), 3)
+        out["second_milvus_call_share"] = round(float(np.mean([m > 1 for m in calls])), 4)
+        out["tier_scored_p50"] = int(np.percentile([getattr(x, "tier_scored", 0) for x in d], 50))
+        out["client_minus_server_p50_ms"] = round(float(np.percentile(
+            run.lat_ms - np.asarray([x.total_us / 1000 for x in d]), 50)), 3) if len(d) == len(run.lat_ms) else None
     return out

@@ -21,6 +21,7 @@ the ground truth and (with a persistent --work-dir) the ingested collection are 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import shutil
@@ -52,9 +53,12 @@ K = 10
 NO_BACKGROUND_CALIBRATION = str(10**12)  # BITRAG_CALIBRATION_MIN_ROWS: calibrate once, explicitly, timed
 
 TARGETS = {
-    # N: (p50 ms, recall@10, memory bound): the issue's goals, reported, never asserted
-    1_000_000: {"auto_p50_ms": 5.0, "auto_recall@10": 0.99, "memory_vs_float32_milvus": 0.10},
-    10_000_000: {"auto_p50_ms": 30.0, "auto_recall@10": 0.97, "memory_bytes": 3 * 2**30},
+    # the issue's goals at N, reported, never asserted; ratios from figures of the same run
+    1_000_000: {"auto_p50_vs_bare_milvus": 1.5, "auto_p50_vs_float32_hnsw": 0.6, "auto_p99_vs_p50": 4.0,
+                "auto_recall@10": 0.99, "second_milvus_call_share": 0.05, "qps_c8_vs_float32_hnsw": 2.0,
+                "private_memory_vs_float32_milvus": 0.10},
+    10_000_000: {"auto_p50_vs_bare_milvus": 2.0, "auto_p99_vs_p50": 4.0, "auto_recall@10": 0.98,
+                 "private_memory_bytes": 3 * 2**30},
 }
 
 
@@ -74,15 +78,16 @@ class ScaleConfig:
     nlist: int = 0  # 0 = auto
     segment_max_mb: int = 0  # Milvus standalone started here: dataCoord.segment.maxSize (0 = Milvus' 512)
     nprobe: int = 0  # 0 = auto
-    oversamples: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16])
-    concurrency: list[int] = field(default_factory=lambda: [1, 8])
+    oversamples: list[int] = field(default_factory=lambda: [1, 2, 4])
+    concurrency: list[int] = field(default_factory=lambda: [1, 8, 32])
     concurrency_queries: int = 0  # queries for the runs at concurrency > 1 (0 = all)
     exact_queries: int = -1  # -1 = auto: 50 up to 2M rows, 3 above (each EXACT query scans the whole float file)
     st_multipliers: list[int] = field(default_factory=lambda: [4])
     hnsw_m: int = 16
     hnsw_ef_construction: int = 200
     hnsw_ef: int = 128
-    baselines: list[str] = field(default_factory=lambda: ["numpy", "float32_milvus", "st_rescore"])
+    baselines: list[str] = field(default_factory=lambda: ["numpy", "float32_milvus", "faiss_hnsw",
+                                                          "faiss_binary_rescore"])
     keep: bool = False
     fresh: bool = False
     ingest_slice: int = 100_000
@@ -159,13 +164,14 @@ def run_n(cfg: ScaleConfig, n: int) -> dict[str, Any]:
                          f"{free / 2**30:.1f} GiB free (use --work-dir elsewhere, or --baselines without float32_milvus)")
     t = time.perf_counter()
     corpus = cache.get("corpus", n, progress=cfg.progress)
-    queries = np.array(cache.get("queries", cfg.queries, progress=cfg.progress))
+    queries = np.array(cache.queries(cfg.queries, n))
     timings["synth_s"] = round(time.perf_counter() - t, 2)
     t = time.perf_counter()
     gt_ids, gt_scores, gt_scan_s = cache.ground_truth(n, cfg.queries, GT_K, corpus=corpus, queries=queries)
     timings["ground_truth_s"] = round(time.perf_counter() - t, 2)
     entry["data"] = {
-        "generator": f"PPCA fit to {model.name} (rank {model.rank}, sigma {model.sigma:.5f}), seed {cfg.seed}",
+        "generator": f"Gaussian tree process fitted to {model.name} (PPCA rank {model.rank}, rho {model.rho}, "
+                     f"rho_q {model.rho_query}, p_root {model.p_root}), seed {cfg.seed}",
         "fingerprint": model.fingerprint(), "dim": dim, "queries": cfg.queries,
         "ground_truth": {"k": GT_K, "blocked_scan_s": round(gt_scan_s, 2), "cache": str(cache.dir)},
         "top1_cos_mean": round(float(gt_scores[:, 0].mean()), 4),
@@ -264,8 +270,25 @@ def run_n(cfg: ScaleConfig, n: int) -> dict[str, Any]:
                                 "target_recall": round(cal.target_recall, 4), "seconds": round(cal.duration_us / 1e6, 2)}
         info = c.describe_collection(COLLECTION)
         entry["collection"] = {"rows": info.rows, "bytes_in_ram_codes": info.bytes_in_ram,
+                               "bytes_in_ram_tier": info.bytes_tier, "tier": info.tier,
                                "bytes_on_disk_floats": info.bytes_on_disk}
+        entry["plan"] = dataclasses.asdict(info.plan) if info.plan is not None else {}
+        log(f"plan: {entry['plan']}")
         snapshot("after_ingest")
+        from .milvus_cost import search_cost
+
+        t = time.perf_counter()
+        plan_nprobe = int(entry["plan"].get("nprobe") or 0) or int(entry["index"]["search_params"].get("nprobe", 0))
+        nprobes = sorted({plan_nprobe, 8, 32, 128} if plan_nprobe else {0})
+        metrics_url = f"http://127.0.0.1:{milvus.server.webservice_port}/metrics" if milvus is not None else ""
+        if uri:  # a Milvus server (a Milvus Lite file is held open by the server's own Milvus Lite)
+            entry["milvus_search_cost"] = search_cost(uri, MILVUS_COLLECTION, np.packbits(queries[:100] > 0, axis=1),
+                                                      nprobes, metrics_url=metrics_url)
+        bare = [r for r in entry.get("milvus_search_cost", {}).get("rows", [])
+                if r["nprobe"] == plan_nprobe and r["pool"] == K]
+        entry["bare_milvus_search_p50_ms"] = bare[0]["milvusclient_p50_ms"] if bare else None
+        timings["milvus_cost_s"] = round(time.perf_counter() - t, 2)
+        log(f"bare Milvus search (k={K}, nprobe {plan_nprobe or '-'}): {entry['bare_milvus_search_p50_ms']} ms")
 
         # queries, concurrency 1
         t = time.perf_counter()
@@ -352,6 +375,24 @@ def run_n(cfg: ScaleConfig, n: int) -> dict[str, Any]:
             base["float32_milvus"] = {"skipped": "does not fit in this machine's RAM",
                                       "name": "float32 Milvus", "estimate": baselines.float32_ram_estimate(n, dim, cfg.hnsw_m)}
     timings["float32_milvus_baseline_s"] = round(time.perf_counter() - t, 2)
+    conc = tuple(cfg.concurrency)
+    if "faiss_hnsw" in cfg.baselines:
+        t = time.perf_counter()
+        if n * dim * 4 * 1.3 < mem_available():
+            log("baseline: FAISS IndexHNSWFlat float32 in process")
+            base["faiss_hnsw"] = baselines.faiss_hnsw(np.asarray(corpus), queries, gt_ids, k=K, m=cfg.hnsw_m,
+                                                      ef_construction=cfg.hnsw_ef_construction, ef=cfg.hnsw_ef,
+                                                      concurrency=conc)
+        else:
+            base["faiss_hnsw"] = {"skipped": "does not fit in this machine's RAM", "name": "FAISS IndexHNSWFlat",
+                                  "estimate": baselines.float32_ram_estimate(n, dim, cfg.hnsw_m)}
+        timings["faiss_hnsw_baseline_s"] = round(time.perf_counter() - t, 2)
+    if "faiss_binary_rescore" in cfg.baselines:
+        t = time.perf_counter()
+        log("baseline: FAISS IndexBinaryIVF + float32 rescoring from a memmap")
+        base["faiss_binary_rescore"] = baselines.faiss_binary_rescore(
+            corpus, cache.codes(n), queries, gt_ids, k=K, nlist=nlist, nprobe=nprobe, concurrency=conc)
+        timings["faiss_binary_rescore_baseline_s"] = round(time.perf_counter() - t, 2)
     entry["baselines"] = base
     entry["float32_in_ram_estimate"] = baselines.float32_ram_estimate(n, dim, cfg.hnsw_m)
     entry["ratios"] = ratios(entry)
@@ -424,31 +465,58 @@ def targets(entry: dict) -> dict[str, Any]:
     if not goal:
         return {}
     auto = entry["modes"]["auto"]
+    conc = entry.get("concurrency", {})
     bm = bitrag_memory(entry)
+    base = entry.get("baselines", {})
+    hnsw = base.get("float32_milvus", {})
+    hnsw_c1 = hnsw.get("runs", {}).get("c1", {})
     out: dict[str, Any] = {"backend": entry["backend"], "applies": entry["backend"] != "lite"}
-    out["auto_p50_ms"] = {"goal": f"<= {goal['auto_p50_ms']}", "measured": auto["p50_ms"],
-                          "met": auto["p50_ms"] <= goal["auto_p50_ms"]}
-    out["auto_recall@10"] = {"goal": f">= {goal['auto_recall@10']}", "measured": auto.get("recall@10"),
-                             "met": (auto.get("recall@10") or 0) >= goal["auto_recall@10"]}
-    if "memory_vs_float32_milvus" in goal:
-        f = entry.get("baselines", {}).get("float32_milvus", {})
-        fm = f.get("memory", {})
-        base_rss = fm.get("rss") or f.get("estimate", {}).get("total_bytes")
-        base_anon = fm.get("anon") or f.get("estimate", {}).get("total_bytes")
-        share = bm["rss"] / base_rss if base_rss else None
-        share_anon = bm["anon"] / base_anon if base_anon else None
-        bound = goal["memory_vs_float32_milvus"]
-        out["memory_vs_float32_milvus"] = {
-            "goal": f"<= {bound}", "measured_rss": round(share, 4) if share else None,
-            "measured_anon": round(share_anon, 4) if share_anon else None,
-            "baseline": "measured" if fm.get("rss") else "estimated (did not fit in RAM)",
-            "met": {"rss": share is not None and share <= bound, "anon": share_anon is not None and share_anon <= bound}}
-    if "memory_bytes" in goal:
-        bound = goal["memory_bytes"]
-        out["memory_bytes"] = {"goal": f"<= {bound / 2**30:.0f} GiB", "measured_rss": bm["rss"],
-                               "measured_anon": bm["anon"],
-                               "met": {"rss": bm["rss"] <= bound, "anon": bm["anon"] <= bound}}
+
+    def add(key: str, text: str, measured: float | None, ok: bool | None) -> None:
+        out[key] = {"goal": text, "measured": None if measured is None else round(float(measured), 4), "met": ok}
+
+    bare = entry.get("bare_milvus_search_p50_ms")
+    if "auto_p50_vs_bare_milvus" in goal:
+        g = goal["auto_p50_vs_bare_milvus"]
+        x = auto["p50_ms"] / bare if bare else None
+        add("auto_p50_vs_bare_milvus", f"AUTO p50 <= {g} x one bare Milvus search ({_fmt(bare)} ms)", x,
+            None if x is None else x <= g)
+    if "auto_p50_vs_float32_hnsw" in goal:
+        g = goal["auto_p50_vs_float32_hnsw"]
+        x = auto["p50_ms"] / hnsw_c1["p50_ms"] if hnsw_c1.get("p50_ms") else None
+        add("auto_p50_vs_float32_hnsw", f"AUTO p50 <= {g} x float32 Milvus HNSW p50 ({_fmt(hnsw_c1.get('p50_ms'))} ms)",
+            x, None if x is None else x <= g)
+    g = goal["auto_p99_vs_p50"]
+    add("auto_p99_vs_p50", f"AUTO p99 <= {g} x its p50", auto["p99_ms"] / auto["p50_ms"],
+        auto["p99_ms"] <= g * auto["p50_ms"])
+    g = goal["auto_recall@10"]
+    add("auto_recall@10", f">= {g}", auto.get("recall@10"), (auto.get("recall@10") or 0) >= g)
+    if "second_milvus_call_share" in goal:
+        g = goal["second_milvus_call_share"]
+        v = auto.get("second_milvus_call_share")
+        add("second_milvus_call_share", f"<= {g:.0%} of AUTO queries", v, None if v is None else v <= g)
+    if "qps_c8_vs_float32_hnsw" in goal:
+        g = goal["qps_c8_vs_float32_hnsw"]
+        ours = conc.get("c8", {}).get("auto", {}).get("qps")
+        theirs = hnsw.get("runs", {}).get("c8", {}).get("qps")
+        x = ours / theirs if ours and theirs else None
+        add("qps_c8_vs_float32_hnsw", f"AUTO QPS at concurrency 8 >= {g} x float32 Milvus HNSW's", x,
+            None if x is None else x >= g)
+    if "private_memory_vs_float32_milvus" in goal:
+        g = goal["private_memory_vs_float32_milvus"]
+        theirs = hnsw.get("memory", {}).get("anon") or hnsw.get("estimate", {}).get("total_bytes")
+        x = bm["anon"] / theirs if theirs else None
+        add("private_memory_vs_float32_milvus", f"private memory (server + Milvus) <= {g} x float32 Milvus'", x,
+            None if x is None else x <= g)
+    if "private_memory_bytes" in goal:
+        g = goal["private_memory_bytes"]
+        add("private_memory_bytes", f"private memory (server + Milvus) <= {g / 2**30:.0f} GiB", bm["anon"],
+            bm["anon"] <= g)
     return out
+
+
+def _fmt(v: float | None) -> str:
+    return "?" if v is None else f"{v:.2f}"
 
 
 # ---- the command -------------------------------------------------------------------------------------

@@ -1,1 +1,16 @@
-"""The search path, one module per stage: candidates (Hamming, Milvus) -> rescore (float32)."""
+"""The whole query path, one module per stage; `pipeline.py` calls them in this order:
+
+  0. route        plan.py        AUTO on a collection whose exact scan measured cheaper -> the exact scan
+  1. candidates   candidates.py  ONE Milvus search: the measured Hamming pool and nprobe, filter pushed down
+  2. middle tier  tiers.py       the pool ranked in RAM (sign codes, or 2-/4-bit scalar codes)
+  3. rescore      rescore.py     float32 rows read best estimate first, in growing batches, until ...
+  4. gate         gate.py        ... the calibrated confidence reaches the threshold (the stopping rule)
+  5. fallback     fallback.py    AUTO below the threshold: widen (a second Milvus search, then every code
+                                 in RAM), exact (bounded in time), collection (a legacy float32 index)
+  6. fetch        pipeline.py    the hits' records from the record store
+
+Fitting the plan and the gate: calibrate.py. Exact scans: exact.py. Top-n selection: topk.py.
+Modules here import nothing heavy at package import (domain.py imports gate.py from here).
+"""
+
+STAGES = ("route", "candidates", "tier", "rescore", "gate", "fallback", "fetch")

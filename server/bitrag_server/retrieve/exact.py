@@ -4,15 +4,21 @@ caller against Milvus, so this module is pure numpy."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ..stores.float_store import FloatStore
 
 
-def exact_scores(query: np.ndarray, floats: FloatStore, block_rows: int = 65536) -> np.ndarray:
-    """`[N]` scores of every row in the float file (row id == position)."""
+def exact_scores(query: np.ndarray, floats: FloatStore, block_rows: int = 65536,
+                 check: Callable[[], None] | None = None) -> np.ndarray:
+    """`[N]` scores of every row in the float file (row id == position). `check` runs before each
+    block and raises to stop the scan (the caller is gone)."""
     n = floats.refresh()  # rows other replicas appended count too
     out = np.empty(n, dtype=np.float32)
     for start, block in floats.blocks(block_rows, rows=n):
+        if check is not None:
+            check()
         out[start : start + block.shape[0]] = block @ query  # [b, d] @ [d] -> [b]
     return out

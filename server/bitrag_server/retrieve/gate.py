@@ -1,21 +1,27 @@
-"""Stage 3: the confidence gate.
+"""Stage 4: the confidence gate, which is also the stopping rule of the float reads.
 
 Confidence = an estimate of P(rescored top-k == exact float32 top-k), from what the query has
 already computed (no exact search):
 
-  The rescored shortlist gives pairs (asymmetric score a_i, exact float score s_i). A least-squares
-  line s ~ alpha + beta * a, with residual spread sigma, predicts the float score of the best
-  candidate that was *not* rescored (asymmetric score a_bound). Every row outside the shortlist
-  scores at most about that, so
+  The rows read so far give pairs (middle-tier estimate a_i, exact float score s_i). A
+  least-squares line s ~ alpha + beta * a, with residual spread sigma, predicts the float score of
+  the best candidate that was *not* read (estimate a_bound: the best unread one, or, once the whole
+  pool is read, the best at the pool's Hamming boundary, standing for the rows Milvus did not
+  return). Every row left behind scores at most about that, so
       z = (s_k - (alpha + beta * a_bound)) / sigma
   says how many sigmas the k-th result sits above the best row left behind. Large z: the top-k
-  cannot change. Small z: a row outside the shortlist may belong in it.
+  cannot change. Small z: a row left behind may belong in it; read more (rescore.py).
 
 `z` is mapped to a probability by an isotonic (monotone, piecewise-constant) calibration fitted
 on queries whose exact top-k is known: stored vectors used as pseudo-queries at first, then a
-sample of the collection's own served queries verified in the background. The gate's threshold
-is the lowest confidence at which the calibration samples still reach the target recall when
-every query below it takes the full-precision path.
+sample of the collection's own served queries verified in the background. Each calibration query
+contributes one (z, exact?) pair per batch of the stopping rule. The gate's threshold is the
+lowest confidence at which the calibration queries, each stopping at its first batch whose
+confidence reaches it (and the rest taking the full-precision path), still reach the target
+recall, evaluated out of fold.
+
+The guarantee is marginal, not per query: over queries drawn like the calibration queries, mean
+recall@k meets the target (with the safety margin of `derive_threshold`); a given query may miss.
 
 Cost: one `[R]` least-squares fit and a table lookup (microseconds).
 """
@@ -117,41 +123,61 @@ class Calibration:
         return isotonic_predict(np.asarray(self.edges), np.asarray(self.values), z)
 
 
-def derive_threshold(conf: np.ndarray, recall: np.ndarray, target: float, safety: float = 0.5) -> float:
-    """Lowest threshold t such that answering queries with conf >= t from the shortlist (their
-    measured recall) and the rest at full precision (recall 1) averages >= target.
+# One calibration query: its batches in order, each (z, exact top-k?, recall@k).
+Steps = list[tuple[float, float, float]]
+
+
+def stopped_recall(conf: list[np.ndarray], recall: list[np.ndarray], t: float) -> float:
+    """Mean recall when each query stops at its first batch with confidence >= t (a query that
+    never does takes the full-precision path: recall 1)."""
+    total = 0.0
+    for c, r in zip(conf, recall):
+        hit = np.flatnonzero(c >= t)
+        total += float(r[hit[0]]) if hit.size else 1.0
+    return total / max(1, len(conf))
+
+
+def derive_threshold(conf: list[np.ndarray], recall: list[np.ndarray], target: float, safety: float = 0.5) -> float:
+    """Lowest threshold t such that stopping each query at its first batch with confidence >= t
+    (queries that never reach it: full precision, recall 1) averages >= target.
 
     `safety`: the samples must stay within this fraction of the allowed shortfall (1 - target),
     so the threshold still meets the target on queries it was not fitted on."""
-    n = conf.shape[0]
-    if n == 0:
+    if not conf:
         return 1.0
     goal = 1.0 - (1.0 - target) * safety
-    for t in np.unique(np.concatenate([[0.0], conf])):  # ascending
-        kept = conf >= t
-        if (recall[kept].sum() + (~kept).sum()) / n >= goal:
+    for t in np.unique(np.concatenate([[0.0], *conf])):  # ascending; recall rises with t
+        if stopped_recall(conf, recall, float(t)) >= goal:
             return float(t)
     return 1.0
 
 
-def fit_calibration(
-    z: np.ndarray, exact: np.ndarray, recall: np.ndarray, *, target_recall: float, folds: int = 5, seed: int = 0
-) -> Calibration:
-    """Fit the isotonic map on all samples; the reliability table and the threshold come from
-    out-of-fold predictions (each sample predicted by a map that did not see it)."""
-    n = z.shape[0]
-    edges, values = isotonic_fit(z, exact, PRIOR)
-    oof = np.empty(n)
+def fit_calibration(samples: list[Steps], *, target_recall: float, folds: int = 5, seed: int = 0) -> Calibration:
+    """Fit the isotonic map on every batch of every query; the reliability table and the
+    threshold come from out-of-fold predictions (each query predicted by a map that did not see
+    it). The reliability table is over each query's last batch (what it answered with when it
+    read everything it was given)."""
+    n = len(samples)
+    flat = [st for q in samples for st in q]
+    z = np.asarray([st[0] for st in flat], np.float64)
+    ex = np.asarray([st[1] for st in flat], np.float64)
+    edges, values = isotonic_fit(z, ex, PRIOR) if flat else (np.empty(0), np.empty(0))
+    owner = np.repeat(np.arange(n), [len(q) for q in samples])
     idx = np.random.default_rng(seed).permutation(n)
+    oof = np.empty(z.shape[0])
     for f in range(folds):
-        test = idx[f::folds]
-        train = np.setdiff1d(idx, test)
-        e, v = isotonic_fit(z[train], exact[train], PRIOR) if train.size else (np.empty(0), np.empty(0))
+        test = np.isin(owner, idx[f::folds])
+        e, v = isotonic_fit(z[~test], ex[~test], PRIOR) if (~test).any() else (np.empty(0), np.empty(0))
         oof[test] = [1.0 if zi >= Z_COVERED else isotonic_predict(e, v, zi) for zi in z[test]]
-    threshold = derive_threshold(oof, recall, target_recall)
+    bounds = np.cumsum([0] + [len(q) for q in samples])
+    conf = [oof[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    recall = [np.asarray([st[2] for st in q]) for q in samples]
+    threshold = derive_threshold(conf, recall, target_recall)
+    last = np.asarray([c[-1] for c in conf]) if conf else np.empty(0)
+    last_ex = np.asarray([q[-1][1] for q in samples]) if samples else np.empty(0)
     return Calibration(
         edges=edges.tolist(), values=values.tolist(), threshold=threshold, target_recall=target_recall,
-        samples=int(n), reliability=reliability_table(oof, exact),
+        samples=int(n), reliability=reliability_table(last, last_ex),
     )
 
 

@@ -291,22 +291,23 @@ class BinaryIndex:
     def search(
         self, coll: str, code: bytes, limit: int, expr: str, search_params: dict[str, int]
     ) -> Candidates:
-        """Hamming nearest codes: limit best (row, distance), ascending distance."""
-        res = _milvus_call(
-            "search",
-            lambda: self._client.search(
-                coll,
-                data=[code],
-                anns_field="code",
-                limit=limit,
-                filter=expr,
-                search_params={"metric_type": "HAMMING", "params": dict(search_params)},
-                timeout=self.timeout_s,
-            ),
+        """Hamming nearest codes: limit best (row, distance), ascending distance.
+
+        The request goes through pymilvus' own request builder (consistency, Session timestamps)
+        and its retry policy, but the response is read straight from the protobuf's id and
+        distance arrays: pymilvus' result objects build a Python dict per hit, which costs more
+        than the search itself for pools of hundreds of codes (bench/results/milvus_search.md)."""
+        from pymilvus.client.prepare import Prepare
+
+        conn = self._client._get_connection()
+        request = Prepare.search_requests_with_expr(
+            coll, [code], "code", {"metric_type": "HAMMING", "params": dict(search_params)}, limit,
+            expr or None, None, [], -1,
         )
-        hits = res[0]
-        ids = np.fromiter((h["id"] for h in hits), dtype=np.int64, count=len(hits))
-        dists = np.fromiter((h["distance"] for h in hits), dtype=np.int32, count=len(hits))
+        resp = _milvus_call("search", lambda: _search_rpc(conn, request, timeout=self.timeout_s))
+        res = resp.results
+        ids = np.asarray(res.ids.int_id.data, dtype=np.int64)  # [C] (one query)
+        dists = np.asarray(res.scores, dtype=np.float32).astype(np.int32)  # Hamming distances as floats
         return Candidates(ids, dists)
 
     def search_float(
@@ -333,6 +334,21 @@ class BinaryIndex:
             self._client.close()
         except Exception:  # noqa: BLE001 - closing a dead connection is not an error
             log.debug("closing Milvus client failed", exc_info=True)
+
+
+def _search_rpc(conn: Any, request: Any, timeout: int) -> Any:
+    """One Search RPC on pymilvus' connection, retried as pymilvus retries (transient codes, rate
+    limits) within `timeout`; a failed status raises MilvusException."""
+    from pymilvus.client.utils import check_status
+    from pymilvus.decorators import retry_on_rpc_failure
+
+    @retry_on_rpc_failure()
+    def call(handler: Any, timeout: int) -> Any:  # the decorator expects a method: handler is its self
+        resp = handler._stub.Search(request, timeout=timeout)
+        check_status(resp.status)
+        return resp
+
+    return call(conn, timeout=timeout)
 
 
 def _str_list(values: Sequence[str]) -> str:

@@ -12,6 +12,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..domain import Fallback, GateConfig, IndexConfig
 from ..errors import InvalidArgument
 from .float_store import fsync_dir
 from .shared import FileLock
@@ -20,6 +21,7 @@ NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 MANIFEST = "collection.json"
 VECTORS = "vectors.f32"
 CODES = "codes.u8"
+TIER = "tier.u8"  # middle-tier codes (multi-bit tiers), derived from the floats
 CATALOG_LOCK = ".catalog.lock"
 CONSISTENCY_LEVELS = ("Strong", "Bounded", "Session", "Eventually")
 WRITE_LOCK = "write.lock"
@@ -36,24 +38,7 @@ def check_name(name: str, field: str = "name") -> str:
     return name
 
 
-@dataclass
-class IndexConfig:
-    type: str
-    build_params: dict[str, int] = field(default_factory=dict)
-    search_params: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class GateConfig:
-    target_recall: float = 0.99
-    confidence_threshold: float = 0.0  # 0 = derived from target_recall by calibration
-    fallback: list[str] = field(default_factory=lambda: ["widen", "exact"])
-    widen_max_rows: int = 4096
-    fallback_collection: str = ""
-    fallback_vector_field: str = "vector"
-
-
-FALLBACKS = ("widen", "exact", "collection")
+FALLBACKS = tuple(f.value for f in Fallback)
 LAYOUT = 2  # of new collections
 
 
@@ -78,6 +63,12 @@ class Manifest:
     # 2: only in the data directory's record store (new collections). See stores/record_store.py.
     layout: int = 1
     calibration: dict = field(default_factory=dict)  # retrieve.gate.Calibration fields
+    # The middle tier (domain.Tier) and, once fitted from the data, its quantizer (per-dimension
+    # lower bounds and steps) and the measured search plan (retrieve.plan.SearchPlan fields).
+    # Collections created before tiers existed rank with the +-1 codes ("sign").
+    tier: str = "sign"
+    tier_quantizer: dict = field(default_factory=dict)
+    plan: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)

@@ -200,6 +200,11 @@ class RowFile:
         back in from the page cache or the disk."""
         _advise(mm, "MADV_DONTNEED", [(start, start + length)])
 
+    def view(self) -> np.ndarray:
+        """Every row, `[n, width]`, mapped (no copy; for files meant to stay in RAM, like the codes)."""
+        n = self.refresh()
+        return self._view(n)[:n] if n else np.empty((0, self.dim), self.dtype)
+
     def blocks(self, block_rows: int = 65536, rows: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """(first row id, `[b, width]` rows) over the first `rows` rows (default: the whole file,
         refreshed), for exact scans."""
@@ -242,3 +247,10 @@ class CodeStore(RowFile):
 
     def __init__(self, path: Path, dim: int) -> None:
         super().__init__(path, dim // 8)
+
+
+class TierStore(RowFile):
+    """`[n, row_bytes]` middle-tier codes (multi-bit scalar codes, uint8), derived from the floats
+    with the collection's fitted quantizer; meant to stay in RAM like the codes."""
+
+    dtype = "u1"

@@ -26,6 +26,7 @@ import type { ListCollectionsRequest as _bitrag_v1_ListCollectionsRequest, ListC
 import type { ListCollectionsResponse as _bitrag_v1_ListCollectionsResponse, ListCollectionsResponse__Output as _bitrag_v1_ListCollectionsResponse__Output } from './bitrag/v1/ListCollectionsResponse';
 import type { ReliabilityBin as _bitrag_v1_ReliabilityBin, ReliabilityBin__Output as _bitrag_v1_ReliabilityBin__Output } from './bitrag/v1/ReliabilityBin';
 import type { SearchDiagnostics as _bitrag_v1_SearchDiagnostics, SearchDiagnostics__Output as _bitrag_v1_SearchDiagnostics__Output } from './bitrag/v1/SearchDiagnostics';
+import type { SearchPlan as _bitrag_v1_SearchPlan, SearchPlan__Output as _bitrag_v1_SearchPlan__Output } from './bitrag/v1/SearchPlan';
 import type { SearchRequest as _bitrag_v1_SearchRequest, SearchRequest__Output as _bitrag_v1_SearchRequest__Output } from './bitrag/v1/SearchRequest';
 import type { SearchResponse as _bitrag_v1_SearchResponse, SearchResponse__Output as _bitrag_v1_SearchResponse__Output } from './bitrag/v1/SearchResponse';
 import type { Source as _bitrag_v1_Source, Source__Output as _bitrag_v1_Source__Output } from './bitrag/v1/Source';
@@ -71,6 +72,7 @@ export interface ProtoGrpcType {
       SearchDiagnostics: MessageTypeDefinition<_bitrag_v1_SearchDiagnostics, _bitrag_v1_SearchDiagnostics__Output>
       SearchMode: EnumTypeDefinition
       SearchPath: EnumTypeDefinition
+      SearchPlan: MessageTypeDefinition<_bitrag_v1_SearchPlan, _bitrag_v1_SearchPlan__Output>
       SearchRequest: MessageTypeDefinition<_bitrag_v1_SearchRequest, _bitrag_v1_SearchRequest__Output>
       SearchResponse: MessageTypeDefinition<_bitrag_v1_SearchResponse, _bitrag_v1_SearchResponse__Output>
       Source: MessageTypeDefinition<_bitrag_v1_Source, _bitrag_v1_Source__Output>

@@ -3,6 +3,7 @@
 import type { IndexSpec as _bitrag_v1_IndexSpec, IndexSpec__Output as _bitrag_v1_IndexSpec__Output } from '../../bitrag/v1/IndexSpec';
 import type { GateConfig as _bitrag_v1_GateConfig, GateConfig__Output as _bitrag_v1_GateConfig__Output } from '../../bitrag/v1/GateConfig';
 import type { CalibrationInfo as _bitrag_v1_CalibrationInfo, CalibrationInfo__Output as _bitrag_v1_CalibrationInfo__Output } from '../../bitrag/v1/CalibrationInfo';
+import type { SearchPlan as _bitrag_v1_SearchPlan, SearchPlan__Output as _bitrag_v1_SearchPlan__Output } from '../../bitrag/v1/SearchPlan';
 import type { Long } from '@grpc/proto-loader';
 
 export interface CollectionInfo {
@@ -23,6 +24,9 @@ export interface CollectionInfo {
   'consistency_level'?: (string);
   'partition_key'?: (string);
   'num_partitions'?: (number);
+  'tier'?: (string);
+  'bytes_tier'?: (number | string | Long);
+  'plan'?: (_bitrag_v1_SearchPlan | null);
 }
 
 export interface CollectionInfo__Output {
@@ -43,4 +47,7 @@ export interface CollectionInfo__Output {
   'consistency_level': (string);
   'partition_key': (string);
   'num_partitions': (number);
+  'tier': (string);
+  'bytes_tier': (number);
+  'plan': (_bitrag_v1_SearchPlan__Output | null);
 }

@@ -14,6 +14,7 @@ export interface CreateCollectionRequest {
   'consistency_level'?: (string);
   'partition_key'?: (string);
   'num_partitions'?: (number);
+  'tier'?: (string);
 }
 
 export interface CreateCollectionRequest__Output {
@@ -27,4 +28,5 @@ export interface CreateCollectionRequest__Output {
   'consistency_level': (string);
   'partition_key': (string);
   'num_partitions': (number);
+  'tier': (string);
 }

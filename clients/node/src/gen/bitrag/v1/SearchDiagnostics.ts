@@ -16,6 +16,9 @@ export interface SearchDiagnostics {
   'threshold'?: (number | string);
   'pools'?: (number)[];
   'calibrated'?: (boolean);
+  'milvus_calls'?: (number);
+  'tier'?: (string);
+  'tier_scored'?: (number);
 }
 
 export interface SearchDiagnostics__Output {
@@ -29,4 +32,7 @@ export interface SearchDiagnostics__Output {
   'threshold': (number);
   'pools': (number)[];
   'calibrated': (boolean);
+  'milvus_calls': (number);
+  'tier': (string);
+  'tier_scored': (number);
 }

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bitrag_server import calibrate
+from bitrag_server.retrieve import calibrate
 from bitrag_server.config import Settings
 from bitrag_server.domain import CollectionSpec, RecordIn, SearchQuery, SearchResult
 from bitrag_server.engine import Engine
@@ -170,16 +170,19 @@ async def test_threshold_one_always_falls_back_zero_never(loaded: Engine, x3k: n
         assert d.path.startswith("FALLBACK_"), d
         assert d.path == "FALLBACK_EXACT"  # default chain widen, exact: threshold 1 lets no estimate stand
         assert (d.mode, d.threshold, d.confidence) == ("AUTO", 1.0, 1.0)
-        assert d.pools[0] == DEFAULT_POOL and len(d.pools) > 1  # widened before the exact scan
+        # widened by 4x (more Milvus calls) before the exact scan; no answer stands, so the first
+        # pool reads only its first batch of float rows
+        assert d.pools[0] == DEFAULT_POOL and len(d.pools) > 1 and d.milvus_calls == len(d.pools)
         assert d.candidates_examined > N
         _assert_exact(res, x3k, q)
     for q in qs:
         res = await search(loaded, q, confidence_threshold=0.0)
         d = res.diagnostics
         assert d.path == "BINARY_RESCORED", d
-        assert (d.threshold, d.pools, d.candidates_examined) == (0.0, [DEFAULT_POOL], K * 4)
-        assert 0.0 <= d.confidence <= 1.0
-        assert [s for s, _ in d.timings_us] == ["candidates", "asymmetric", "rescore", "gate", "fetch"]
+        # threshold 0: the first batch (k x oversample rows) stands: one Milvus call
+        assert (d.threshold, d.pools, d.candidates_examined, d.milvus_calls) == (0.0, [DEFAULT_POOL], K * 4, 1)
+        assert 0.0 <= d.confidence <= 1.0 and d.tier_scored == DEFAULT_POOL
+        assert [s for s, _ in d.timings_us] == ["candidates", "tier", "rescore", "gate", "fetch"]
 
 
 async def test_uncalibrated_auto_falls_back_and_is_exact(loaded: Engine, x3k: np.ndarray) -> None:
@@ -197,9 +200,10 @@ async def test_uncalibrated_auto_falls_back_and_is_exact(loaded: Engine, x3k: np
 
 
 async def test_widen_accepts_an_answer_a_wider_search_left_unchanged(loaded: Engine, x3k: np.ndarray) -> None:
-    """Uncalibrated (threshold 1, no estimate is confident): with widen_accept_stable (the default)
-    a widened answer stands once a 4x wider search returns the same top k: it is then exactly the
-    rescored answer of its last pool and of the one before. Answers that never settle go exact."""
+    """Uncalibrated (threshold 1, no estimate is confident): the stopping rule reads the whole pool,
+    then with widen_accept_stable (the default) a widened answer stands once a 4x wider pool leaves
+    the top k unchanged: it is then the exact top-k of every row the pools held (all were read).
+    Answers that never settle go exact."""
     assert loaded.settings.widen_accept_stable
     paths = []
     for q in _queries(x3k, 12, seed=7):
@@ -211,12 +215,15 @@ async def test_widen_accepts_an_answer_a_wider_search_left_unchanged(loaded: Eng
             _assert_exact(res, x3k, q)
             continue
         assert d.path == "FALLBACK_WIDENED" and d.confidence < d.threshold  # stood on stability alone
-        assert d.pools[0] == DEFAULT_POOL and len(d.pools) >= 2 and d.pools == sorted(d.pools)
-        last = await search(loaded, q, mode="RESCORED", oversample=d.pools[-1] // (K * 4))
-        before = await search(loaded, q, mode="RESCORED", oversample=d.pools[-2] // (K * 4))
-        assert _ids(res) == _ids(last)
-        assert set(_ids(res)) == set(_ids(before))
+        assert d.pools[0] == DEFAULT_POOL and len(d.pools) >= 2
+        assert all(b == a * 4 for a, b in zip(d.pools, d.pools[1:]))
+        assert d.milvus_calls == len(d.pools) and d.candidates_examined == d.pools[-1]  # every candidate read
+        # the answer is the exact top-k of the last pool: exact scores, and nothing it held beats them
         assert np.allclose([h.score for h in res.hits], x3k[[int(i[1:]) for i in _ids(res)]] @ q, atol=1e-5)
+        pool = await search(loaded, q, mode="BINARY_ONLY", top_k=d.pools[-1])
+        assert {h.chunk_id for h in res.hits} <= {h.chunk_id for h in pool.hits}
+        held = np.asarray([int(h.chunk_id[1:]) for h in pool.hits])
+        assert res.hits[-1].score >= np.sort(x3k[held] @ q)[-K] - 1e-5
     assert "FALLBACK_WIDENED" in paths  # the clustered data settles well before the exact scan
 
 
@@ -362,13 +369,22 @@ async def test_calibrate_persists_and_is_used(tmp_path: Path, x3k: np.ndarray) -
         assert m["calibration"]["samples"] == 150 and m["calibration"]["threshold"] == cal.threshold
         info = await e.describe("vecs")
         assert info.calibration.calibrated and info.threshold == cal.threshold
+        plan = info.plan
+        assert plan["pool"] in (40, 80, 160, 320, 640, 1280, 2560, 4096) and plan["rows"] == N
+        assert plan["candidate_recall"] >= 0.995 or plan["pool"] == 4096  # the pool meets the target's share
+        assert plan["exact_us"] > 0 and plan["binary_us"] > 0 and plan["scan_us"] > 0
+        expected = plan["binary_us"] + plan["fallback_share"] * min(plan["exact_us"], plan["scan_us"] + plan["binary_us"])
+        assert plan["route"] == ("exact" if plan["exact_us"] <= expected else "binary")
+        assert m["plan"] == plan
         qs = _queries(x3k, 10, seed=6)
         for q in qs:
             res = await search(e, q)
             d = res.diagnostics
             assert d.calibrated and d.threshold == pytest.approx(cal.threshold)
-            assert d.path in ("BINARY_RESCORED", "FALLBACK_WIDENED", "FALLBACK_EXACT")
-            if d.path == "FALLBACK_EXACT":
+            assert d.path in ("BINARY_RESCORED", "FALLBACK_WIDENED", "FALLBACK_EXACT", "EXACT")
+            # routed to the exact scan only when calibration measured it cheaper than the binary path
+            assert (d.path == "EXACT") == (info.plan["route"] == "exact")
+            if d.path in ("FALLBACK_EXACT", "EXACT"):
                 assert d.confidence == 1.0
                 _assert_exact(res, x3k, q)
             elif d.path == "BINARY_RESCORED":  # the first estimate stands only at or above the threshold
@@ -413,8 +429,9 @@ async def test_served_queries_recalibrate_in_background(tmp_path: Path, x3k: np.
         assert (await e.describe("vecs")).calibration.source == "queries"
         m = json.loads((e.catalog.dir("vecs") / MANIFEST).read_text())
         assert m["calibration"]["source"] == "queries" and m["calibration"]["samples"] == 40
-        # verified outcomes are real: RESCORED answers compared with the exact top-k
-        outcomes = np.asarray(c.verified)
+        # verified outcomes are real: RESCORED answers compared with the exact top-k (one batch each)
+        assert all(len(steps) == 1 for steps in c.verified)
+        outcomes = np.asarray([steps[-1] for steps in c.verified])
         assert set(np.unique(outcomes[:, 1])) <= {0.0, 1.0}
         assert np.all((outcomes[:, 2] == 1.0) == (outcomes[:, 1] == 1.0))
         assert np.all((outcomes[:, 2] >= 0.0) & (outcomes[:, 2] <= 1.0))
@@ -473,11 +490,18 @@ async def test_codes_reconciled_from_floats(tmp_path: Path, damage: str) -> None
 
 def test_exhaustive_index_detection() -> None:
     """Only an index that visits every row can prove a short Hamming pool is the whole collection."""
-    from bitrag_server.searcher import _exhaustive, widened_params
-    from bitrag_server.stores.catalog import IndexConfig
+    from types import SimpleNamespace
+
+    from bitrag_server.domain import IndexConfig
+    from bitrag_server.retrieve.fallback import widened_params as wp
+    from bitrag_server.retrieve.pipeline import _exhaustive
+
+    def widened_params(ix: IndexConfig, factor: int) -> dict[str, int]:
+        return wp(ix.search_params, ix.build_params.get("nlist"), factor)
 
     def ex(ix: IndexConfig, factor: int = 1) -> bool:
-        return _exhaustive(ix, widened_params(ix, factor))
+        c = SimpleNamespace(manifest=SimpleNamespace(index=ix))
+        return _exhaustive(c, widened_params(ix, factor))  # type: ignore[arg-type]
 
     assert ex(IndexConfig("BIN_FLAT"))
     assert ex(IndexConfig("BIN_IVF_FLAT", {"nlist": 16}, {"nprobe": 16}))
@@ -490,3 +514,119 @@ def test_exhaustive_index_detection() -> None:
     assert widened_params(ivf, 64) == {"nprobe": 1024} and ex(ivf, 64) and not ex(ivf, 16)
     assert ivf.search_params == {"nprobe": 32}  # the collection's own parameters are untouched
     assert widened_params(IndexConfig("BIN_FLAT"), 16) == {}
+
+
+# ---- the middle tier's codes, the plan, the stopping rule ------------------------------------------
+
+
+async def test_unknown_tier_is_rejected(engine: Engine) -> None:
+    with pytest.raises(InvalidArgument) as ei:
+        await engine.create_collection(CollectionSpec(name="bad", dimension=DIM, embedder="none", tier="sq3"))
+    assert ei.value.field == "tier" and "sq4" in ei.value.message
+    assert await engine.list_collections() == [] and not engine.catalog.dir("bad").exists()
+    info = await engine.create_collection(CollectionSpec(name="dflt", dimension=DIM, embedder="none"))
+    assert info.tier == "sign" and info.bytes_tier == 0  # sq4 by default, ranked by the signs until fitted
+    assert engine._collections["dflt"].manifest.tier == "sq4"
+
+
+async def test_tier_is_fitted_at_calibration_appended_on_ingest_and_rebuilt_on_restart(tmp_path: Path) -> None:
+    from bitrag_server.stores.catalog import TIER
+
+    data = tmp_path / "data"
+    x = _clustered(2400, seed=51)
+    e = Engine(_settings(data))
+    await e.start()
+    try:
+        await e.create_collection(CollectionSpec(name="vecs", dimension=DIM, embedder="none", tier="sq4"))
+        await e.ingest("vecs", [], _records(x[:2000]))
+        path = e.catalog.dir("vecs") / TIER
+        assert not path.exists()  # no quantizer before the first calibration
+        await e.calibrate("vecs", samples=60)
+        c = e._collections["vecs"]
+        assert c.quantizer is not None and c.middle_tier().tier == "sq4"
+        assert path.stat().st_size == 2000 * DIM // 2
+        np.testing.assert_array_equal(np.fromfile(path, np.uint8).reshape(2000, -1), c.quantizer.encode(x[:2000]))
+        await e.ingest("vecs", [], [RecordIn(id=f"c{i}", document_id=f"doc{i}", vector=x[i], text="t")
+                                    for i in range(2000, 2400)])
+        assert path.stat().st_size == 2400 * DIM // 2  # appended with the float rows
+        good = path.read_bytes()
+        info = await e.describe("vecs")
+        assert (info.tier, info.bytes_tier) == ("sq4", 2400 * DIM // 2)
+        res = await search(e, x[5], mode="RESCORED")
+        assert res.diagnostics.tier == "sq4" and res.hits[0].chunk_id == "c5"
+    finally:
+        await e.close()
+    with open(path, "r+b") as f:  # a crash mid-append, then some rows lost
+        f.truncate(1000 * DIM // 2 + 5)
+    e2 = Engine(_settings(data))
+    await e2.start()
+    try:
+        assert path.read_bytes() == good  # derived data: rebuilt from the float rows on open
+        res = await search(e2, x[2300], mode="RESCORED")
+        assert res.diagnostics.tier == "sq4" and res.hits[0].chunk_id == "c2300"
+    finally:
+        await e2.close()
+    path.unlink()
+    e3 = Engine(_settings(data))
+    await e3.start()
+    try:
+        assert path.read_bytes() == good
+    finally:
+        await e3.close()
+
+
+async def test_stopping_rule_reads_until_confident_and_calls_milvus_again_only_past_the_pool(
+        tmp_path: Path, x3k: np.ndarray) -> None:
+    """A calibrated collection on the binary route: each AUTO answer reads float rows in batches
+    until confident; a query makes a second Milvus call only after reading its whole first pool
+    (the pool's boundary reached), and recall meets the target on these queries."""
+    e = Engine(_settings(tmp_path / "data"))
+    await e.start()
+    try:
+        await e.create_collection(CollectionSpec(name="vecs", dimension=DIM, embedder="none", tier="sign"))
+        await e.ingest("vecs", [], _records(x3k))
+        await e.calibrate("vecs", samples=200)
+        c = e._collections["vecs"]
+        c.manifest.plan = {**c.manifest.plan, "route": "binary"}  # force the binary path (a scan is cheaper here)
+        pool = c.plan.pool
+        assert pool >= K
+        recalls, calls = [], []
+        for q in _queries(x3k, 60, seed=53):
+            res = await search(e, q)
+            d = res.diagnostics
+            calls.append(d.milvus_calls)
+            assert d.pools[0] == min(pool, N)
+            if d.milvus_calls > 1:
+                assert d.candidates_examined >= d.pools[0]  # the whole first pool was read first
+                assert d.path in ("FALLBACK_WIDENED", "FALLBACK_EXACT")
+            elif d.path == "BINARY_RESCORED":
+                assert d.confidence >= d.threshold or d.confidence == 1.0
+                assert d.candidates_examined % (K * 4) == 0 or d.candidates_examined == d.pools[0]
+            ids, _ = _exact(x3k, q, K)
+            recalls.append(len(set(ids) & set(_ids(res))) / K)
+        assert np.mean(recalls) >= 0.97
+        assert np.mean([m == 1 for m in calls]) >= 0.5
+    finally:
+        await e.close()
+
+
+async def test_small_collection_routes_auto_to_the_exact_scan(tmp_path: Path) -> None:
+    """Where calibration measured the exact scan cheaper than the binary path, AUTO takes it: path
+    EXACT, exact answers, no Milvus search."""
+    x = _clustered(800, seed=61)
+    e = Engine(_settings(tmp_path / "data"))
+    await e.start()
+    try:
+        await _make(e, x)
+        await e.calibrate("vecs", samples=100)
+        c = e._collections["vecs"]
+        c.manifest.plan = {**c.manifest.plan, "route": "exact"}
+        for q in _queries(x, 5, seed=62):
+            res = await search(e, q)
+            assert res.diagnostics.path == "EXACT" and res.diagnostics.milvus_calls == 0
+            _assert_exact(res, x, q)
+        # an explicit threshold of 1 still goes the binary way and through the fallbacks
+        res = await search(e, x[0], confidence_threshold=1.0)
+        assert res.diagnostics.path == "FALLBACK_EXACT" and res.diagnostics.milvus_calls >= 1
+    finally:
+        await e.close()

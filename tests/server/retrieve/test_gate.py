@@ -21,6 +21,7 @@ from bitrag_server.retrieve.gate import (
     isotonic_fit,
     isotonic_predict,
     reliability_table,
+    stopped_recall,
 )
 from bitrag_server.stores.float_store import FloatStore
 
@@ -104,21 +105,25 @@ def test_isotonic_fit_prior_shrinks_and_stays_monotone(seed: int) -> None:
 # ---- threshold ---------------------------------------------------------------------------------------
 
 
+def _one(values) -> list[np.ndarray]:  # noqa: ANN001 - one batch per query
+    return [np.array([v]) for v in values]
+
+
 def test_derive_threshold_all_exact_is_zero() -> None:
-    conf = np.array([0.1, 0.4, 0.9])
-    assert derive_threshold(conf, np.ones(3), target=0.99) == 0.0
-    assert derive_threshold(conf, np.ones(3), target=1.0, safety=1.0) == 0.0
+    conf = _one([0.1, 0.4, 0.9])
+    assert derive_threshold(conf, _one([1.0] * 3), target=0.99) == 0.0
+    assert derive_threshold(conf, _one([1.0] * 3), target=1.0, safety=1.0) == 0.0
 
 
 def test_derive_threshold_unreachable_or_empty_is_one() -> None:
     # even at the highest threshold the most confident sample is still answered with recall 0
-    assert derive_threshold(np.array([0.5, 0.5, 0.7]), np.zeros(3), target=0.9) == 1.0
-    assert derive_threshold(np.empty(0), np.empty(0), target=0.9) == 1.0
+    assert derive_threshold(_one([0.5, 0.5, 0.7]), _one([0.0] * 3), target=0.9) == 1.0
+    assert derive_threshold([], [], target=0.9) == 1.0
 
 
 def test_derive_threshold_picks_lowest_meeting_goal() -> None:
-    conf = np.array([0.2, 0.5, 0.8, 0.9])
-    recall = np.array([0.6, 0.8, 1.0, 1.0])
+    conf = _one([0.2, 0.5, 0.8, 0.9])
+    recall = _one([0.6, 0.8, 1.0, 1.0])
     # t = 0 / 0.2: mean recall 0.85; t = 0.5: (1 + 0.8 + 1 + 1) / 4 = 0.95; t = 0.8: 1.0
     # safety 1: goal = target
     assert derive_threshold(conf, recall, target=0.80, safety=1.0) == 0.0
@@ -133,6 +138,18 @@ def test_derive_threshold_picks_lowest_meeting_goal() -> None:
     for target in np.linspace(0.5, 1.0, 11):
         t = derive_threshold(conf, recall, target=float(target))
         assert t in (0.0, 0.2, 0.5, 0.8, 0.9, 1.0)
+
+
+def test_stopping_rule_stops_at_the_first_batch_that_reaches_the_threshold() -> None:
+    """Each query stops at its first batch whose confidence reaches t; one that never does takes
+    the full-precision path (recall 1)."""
+    conf = [np.array([0.3, 0.7, 0.95]), np.array([0.9]), np.array([0.1, 0.2])]
+    recall = [np.array([0.5, 0.9, 1.0]), np.array([0.8]), np.array([0.4, 0.6])]
+    assert stopped_recall(conf, recall, 0.0) == pytest.approx((0.5 + 0.8 + 0.4) / 3)
+    assert stopped_recall(conf, recall, 0.5) == pytest.approx((0.9 + 0.8 + 1.0) / 3)  # q3 never reaches 0.5
+    assert stopped_recall(conf, recall, 0.92) == pytest.approx((1.0 + 1.0 + 1.0) / 3)
+    # goal (safety 1) 0.9: reached first at t = 0.7 (a candidate: some batch's confidence)
+    assert derive_threshold(conf, recall, target=0.9, safety=1.0) == 0.7
 
 
 # ---- the feature z ---------------------------------------------------------------------------------
@@ -171,11 +188,17 @@ def test_confidence_feature_matches_regression_and_grows_with_margin() -> None:
 def test_fit_calibration_reliability_and_threshold() -> None:
     rng = np.random.default_rng(5)
     n = 237
-    z = rng.normal(0.0, 3.0, size=n)
-    z[:20] = Z_COVERED  # covered queries: exact by construction
-    exact = ((rng.random(n) < 1 / (1 + np.exp(-z))) | (z >= Z_COVERED)).astype(float)
-    recall = np.where(exact == 1.0, 1.0, rng.uniform(0.5, 0.9, size=n))
-    cal = fit_calibration(z, exact, recall, target_recall=0.95)
+    samples = []
+    for i in range(n):  # 1-3 batches per query, z growing with each batch read
+        steps = []
+        z = rng.normal(0.0, 3.0)
+        for _ in range(int(rng.integers(1, 4))):
+            zz = Z_COVERED if i < 20 else z  # covered queries: exact by construction
+            ex = float(zz >= Z_COVERED or rng.random() < 1 / (1 + np.exp(-zz)))
+            steps.append((zz, ex, 1.0 if ex else float(rng.uniform(0.5, 0.9))))
+            z += abs(rng.normal(1.0, 0.5))
+        samples.append(steps)
+    cal = fit_calibration(samples, target_recall=0.95)
     assert cal.calibrated and cal.samples == n and cal.target_recall == 0.95
     assert 0.0 <= cal.threshold <= 1.0
     assert len(cal.edges) == len(cal.values) >= 2
@@ -183,7 +206,7 @@ def test_fit_calibration_reliability_and_threshold() -> None:
     assert all(0.0 <= v <= 1.0 for v in cal.values)
     rel = cal.reliability
     assert len(rel) == 5
-    assert sum(b["n"] for b in rel) == n
+    assert sum(b["n"] for b in rel) == n  # one row per query: its last batch
     assert all(b["lo"] <= b["predicted"] <= b["hi"] and 0.0 <= b["measured"] <= 1.0 for b in rel)
     assert all(a["hi"] <= b["lo"] for a, b in zip(rel, rel[1:]))  # equal-count bins, ascending
     assert rel[-1]["measured"] > rel[0]["measured"]  # the confidence means something

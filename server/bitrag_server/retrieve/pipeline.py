@@ -1,0 +1,333 @@
+"""The search path of one query, as a sequence of stage calls (stage order: retrieve/__init__.py).
+Runs in a worker thread.
+
+  AUTO         route: a collection whose exact scan is cheaper than the binary path (measured
+               at calibration) goes straight to the exact scan. Else the binary path:
+               ONE Milvus search (the measured pool and nprobe) -> the middle tier ranks the pool
+               in RAM -> float rows read best estimate first until the gate is confident (the
+               stopping rule) -> below the threshold once the pool is exhausted, the collection's
+               fallbacks in order (widen: a second Milvus search only now, then all codes in RAM;
+               exact; collection).
+  RESCORED     the binary path with a fixed float budget (k x oversample rows), no gate
+  BINARY_ONLY  Hamming order, score = 1 - 2 * hamming / d
+  EXACT        the exact scan
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import metrics
+from ..collection import Collection, QuerySample
+from ..config import Settings
+from ..domain import Diagnostics, Fallback, Hit, Mode, Route, SearchPath, SearchResult
+from ..errors import DeadlineExceeded
+from ..quantize import binarize, hamming
+from ..stores.binary_index import BinaryIndex, Candidates
+from . import fallback
+from .candidates import hamming_candidates
+from .gate import Z_COVERED
+from .rescore import Rescored, rescore_fixed, rescore_until
+
+
+class Timer:
+    """Per-stage wall time in microseconds, in pipeline order of first appearance; a stage that
+    runs again (a widened pool) adds to its total."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, int] = {}
+        self._t0 = self._last = time.perf_counter_ns()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter_ns()
+        self.stages[stage] = self.stages.get(stage, 0) + (now - self._last) // 1000
+        self._last = now
+
+    def total_us(self) -> int:
+        return (time.perf_counter_ns() - self._t0) // 1000
+
+
+@dataclass(frozen=True)
+class GateRule:
+    """When an answer stands: its confidence reaches `threshold`, unless `always` (an explicit
+    threshold of 1, per request or fixed in the collection's gate) sends every AUTO query on. A
+    derived threshold of 1 (uncalibrated, or a target no confidence reaches) still accepts an
+    answer that is provably exact (confidence 1: the pool held every eligible row)."""
+
+    threshold: float
+    always: bool
+
+    @classmethod
+    def of(cls, c: Collection, override: float | None) -> GateRule:
+        t = override if override is not None else c.threshold()
+        return cls(t, t >= 1.0 and (override is not None or c.manifest.gate.confidence_threshold > 0))
+
+    def passes(self, confidence: float) -> bool:
+        return confidence >= self.threshold and not self.always
+
+
+@dataclass
+class Outcome:
+    """What a path produced: the answer and what it cost."""
+
+    rows: np.ndarray  # [k] row ids, best first
+    scores: np.ndarray  # [k]
+    path: SearchPath
+    confidence: float
+    examined: int = 0  # float rows scored
+    pools: list[int] = field(default_factory=list)
+    milvus_calls: int = 0
+    tier_scored: int = 0
+    hits: list[Hit] | None = None  # set by the collection fallback (rows live elsewhere)
+    rescored: Rescored | None = None
+
+
+@dataclass
+class Query:
+    """One search's request-level values."""
+
+    vector: np.ndarray  # [d]
+    top_k: int
+    oversample: int
+    expr: str
+    mode: Mode
+    gate: GateRule
+    timer: Timer
+    cancel: threading.Event | None = None
+
+    def check(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise DeadlineExceeded("the caller cancelled or its deadline passed: search stopped")
+
+
+def _exhaustive(c: Collection, params: dict[str, int]) -> bool:
+    """Does a search visit every row? BIN_FLAT always; BIN_IVF_FLAT when it probes every list."""
+    ix = c.manifest.index
+    if ix.type == "BIN_FLAT":
+        return True
+    nlist = ix.build_params.get("nlist")
+    return ix.type == "BIN_IVF_FLAT" and nlist is not None and params.get("nprobe", 0) >= nlist
+
+
+def _boundary(est: np.ndarray, dists: np.ndarray) -> float:
+    """An estimate standing for the rows outside a Hamming pool: the best estimate among the pool's
+    farthest codes (the last two distances), which rows beyond them resemble at best."""
+    shell = dists >= dists.max() - 1
+    return float(est[shell].max())
+
+
+class Searcher:
+    def __init__(self, index: BinaryIndex, settings: Settings) -> None:
+        self.index = index
+        self.settings = settings
+
+    # ---- stages ----------------------------------------------------------------------------------
+
+    def search_params(self, c: Collection, factor: int = 1) -> dict[str, int]:
+        """The index's search parameters with the plan's nprobe, `factor` x more lists when widened."""
+        ix = c.manifest.index
+        params = dict(ix.search_params)
+        if c.plan.nprobe and "nprobe" in params:
+            params["nprobe"] = c.plan.nprobe
+        return fallback.widened_params(params, ix.build_params.get("nlist"), factor)
+
+    def pool(self, c: Collection, q: Query) -> int:
+        s = self.settings
+        default = q.top_k * q.oversample * s.hamming_pool_factor
+        return c.plan.pool_for(q.top_k, default, s.max_candidates)
+
+    def candidates(self, c: Collection, q: Query, pool: int, factor: int = 1) -> tuple[Candidates, bool]:
+        """One Milvus search: (candidates, covered: the pool held every eligible row)."""
+        q.check()
+        params = self.search_params(c, factor)
+        cands = hamming_candidates(self.index, c.milvus, q.vector, c.thresholds, pool, q.expr, params)
+        q.timer.lap("candidates")
+        return cands, cands.ids.size < pool and _exhaustive(c, params)
+
+    def binary(self, c: Collection, q: Query, fixed: bool) -> Outcome:
+        """Stages 1-4: one Milvus pool, the middle tier, float rows until the gate is confident
+        (`fixed`: a fixed budget of k x oversample rows instead)."""
+        pool = self.pool(c, q)
+        cands, covered = self.candidates(c, q, pool)
+        tier = c.middle_tier()
+        est = tier.scores(q.vector, cands.ids)  # [P]
+        q.timer.lap("tier")
+        boundary = None if covered or cands.ids.size == 0 else _boundary(est, cands.distances)
+        budget = q.top_k * q.oversample
+        if covered:  # the pool is every eligible row: rescoring all of it (<= the pool) is exact
+            budget = max(budget, int(cands.ids.size))
+        if fixed or q.gate.always:  # always: no answer stands, so no reason to read past the budget
+            res = rescore_fixed(q.vector, cands.ids, est, c.floats, q.top_k, budget, boundary)
+        else:
+            cal = c.calibration
+            res = rescore_until(q.vector, cands.ids, est, c.floats, q.top_k, first=q.top_k * q.oversample,
+                                accept=lambda z: q.gate.passes(cal.confidence(z)), boundary=boundary, check=q.check)
+        q.timer.lap("rescore")
+        conf = c.calibration.confidence(res.z)
+        q.timer.lap("gate")
+        return Outcome(res.rows, res.scores, SearchPath.BINARY_RESCORED, conf, res.read, [int(cands.ids.size)], 1,
+                       int(cands.ids.size), rescored=res)
+
+    def binary_only(self, c: Collection, q: Query) -> Outcome:
+        cands, _ = self.candidates(c, q, q.top_k)
+        scores = 1.0 - 2.0 * cands.distances.astype(np.float32) / c.dim
+        return Outcome(cands.ids, scores, SearchPath.BINARY_ONLY, 0.0, 0, [int(cands.ids.size)], 1)
+
+    def exact(self, c: Collection, q: Query, path: SearchPath) -> Outcome:
+        a = fallback.exact(self.index, c.milvus, c.floats, q.vector, q.top_k, q.expr, check=q.check, lap=q.timer.lap)
+        return Outcome(a.rows, a.scores, path, 1.0, a.scanned)
+
+    def widen(self, c: Collection, q: Query, out: Outcome) -> tuple[Outcome, bool]:
+        """Wider pools from Milvus, then (unfiltered, where cheaper than an exact scan) every code in
+        RAM; each continues the stopping rule from the rows already read. Returns the widest answer
+        and whether it stands (confident, provably exact, or unchanged by the last widening)."""
+        s = self.settings
+        res = out.rescored
+        if res is None:
+            return out, False
+        cal = c.calibration
+        cap = min(s.max_candidates, max(c.manifest.gate.widen_max_rows, out.pools[-1]))
+        tier = c.middle_tier()
+        pool, factor = out.pools[-1], 1
+        pools, calls, scored = list(out.pools), out.milvus_calls, out.tier_scored
+
+        def accept(z: float) -> bool:
+            return q.gate.passes(cal.confidence(z))
+
+        def outcome(r: Rescored, confidence: float) -> Outcome:
+            return Outcome(r.rows, r.scores, SearchPath.FALLBACK_WIDENED, confidence, r.read, pools, calls, scored,
+                           rescored=r)
+
+        while pool < cap:
+            pool, factor = min(cap, pool * fallback.WIDEN_STEP), factor * fallback.WIDEN_STEP
+            cands, covered = self.candidates(c, q, pool, factor)
+            calls += 1
+            pools.append(int(cands.ids.size))
+            est = tier.scores(q.vector, cands.ids)
+            scored += int(cands.ids.size)
+            boundary = None if covered or cands.ids.size == 0 else _boundary(est, cands.distances)
+            prev = res
+            res = rescore_until(q.vector, cands.ids, est, c.floats, q.top_k, first=q.top_k * q.oversample,
+                                accept=accept, boundary=boundary, done=res, check=q.check)
+            q.timer.lap("widen")
+            if res.covered:
+                return outcome(res, 1.0), not q.gate.always
+            if accept(res.z) or (s.widen_accept_stable and not q.gate.always and fallback.unchanged(prev, res)):
+                return outcome(res, cal.confidence(res.z)), True
+        plan = c.plan
+        if not q.expr and plan.scan_us and (not plan.exact_us or plan.scan_us < plan.exact_us):
+            ids = fallback.scan_codes(c.codes, q.vector, c.thresholds, cap, check=q.check)
+            live = self.index.live_rows(c.milvus, ids.tolist())
+            calls += 1
+            ids = np.asarray([i for i in ids.tolist() if i in live], np.int64)
+            pools.append(int(ids.size))
+            est = tier.scores(q.vector, ids)
+            scored += int(ids.size)
+            prev = res
+            res = rescore_until(q.vector, ids, est, c.floats, q.top_k, first=q.top_k * q.oversample, accept=accept,
+                                boundary=_boundary(est, hamming(c.codes.gather(ids), binarize(q.vector, c.thresholds)))
+                                if ids.size else None, done=res, check=q.check)
+            q.timer.lap("widen_scan")
+            if accept(res.z) or (s.widen_accept_stable and not q.gate.always and fallback.unchanged(prev, res)):
+                return outcome(res, cal.confidence(res.z)), True
+        return outcome(res, cal.confidence(res.z)), False
+
+    def fallbacks(self, c: Collection, q: Query, out: Outcome) -> Outcome:
+        """AUTO below the threshold: the collection's fallbacks in order; the first whose answer
+        stands wins. None did: the last (widest) answer stands, with its confidence."""
+        for strategy in c.manifest.gate.fallback:
+            metrics.FALLBACKS.labels(strategy).inc()
+            if strategy == Fallback.WIDEN:
+                out, stands = self.widen(c, q, out)
+                if stands:
+                    return out
+            elif strategy == Fallback.EXACT:
+                limit = self.settings.exact_fallback_max_ms * 1000
+                if not c.plan.exact_us or c.plan.exact_us <= limit:
+                    got = self.exact(c, q, SearchPath.FALLBACK_EXACT)
+                    got.examined += out.examined
+                    got.pools, got.milvus_calls = out.pools, out.milvus_calls
+                    return got
+            elif strategy == Fallback.COLLECTION:
+                hits = fallback.from_collection(self.index, c.manifest.gate, q.vector, q.top_k, q.expr)
+                q.timer.lap("fallback_collection")
+                return Outcome(np.empty(0, np.int64), np.empty(0, np.float32), SearchPath.FALLBACK_COLLECTION, 1.0,
+                               out.examined, out.pools, out.milvus_calls + 1, out.tier_scored, hits=hits)
+        return out
+
+    # ---- the path --------------------------------------------------------------------------------
+
+    def search(
+        self,
+        c: Collection,
+        query: np.ndarray,
+        *,
+        top_k: int,
+        oversample: int,
+        expr: str,
+        mode: Mode,
+        threshold_override: float | None,
+        timer: Timer,
+        sample: bool = True,
+        cancel: threading.Event | None = None,
+    ) -> SearchResult:
+        q = Query(query, top_k, oversample, expr, Mode(mode), GateRule.of(c, threshold_override), timer, cancel)
+        if q.mode == Mode.EXACT:
+            out = self.exact(c, q, SearchPath.EXACT)
+        elif q.mode == Mode.BINARY_ONLY:
+            out = self.binary_only(c, q)
+        elif q.mode == Mode.AUTO and c.plan.route == Route.EXACT and not q.gate.always:
+            out = self.exact(c, q, SearchPath.EXACT)  # measured: cheaper than the binary path here
+        else:
+            out = self.binary(c, q, fixed=q.mode == Mode.RESCORED)
+            if sample:
+                self._sample(c, q, out)
+            if q.mode == Mode.AUTO and not q.gate.passes(out.confidence) and out.rescored is not None \
+                    and not (out.rescored.covered and not q.gate.always):
+                out = self.fallbacks(c, q, out)
+        hits = out.hits if out.hits is not None else self._hits(c, query, out, timer)
+        total_us = timer.total_us()
+        metrics.observe_search(out.path, total_us / 1e6, out.confidence if q.mode in (Mode.AUTO, Mode.RESCORED) else None,
+                               out.examined)
+        return SearchResult(
+            hits,
+            Diagnostics(
+                path=out.path, candidates_examined=out.examined, oversample=oversample,
+                timings_us=list(timer.stages.items()), total_us=total_us, mode=q.mode,
+                confidence=float(out.confidence), threshold=float(q.gate.threshold), pools=out.pools,
+                calibrated=c.calibration.calibrated, milvus_calls=out.milvus_calls, tier=c.middle_tier().tier.value,
+                tier_scored=out.tier_scored,
+            ),
+        )
+
+    def _sample(self, c: Collection, q: Query, out: Outcome) -> None:
+        """A share of served AUTO / RESCORED queries is kept for background verification (the gate's
+        recalibration on the collection's own queries)."""
+        rate = self.settings.calibration_query_rate
+        if q.expr or rate <= 0 or out.rescored is None or np.random.random() >= rate:
+            return
+        steps = [(st.z, st.rows.copy()) for st in out.rescored.steps]
+        c.pending.append(QuerySample(q.vector.copy(), q.top_k, steps))
+
+    def _hits(self, c: Collection, query: np.ndarray, out: Outcome, timer: Timer) -> list[Hit]:
+        """The hits' records from the record store: no Milvus round trip. Every row here was live in
+        Milvus when this search ran (its candidates, or the exact scan's liveness check)."""
+        fetched: list[dict[str, Any]] = c.records.get(out.rows.tolist())
+        qcode = binarize(query, c.thresholds)
+        ham = hamming(c.codes.gather(out.rows), qcode) if out.rows.size else np.empty(0, np.int64)
+        timer.lap("fetch")
+        return [
+            Hit(
+                chunk_id=r["chunk_id"], document_id=r["doc_id"], score=float(score), text=r["text"],
+                metadata=r.get("metadata") or {}, hamming_distance=int(h),
+            )
+            for r, score, h in zip(fetched, out.scores.tolist(), ham.tolist())
+        ]
+
+
+__all__ = ["GateRule", "Outcome", "Query", "Searcher", "Timer", "Z_COVERED"]
