@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 BITRAG := $(VENV)/bin/bitrag
 STAMP  := $(VENV)/.installed
 
-.PHONY: install proto proto-check demo test bench bench-1m bench-10m clean
+.PHONY: install proto proto-check demo ui test browser node go-example bench bench-1m bench-10m clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,13 +19,36 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Regenerate the Python stubs (+ .pyi) from proto/ into client/bitrag/v1/.
-proto: $(STAMP)
+proto: $(STAMP) $(NODE_STAMP)
 	$(PY) -m grpc_tools.protoc -I proto --python_out=client --pyi_out=client --grpc_python_out=client proto/bitrag/v1/*.proto
+	cp proto/bitrag/v1/bitrag.proto clients/node/proto/bitrag/v1/bitrag.proto
+	rm -rf clients/node/src/gen && cd clients/node && npm run --silent gen
+
+# The Node client's dependencies, exactly as locked (npm registry only).
+NODE_STAMP := clients/node/node_modules/.package-lock.json
+$(NODE_STAMP): clients/node/package-lock.json
+	cd clients/node && npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+node: $(NODE_STAMP)
+
+# A Go client generated from the proto as it is (Debian's Go 1.19 + grpc-go), run against a fresh
+# server. Not part of `make test`: it installs ~300 MB of Go packages.
+go-example: $(STAMP)
+	bash clients/go/run_example.sh
 
 demo: $(STAMP)
 	$(PY) -m bitrag_server.demo
 
-test: $(STAMP)
+# The web UI with its own server on the embedded default (Milvus Lite in ./bitrag-data); Ctrl-C stops both.
+ui: $(STAMP)
+	$(BITRAG) ui --serve --data-dir ./bitrag-data
+
+# The UI's browser test drives Debian's Chromium (never a browser download); CI starts bare.
+browser:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+test: $(STAMP) browser $(NODE_STAMP)
 	@redis-cli -p 6379 ping >/dev/null 2>&1 || redis-server --daemonize yes --port 6379 --save "" --appendonly no >/dev/null 2>&1 || true
 	$(PY) -m pytest
 

@@ -339,6 +339,12 @@ def build_parser() -> argparse.ArgumentParser:
 
         add_backup_parsers(sub)
     try:
+        from bitrag_server.ui.launch import add_ui_parser
+    except ImportError:  # SDK-only install
+        pass
+    else:
+        add_ui_parser(sub)
+    try:
         from bitrag_server.bench.cli import add_bench_parser
     except ImportError:  # SDK-only install
         pass

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import grpc
+from google.protobuf.message import DecodeError
+from google.rpc import error_details_pb2, status_pb2
 
+# The server sends the standard rich status (google.rpc.Status in `grpc-status-details-bin`) and,
+# for one more version, the same facts as `bitrag-*` trailers; the rich status wins.
 FIELD_METADATA_KEY = "bitrag-field"
 RETRY_AFTER_METADATA_KEY = "bitrag-retry-after-ms"
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
 
 class BitragError(Exception):
@@ -76,14 +81,42 @@ _BY_CODE: dict[grpc.StatusCode, type[BitragError]] = {
 }
 
 
+def _rich_details(raw: bytes, code: grpc.StatusCode) -> tuple[str, float | None]:
+    """(field, retry_after) from a serialized google.rpc.Status; ("", None) if absent or not
+    about this status (a proxy may have rewritten the code)."""
+    status = status_pb2.Status()
+    try:
+        status.ParseFromString(raw)
+    except DecodeError:
+        return "", None
+    if status.code != code.value[0]:
+        return "", None
+    field, retry_after = "", None
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            if bad.field_violations and not field:
+                field = bad.field_violations[0].field
+        elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            info = error_details_pb2.RetryInfo()
+            detail.Unpack(info)
+            retry_after = info.retry_delay.ToMilliseconds() / 1000
+    return field, retry_after
+
+
 def from_rpc_error(exc: grpc.RpcError) -> BitragError:
     """grpc.RpcError (sync or aio) -> the matching BitragError subclass."""
     code = exc.code() if callable(getattr(exc, "code", None)) else grpc.StatusCode.UNKNOWN
     details = exc.details() if callable(getattr(exc, "details", None)) else str(exc)
     field = ""
     retry_after: float | None = None
+    rich: tuple[str, float | None] = ("", None)
     trailing = exc.trailing_metadata() if callable(getattr(exc, "trailing_metadata", None)) else None
     for key, value in trailing or ():
+        if key == STATUS_DETAILS_KEY:
+            rich = _rich_details(value if isinstance(value, bytes) else value.encode(), code)
+            continue
         text = value if isinstance(value, str) else value.decode()
         if key == FIELD_METADATA_KEY:
             field = text
@@ -92,5 +125,7 @@ def from_rpc_error(exc: grpc.RpcError) -> BitragError:
                 retry_after = int(text) / 1000
             except ValueError:
                 pass
+    field = rich[0] or field
+    retry_after = rich[1] if rich[1] is not None else retry_after
     cls = _BY_CODE.get(code, BitragError)
     return cls(details or code.name, field=field, code=code, retry_after=retry_after)

@@ -8,11 +8,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import error_details_pb2, status_pb2
 
 log = logging.getLogger(__name__)
 
+# Kept for one version beside the standard rich status (`grpc-status-details-bin`), which carries
+# the same facts as google.rpc.BadRequest / google.rpc.RetryInfo.
 FIELD_METADATA_KEY = "bitrag-field"
 RETRY_AFTER_METADATA_KEY = "bitrag-retry-after-ms"
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
 
 class BitragError(Exception):
@@ -59,18 +64,50 @@ class Internal(BitragError):
     code = grpc.StatusCode.INTERNAL
 
 
+def rich_status(code: grpc.StatusCode, message: str, *, field: str = "",
+                retry_after_s: float | None = None) -> status_pb2.Status:
+    """The standard google.rpc.Status of an error (what Go, Java and TypeScript clients parse):
+    the field at fault as a BadRequest field violation, the retry hint as RetryInfo."""
+    details = []
+    if field:
+        details.append(error_details_pb2.BadRequest(
+            field_violations=[error_details_pb2.BadRequest.FieldViolation(field=field, description=message)]
+        ))
+    if retry_after_s is not None:
+        delay = duration_pb2.Duration()
+        delay.FromMilliseconds(round(retry_after_s * 1000))
+        details.append(error_details_pb2.RetryInfo(retry_delay=delay))
+    packed = []
+    for d in details:
+        a = any_pb2.Any()
+        a.Pack(d)
+        packed.append(a)
+    return status_pb2.Status(code=code.value[0], message=message, details=packed)
+
+
+def error_trailers(code: grpc.StatusCode, message: str, *, field: str = "",
+                   retry_after_s: float | None = None) -> tuple[tuple[str, str | bytes], ...]:
+    """Trailing metadata of an error: the rich status, plus the legacy `bitrag-*` keys."""
+    md: list[tuple[str, str | bytes]] = []
+    if field:
+        md.append((FIELD_METADATA_KEY, field))
+    if retry_after_s is not None:
+        md.append((RETRY_AFTER_METADATA_KEY, str(round(retry_after_s * 1000))))
+    status = rich_status(code, message, field=field, retry_after_s=retry_after_s)
+    md.append((STATUS_DETAILS_KEY, status.SerializeToString()))
+    return tuple(md)
+
+
 async def _abort(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
     if isinstance(exc, BitragError):
-        md = []
-        if exc.field:
-            md.append((FIELD_METADATA_KEY, exc.field))
-        if exc.retry_after_s is not None:
-            md.append((RETRY_AFTER_METADATA_KEY, str(round(exc.retry_after_s * 1000))))
-        if md:
-            context.set_trailing_metadata(tuple(md))
-        await context.abort(exc.code, exc.message)
-    log.exception("unhandled error")
-    await context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
+        code, message = exc.code, exc.message
+        md = error_trailers(code, message, field=exc.field, retry_after_s=exc.retry_after_s)
+    else:
+        log.exception("unhandled error")
+        code, message = grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}"
+        md = error_trailers(code, message)
+    context.set_trailing_metadata(md)
+    await context.abort(code, message)
 
 
 class ErrorInterceptor(grpc.aio.ServerInterceptor):

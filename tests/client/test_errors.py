@@ -135,3 +135,44 @@ def test_retry_after_from_trailing_metadata() -> None:
     assert from_rpc_error(FakeRpcError(
         grpc.StatusCode.UNAVAILABLE, "x", (("bitrag-retry-after-ms", "junk"),)
     )).retry_after is None
+
+
+# ---- the standard rich status (grpc-status-details-bin) ------------------------------------------
+
+
+def _rich_only(code: grpc.StatusCode, message: str, **kw) -> tuple:
+    """What the server sends, minus the legacy `bitrag-*` trailers."""
+    md = server_errors.error_trailers(code, message, **kw)
+    return tuple((k, v) for k, v in md if k == client_errors.STATUS_DETAILS_KEY)
+
+
+def test_rich_status_alone_gives_field_and_retry_after() -> None:
+    code = grpc.StatusCode.INVALID_ARGUMENT
+    exc = from_rpc_error(FakeRpcError(code, "top_k: 0 not in 1..1000", _rich_only(code, "x", field="top_k")))
+    assert isinstance(exc, bitrag.InvalidArgumentError) and exc.field == "top_k" and exc.retry_after is None
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    exc = from_rpc_error(FakeRpcError(code, "429", _rich_only(code, "429", retry_after_s=2.5)))
+    assert isinstance(exc, bitrag.ResourceExhaustedError) and exc.retry_after == 2.5 and exc.field == ""
+
+
+def test_rich_status_wins_over_legacy_trailers_and_bad_ones_are_ignored() -> None:
+    code = grpc.StatusCode.INVALID_ARGUMENT
+    md = _rich_only(code, "m", field="filter") + ((FIELD_METADATA_KEY, "stale"),)
+    assert from_rpc_error(FakeRpcError(code, "m", md)).field == "filter"
+    # a status about another code (rewritten by a proxy) or junk bytes: the legacy trailer stands
+    other = _rich_only(grpc.StatusCode.NOT_FOUND, "m", field="filter")
+    assert from_rpc_error(FakeRpcError(code, "m", other + ((FIELD_METADATA_KEY, "top_k"),))).field == "top_k"
+    junk = ((client_errors.STATUS_DETAILS_KEY, b"\xff\xff\xff"), (FIELD_METADATA_KEY, "top_k"))
+    assert from_rpc_error(FakeRpcError(code, "m", junk)).field == "top_k"
+
+
+def test_rich_status_proto_content() -> None:
+    from google.rpc import error_details_pb2
+
+    st = server_errors.rich_status(grpc.StatusCode.RESOURCE_EXHAUSTED, "slow down", field="q", retry_after_s=1.25)
+    assert st.code == 8 and st.message == "slow down"
+    bad, retry = error_details_pb2.BadRequest(), error_details_pb2.RetryInfo()
+    assert st.details[0].Unpack(bad) and st.details[1].Unpack(retry)
+    assert [(v.field, v.description) for v in bad.field_violations] == [("q", "slow down")]
+    assert retry.retry_delay.ToMilliseconds() == 1250
+    assert not server_errors.rich_status(grpc.StatusCode.NOT_FOUND, "gone").details

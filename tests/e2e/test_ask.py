@@ -447,6 +447,31 @@ async def test_generation_failure_async_client(gen_server: ServerProcess, docs: 
     assert "retry after 2.5 s" in ei.value.message
 
 
+def test_rate_limit_rich_status_retry_info(gen_server: ServerProcess, docs: str, llm: LLMServer) -> None:
+    """The provider's retry hint also travels as the standard google.rpc.RetryInfo in
+    `grpc-status-details-bin`, read here by grpcio-status on a raw stub (no bitrag SDK)."""
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    from bitrag.v1 import bitrag_pb2 as pb
+    from bitrag.v1 import bitrag_pb2_grpc as pb_grpc
+
+    llm.script(Reply.error(429, headers={"retry-after": "3"}))
+    with grpc.insecure_channel(gen_server.target) as ch:
+        call = pb_grpc.BitragServiceStub(ch).Ask(
+            pb.AskRequest(collection=docs, question="Where do codes live? (rich 429)", top_k=2), timeout=60)
+        with pytest.raises(grpc.RpcError) as ei:
+            for _ in call:
+                pass
+    assert ei.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    status = rpc_status.from_call(ei.value)
+    assert status is not None and status.code == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]
+    retry = error_details_pb2.RetryInfo()
+    assert [d.Unpack(retry) for d in status.details] == [True]
+    assert retry.retry_delay.ToMilliseconds() == 3000
+    assert ("bitrag-retry-after-ms", "3000") in tuple(ei.value.trailing_metadata())
+
+
 # ---- no API key: extractive answers -------------------------------------------------------------
 
 

@@ -1,0 +1,12 @@
+// Original file: proto/google/rpc/error_details.proto
+
+
+export interface DebugInfo {
+  'stack_entries'?: (string)[];
+  'detail'?: (string);
+}
+
+export interface DebugInfo__Output {
+  'stack_entries': (string)[];
+  'detail': (string);
+}
