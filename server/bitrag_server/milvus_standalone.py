@@ -37,10 +37,13 @@ class MilvusStandalone:
     second start on the same directory finds the collections of the first."""
 
     def __init__(self, base_dir: str | Path, *, start_timeout_s: float = START_TIMEOUT_S,
-                 extra_config: dict[str, object] | None = None) -> None:
+                 extra_config: dict[str, object] | None = None, mmap: bool = False) -> None:
+        """`mmap`: query nodes map sealed segments' raw columns from `base_dir/mmap` instead of
+        holding them in memory (`queryNode.mmapDirPath`; the index itself stays in memory)."""
         self.base = Path(base_dir).resolve()
         self.start_timeout_s = start_timeout_s
         self.extra_config = dict(extra_config or {})
+        self.mmap = mmap
         self.server = None
         self.uri = ""
 
@@ -75,6 +78,13 @@ class MilvusStandalone:
         s.config.template_text = s.config.template_text.replace(
             anchor, f"  config:\n    path: {etcd_yaml}\n{anchor}", 1
         )
+        if self.mmap:  # not a key of the package's template: added to its text
+            qn = "queryNode:\n  dataSync:"
+            if qn not in s.config.template_text:
+                raise RuntimeError("the milvus package's config template changed: update milvus_standalone.py (mmap)")
+            (self.base / "mmap").mkdir(parents=True, exist_ok=True)
+            s.config.template_text = s.config.template_text.replace(
+                qn, f"queryNode:\n  mmapDirPath: {self.base / 'mmap'}\n  dataSync:", 1)
         s.set_base_dir(str(self.base / "server"))
         s.start()
         log = self.base / "server" / "logs" / "milvus-stdout.log"

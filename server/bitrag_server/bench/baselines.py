@@ -174,6 +174,10 @@ def milvus_float32(backend: str, corpus: np.ndarray, queries: np.ndarray, truth:
             pass
         if server is not None:
             server.stop()
+        else:  # the Milvus Lite process of this file outlives its client: stop it, so the next peers run alone
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(uri)
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
     return out

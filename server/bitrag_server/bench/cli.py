@@ -73,11 +73,17 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--fit-data", type=Path, default=DEFAULT_DATA, help="BEIR directory the generator is fitted to")
     s.add_argument("--fit-embeddings", default="mpnet-base-768", help="its emb/NAME (sets the dimension)")
     s.add_argument("--rank", type=int, default=256, help="low-rank part of the fitted covariance")
+    s.add_argument("--real-data", type=Path, default=None,
+                   help="a BEIR directory of real vectors instead of the generator (e.g. bench/.work/debian-docs); "
+                   "N is capped at its corpus size")
+    s.add_argument("--real-embeddings", default="minilm-l6-384", help="its emb/NAME")
     s.add_argument("--nlist", type=int, default=0, help="BIN_IVF_FLAT nlist per Milvus segment (0 = 4 sqrt(min(N, 140000 rows per segment)))")
     s.add_argument("--nprobe", type=int, default=0, help="BIN_IVF_FLAT nprobe (0 = nlist/4, >= 16)")
     s.add_argument("--segment-max-mb", type=int, default=0,
                    help="Milvus standalone started here: dataCoord.segment.maxSize in MB (0 = Milvus' 512; "
                    "with bitrag's schema 512 MB seals segments at 140,000 rows)")
+    s.add_argument("--milvus-mmap", action="store_true",
+                   help="Milvus standalone started here: map sealed segments' raw columns (queryNode.mmapDirPath)")
     s.add_argument("--oversamples", type=int, nargs="+", default=[1, 2, 4])
     s.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     s.add_argument("--concurrency-queries", type=int, default=0,
@@ -186,8 +192,9 @@ def cmd_scale(args: argparse.Namespace) -> int:
     cfg = ScaleConfig(
         ns=args.n, backend=args.backend, milvus_uri=args.milvus_uri, queries=args.queries, seed=args.seed,
         work_dir=args.work_dir.resolve(), out=args.out, name=args.name, fit_data=args.fit_data,
-        fit_embeddings=args.fit_embeddings, rank=args.rank, nlist=args.nlist, nprobe=args.nprobe,
-        segment_max_mb=args.segment_max_mb, oversamples=args.oversamples, concurrency=args.concurrency,
+        fit_embeddings=args.fit_embeddings, rank=args.rank, real_data=args.real_data,
+        real_embeddings=args.real_embeddings, nlist=args.nlist, nprobe=args.nprobe,
+        segment_max_mb=args.segment_max_mb, milvus_mmap=args.milvus_mmap, oversamples=args.oversamples, concurrency=args.concurrency,
         concurrency_queries=args.concurrency_queries, exact_queries=args.exact_queries,
         st_multipliers=args.st_multipliers, hnsw_m=args.hnsw_m, hnsw_ef_construction=args.hnsw_ef_construction,
         hnsw_ef=args.hnsw_ef, baselines=args.baselines, keep=args.keep, fresh=args.fresh,

@@ -224,7 +224,9 @@ def scale_entry_md(e: dict) -> list[str]:
 def _plan_and_time_md(e: dict) -> list[str]:
     """The measured search plan, what one Milvus search costs, and where AUTO's time goes."""
     lines: list[str] = []
-    p = e.get("plan") or {}
+    p = dict(e.get("plan") or {})
+    for key in ("pool_recall", "nprobe_recall"):  # protobuf maps arrive unordered
+        p[key] = dict(sorted((p.get(key) or {}).items(), key=lambda kv: int(kv[0])))
     if p:
         c = e.get("collection", {})
         lines += ["", "### The search plan (measured at calibration)", "",

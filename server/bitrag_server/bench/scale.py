@@ -74,10 +74,13 @@ class ScaleConfig:
     name: str = ""
     fit_data: Path = DEFAULT_DATA
     fit_embeddings: str = "mpnet-base-768"
+    real_data: Path | None = None  # a BEIR directory of real vectors instead of the generator
+    real_embeddings: str = "minilm-l6-384"
     rank: int = 256
     nlist: int = 0  # 0 = auto
     segment_max_mb: int = 0  # Milvus standalone started here: dataCoord.segment.maxSize (0 = Milvus' 512)
     nprobe: int = 0  # 0 = auto
+    milvus_mmap: bool = False  # Milvus standalone started here maps sealed segments' raw columns
     oversamples: list[int] = field(default_factory=lambda: [1, 2, 4])
     concurrency: list[int] = field(default_factory=lambda: [1, 8, 32])
     concurrency_queries: int = 0  # queries for the runs at concurrency > 1 (0 = all)
@@ -152,9 +155,15 @@ def run_n(cfg: ScaleConfig, n: int) -> dict[str, Any]:
                              "command": "bitrag " + " ".join(cfg.argv) if cfg.argv else ""}
 
     # 1. vectors and ground truth ---------------------------------------------------------------
-    model = fit_from_beir(cfg.fit_data, cfg.fit_embeddings, cfg.rank)
-    cache = VectorCache(cfg.work_dir / "synth", model, cfg.seed)
-    dim = model.dim
+    if cfg.real_data is not None:  # a real corpus (BEIR shape): its first n rows and its queries
+        cache: Any = BeirVectors(cfg.real_data, cfg.real_embeddings, cfg.work_dir / "real")
+        n = min(n, cache.size)
+        entry["n"] = n
+        dim = cache.dim
+    else:
+        model = fit_from_beir(cfg.fit_data, cfg.fit_embeddings, cfg.rank)
+        cache = VectorCache(cfg.work_dir / "synth", model, cfg.seed)
+        dim = model.dim
     want_f32 = "float32_milvus" in cfg.baselines and n * dim * 4 * 1.6 < mem_available()
     need = disk_needed(n, dim, cache.rows("corpus"), want_f32)
     free = baselines.free_disk(cfg.work_dir)
@@ -170,16 +179,19 @@ def run_n(cfg: ScaleConfig, n: int) -> dict[str, Any]:
     gt_ids, gt_scores, gt_scan_s = cache.ground_truth(n, cfg.queries, GT_K, corpus=corpus, queries=queries)
     timings["ground_truth_s"] = round(time.perf_counter() - t, 2)
     entry["data"] = {
-        "generator": f"Gaussian tree process fitted to {model.name} (PPCA rank {model.rank}, rho {model.rho}, "
-                     f"rho_q {model.rho_query}, p_root {model.p_root}), seed {cfg.seed}",
-        "fingerprint": model.fingerprint(), "dim": dim, "queries": cfg.queries,
+        "generator": cache.describe() if cfg.real_data is not None else
+        f"Gaussian tree process fitted to {model.name} (PPCA rank {model.rank}, rho {model.rho}, "
+        f"rho_q {model.rho_query}, p_root {model.p_root}), seed {cfg.seed}",
+        "real": cfg.real_data is not None,
+        "fingerprint": cache.fingerprint() if cfg.real_data is not None else model.fingerprint(),
+        "dim": dim, "queries": cfg.queries,
         "ground_truth": {"k": GT_K, "blocked_scan_s": round(gt_scan_s, 2), "cache": str(cache.dir)},
         "top1_cos_mean": round(float(gt_scores[:, 0].mean()), 4),
         "top10_cos_mean": round(float(gt_scores[:, K - 1].mean()), 4),
     }
 
     # 2. bitrag -----------------------------------------------------------------------------------
-    run_dir = cfg.work_dir / f"run_{cfg.backend_label}_{n}"
+    run_dir = cfg.work_dir / f"run_{cfg.backend_label}_{'real_' if cfg.real_data is not None else ''}{n}"
     if cfg.fresh:
         shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -193,8 +205,9 @@ def run_n(cfg: ScaleConfig, n: int) -> dict[str, Any]:
     if cfg.backend == "standalone" and not uri:
         t = time.perf_counter()
         extra = {"dataCoord.segment.maxSize": cfg.segment_max_mb} if cfg.segment_max_mb else {}
-        entry["milvus_config"] = extra or {"dataCoord.segment.maxSize": "512 (default)"}
-        milvus = MilvusStandalone(run_dir / "milvus", extra_config=extra).start()
+        entry["milvus_config"] = {**(extra or {"dataCoord.segment.maxSize": "512 (default)"}),
+                                  "queryNode.mmapDirPath": "set (raw columns mapped)" if cfg.milvus_mmap else "unset"}
+        milvus = MilvusStandalone(run_dir / "milvus", extra_config=extra, mmap=cfg.milvus_mmap).start()
         uri, milvus_pid = milvus.uri, milvus.pid
         timings["milvus_start_s"] = round(time.perf_counter() - t, 2)
     srv = ServerProcess(
@@ -404,6 +417,64 @@ def run_n(cfg: ScaleConfig, n: int) -> dict[str, Any]:
     return entry
 
 
+# ---- a real corpus as the data source -------------------------------------------------------------
+
+
+class BeirVectors:
+    """The VectorCache interface over a BEIR directory's precomputed embeddings (e.g. the Debian
+    documentation corpus of `bench corpus`): the first n corpus rows, the first Q queries, their
+    exact top-k by a blocked scan (cached under `work/real`)."""
+
+    def __init__(self, data: Path, embeddings: str, work: Path) -> None:
+        self.data, self.embeddings = Path(data), embeddings
+        root = self.data / "emb" / embeddings
+        if not (root / "corpus.npy").exists():
+            raise SystemExit(f"{root / 'corpus.npy'}: missing (build it with `bitrag bench corpus`)")
+        self._corpus = np.load(root / "corpus.npy", mmap_mode="r")
+        self._queries = np.load(root / "queries.npy", mmap_mode="r")
+        self.size, self.dim = self._corpus.shape
+        self.dir = Path(work) / f"{self.data.resolve().name}_{embeddings}"
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def describe(self) -> str:
+        return f"real embeddings: {self.data.resolve().name}/{self.embeddings} ({self.size:,} rows)"
+
+    def fingerprint(self) -> str:
+        import hashlib
+
+        return hashlib.sha256(np.ascontiguousarray(self._corpus[:: max(1, self.size // 512)]).tobytes()).hexdigest()[:12]
+
+    def rows(self, kind: str = "corpus") -> int:
+        return self.size
+
+    def get(self, kind: str, n: int, *, progress: bool = True) -> np.ndarray:
+        return self._corpus[:n]
+
+    def queries(self, n_queries: int, n: int) -> np.ndarray:
+        q = np.asarray(self._queries[:n_queries], dtype=np.float32)
+        return q / np.linalg.norm(q, axis=1, keepdims=True)
+
+    def ground_truth(self, n: int, n_queries: int, k: int, *, corpus: np.ndarray | None = None,
+                     queries: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+        from .common import exact_topk_blocked
+
+        path = self.dir / f"gt_{n}_{n_queries}_{k}.npz"
+        if path.exists():
+            z = np.load(path)
+            return z["ids"], z["scores"], float(z["seconds"])
+        t0 = time.perf_counter()
+        ids, scores = exact_topk_blocked(self.queries(n_queries, n) if queries is None else queries,
+                                         self.get("corpus", n) if corpus is None else corpus, k)
+        secs = time.perf_counter() - t0
+        np.savez(path, ids=ids, scores=scores, seconds=secs)
+        return ids, scores, secs
+
+    def codes(self, n: int) -> np.ndarray:
+        from .baselines import packed_codes
+
+        return packed_codes(self.get("corpus", n))
+
+
 # ---- ratios and targets ----------------------------------------------------------------------------
 
 
@@ -538,7 +609,7 @@ def run(cfg: ScaleConfig) -> dict[str, Any]:
     for n in cfg.ns:
         log(f"=== scale N={n:,} on {cfg.backend_label} ===")
         entry = run_n(cfg, n)
-        doc["runs"][str(n)] = entry
+        doc["runs"][str(entry["n"])] = entry
         doc["runs"] = dict(sorted(doc["runs"].items(), key=lambda kv: int(kv[0])))
         doc["updated"] = time.strftime("%Y-%m-%d %H:%M:%S")
         write_json(path, doc)  # after every N: a later failure keeps what was measured

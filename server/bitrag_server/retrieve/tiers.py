@@ -1,8 +1,9 @@
 """Stage 2 (in RAM): the middle tier ranks the Hamming pool before any float row is read.
 
 Each tier turns the float query and a candidate's in-RAM code into an estimate of the inner
-product, through a per-query byte lookup table (`table[j * 256 + v]`: byte j of a code equal to v),
-so scoring a pool never decodes the codes: `est = sum_j table[j, code_j]`, `[P, B]` lookups.
+product without decoding the codes: the sign tier through a per-query byte lookup table
+(`table[j * 256 + v]`: byte j of a code equal to v; `[P, d/8]` lookups), the scalar tiers by one
+shift-and-mask and one small matmul per position within a byte (`ScalarQuantizer.dot`).
 
   sign  the float query against the +-1 sign codes (`codes.u8`, already in RAM for Hamming work);
         no extra memory. A biased estimate (q . sign(x) grows with |x|_1), good enough to order.
@@ -52,17 +53,11 @@ class MiddleTier:
         self.store = store
         self.quantizer = quantizer
 
-    def table(self, query: np.ndarray) -> np.ndarray:
-        if self.tier == Tier.SIGN:
-            return sign_byte_table(query)
-        assert self.quantizer is not None
-        return self.quantizer.byte_table(query)
-
-    def scores(self, query: np.ndarray, rows: np.ndarray, table: np.ndarray | None = None) -> np.ndarray:
+    def scores(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Estimates of `query . x` for candidate `rows` `[P]` (any order)."""
-        t = self.table(query) if table is None else table
         if self.tier == Tier.SIGN:
-            # bits(x) . q from the table, then q . sign(x) = 2 bits(x) . q - sum(q)
+            # bits(x) . q from the byte table, then q . sign(x) = 2 bits(x) . q - sum(q)
+            t = sign_byte_table(query)
             return 2.0 * lookup(t, self.codes.gather(rows)) - np.float32(query.sum(dtype=np.float32))
-        assert self.store is not None
-        return lookup(t, self.store.gather(rows))
+        assert self.store is not None and self.quantizer is not None
+        return self.quantizer.dot(query, self.store.gather(rows))

@@ -54,8 +54,10 @@ def test_lookup_table_equals_decoded_inner_product(bits: int) -> None:
     codes = q.encode(x)
     query = _data(5, seed=2)
     for v in query:
-        est = lookup(q.byte_table(v), codes)
-        np.testing.assert_allclose(est, q.decode(codes) @ v, rtol=1e-4, atol=1e-5)
+        exact = q.decode(codes) @ v
+        np.testing.assert_allclose(lookup(q.byte_table(v), codes), exact, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(q.dot(v, codes), exact, rtol=1e-4, atol=1e-5)
+    assert q.dot(query[0], codes[:0]).shape == (0,)
 
 
 def test_bad_quantizer_settings() -> None:
