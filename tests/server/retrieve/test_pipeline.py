@@ -630,3 +630,17 @@ async def test_small_collection_routes_auto_to_the_exact_scan(tmp_path: Path) ->
         assert res.diagnostics.path == "FALLBACK_EXACT" and res.diagnostics.milvus_calls >= 1
     finally:
         await e.close()
+
+
+def test_a_pool_larger_than_milvus_allows_is_refused_at_start() -> None:
+    """Milvus caps a search's limit at 16,384: a server configured for more fails at start, naming
+    the setting (widen_max_rows past max_candidates is refused per collection: test_invalid_gate_config)."""
+    from pydantic import ValidationError
+
+    for name in ("max_candidates", "widen_max_rows"):
+        with pytest.raises(ValidationError) as ei:
+            Settings(**{name: 16385}, _env_file=None)
+        assert name in str(ei.value) and "16384" in str(ei.value)
+    with pytest.raises(ValidationError) as ei:
+        Settings(tier="sq8", _env_file=None)  # type: ignore[arg-type]
+    assert "tier" in str(ei.value)
