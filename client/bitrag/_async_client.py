@@ -9,7 +9,7 @@ import grpc
 
 from . import _core
 from .errors import from_rpc_error
-from .types import AnswerChunk, CalibrationInfo, CollectionInfo, DeleteResult, Document, GateConfig, IndexSpec, IngestResult, SearchResult
+from .types import AnswerChunk, CalibrationInfo, CollectionInfo, DeleteResult, Document, GateConfig, IndexSpec, IngestResult, LegacyStore, Record, SearchResult
 from .v1 import bitrag_pb2 as pb
 from .v1 import bitrag_pb2_grpc as pb_grpc
 
@@ -134,6 +134,23 @@ class AsyncClient:
             confidence_threshold=confidence_threshold,
         )
         return _core.search_from_proto(await self._call(self._stub.Search, req))
+
+    async def fetch(
+        self, collection: str, document_ids: Sequence[str], *, include_vectors: bool = True
+    ) -> tuple[list[Record], list[str]]:
+        """The stored chunks of documents (1..1000 ids), in row order, each with its float32 vector
+        exactly as stored (unless `include_vectors=False`); and the ids that have no live chunk."""
+        req = _core.fetch_request(collection, document_ids, include_vectors)
+        return _core.fetch_from_proto(await self._call(self._stub.Fetch, req))
+
+    async def set_legacy_store(
+        self, collection: str, legacy_store: LegacyStore | None, *, fallback: Sequence[str] = ()
+    ) -> CollectionInfo:
+        """Name the float32 store `collection` is migrating from (live shadow reads at
+        `legacy_store.shadow_rate`; the "collection" fallback answers from it), or unlink it with
+        None (cutover: "collection" leaves the fallback chain). `fallback`: a new chain."""
+        req = _core.set_legacy_request(collection, legacy_store, fallback)
+        return _core.collection_from_proto(await self._call(self._stub.SetLegacyStore, req))
 
     async def calibrate(self, collection: str, *, samples: int = 0) -> CalibrationInfo:
         req = pb.CalibrateRequest(collection=collection, samples=samples)

@@ -24,6 +24,8 @@ from .types import (
     Hit,
     IndexSpec,
     IngestResult,
+    LegacyStore,
+    Record,
     SearchDiagnostics,
     SearchResult,
     Source,
@@ -95,7 +97,7 @@ def create_request(
         gate=pb.GateConfig(
             target_recall=g.target_recall, confidence_threshold=g.confidence_threshold, fallback=list(g.fallback),
             widen_max_rows=g.widen_max_rows, fallback_collection=g.fallback_collection,
-            fallback_vector_field=g.fallback_vector_field,
+            fallback_vector_field=g.fallback_vector_field, legacy_store=legacy_to_proto(g.legacy_store),
         ),
         name=name,
         dimension=dimension,
@@ -108,6 +110,29 @@ def create_request(
         partition_key=partition_key,
         num_partitions=num_partitions,
     )
+
+
+def legacy_to_proto(ls: LegacyStore) -> pb.LegacyStore:
+    return pb.LegacyStore(
+        source=ls.source, collection=ls.collection, vector_field=ls.vector_field, text_field=ls.text_field,
+        document_id_field=ls.document_id_field, id_field=ls.id_field, shadow_rate=ls.shadow_rate,
+    )
+
+
+def legacy_from_proto(ls: pb.LegacyStore) -> LegacyStore:
+    return LegacyStore(ls.source, ls.collection, ls.vector_field, ls.text_field, ls.document_id_field, ls.id_field,
+                       ls.shadow_rate)
+
+
+def fetch_request(collection: str, document_ids: Sequence[str], include_vectors: bool) -> pb.FetchRequest:
+    if isinstance(document_ids, str):
+        raise TypeError("document_ids: a sequence of ids, not one string")
+    return pb.FetchRequest(collection=collection, document_ids=list(document_ids), include_vectors=include_vectors)
+
+
+def set_legacy_request(collection: str, legacy: LegacyStore | None, fallback: Sequence[str]) -> pb.SetLegacyStoreRequest:
+    return pb.SetLegacyStoreRequest(collection=collection, legacy_store=legacy_to_proto(legacy or LegacyStore()),
+                                    fallback=list(fallback))
 
 
 def flush_last(requests: Iterator[tuple[pb.IngestRequest, int]], flush: bool) -> Iterator[tuple[pb.IngestRequest, int]]:
@@ -271,7 +296,7 @@ def collection_from_proto(c: pb.CollectionInfo) -> CollectionInfo:
         created_unix_ms=c.created_unix_ms,
         gate=GateConfig(
             c.gate.target_recall, c.gate.confidence_threshold, tuple(c.gate.fallback), c.gate.widen_max_rows,
-            c.gate.fallback_collection, c.gate.fallback_vector_field,
+            c.gate.fallback_collection, c.gate.fallback_vector_field, legacy_from_proto(c.gate.legacy_store),
         ),
         calibration=calibration_from_proto(c.calibration),
         consistency_level=c.consistency_level,
@@ -297,6 +322,15 @@ def ingest_from_proto(r: pb.IngestResponse) -> IngestResult:
         generation=r.generation,
         timings_us=dict(r.timings_us),
     )
+
+
+def fetch_from_proto(r: pb.FetchResponse) -> tuple[list[Record], list[str]]:
+    records = [
+        Record(x.id, x.document_id, np.frombuffer(x.vector, dtype="<f4").copy() if x.vector else None, x.text,
+               from_struct(x.metadata))
+        for x in r.records
+    ]
+    return records, list(r.missing)
 
 
 def delete_from_proto(r: pb.DeleteResponse) -> DeleteResult:

@@ -350,11 +350,25 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_bench_parser(sub)
+    try:
+        from bitrag_server.migrate.cli import add_migrate_parser
+    except ImportError:  # SDK-only install
+        pass
+    else:
+        add_migrate_parser(sub)
     return p
 
 
+def _aliases(argv: list[str]) -> list[str]:
+    try:
+        from bitrag_server.migrate.cli import migrate_argv
+    except ImportError:
+        return argv
+    return migrate_argv(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_aliases(sys.argv[1:] if argv is None else list(argv)))
     try:
         return int(args.func(args) or 0)
     except BitragError as exc:

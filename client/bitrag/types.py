@@ -17,6 +17,22 @@ class IndexSpec:
 
 
 @dataclass(frozen=True)
+class LegacyStore:
+    """The float32 store a collection is migrating from (docs/migration.md). `source`:
+    "milvus:<uri or .db file>", "chroma:<dir or http://host:port>", "qdrant:<dir or url>",
+    "llamaindex:<persist dir>" or "files:<vectors.npy>"; "" = none. `shadow_rate`: share of
+    searches also sent there in the background (agreement and latency as Prometheus metrics)."""
+
+    source: str = ""
+    collection: str = ""
+    vector_field: str = ""
+    text_field: str = ""
+    document_id_field: str = ""
+    id_field: str = ""
+    shadow_rate: float = 0.0
+
+
+@dataclass(frozen=True)
 class GateConfig:
     """The confidence gate of AUTO searches. Zero / empty values take the server's defaults."""
 
@@ -26,6 +42,7 @@ class GateConfig:
     widen_max_rows: int = 0
     fallback_collection: str = ""  # float32 Milvus collection for "collection"
     fallback_vector_field: str = ""
+    legacy_store: LegacyStore = LegacyStore()  # when set, "collection" answers from it
 
 
 @dataclass(frozen=True)
@@ -90,6 +107,18 @@ class SearchPlan:
     fallback_share: float
     rows: int
     measured_unix_ms: int
+
+
+@dataclass(frozen=True)
+class Record:
+    """A stored chunk as `fetch` returns it: `vector` is the float32 row exactly as stored
+    (None unless vectors were asked for)."""
+
+    id: str
+    document_id: str
+    vector: Any  # np.ndarray [d] float32, or None
+    text: str
+    metadata: dict[str, Any]
 
 
 @dataclass(frozen=True)

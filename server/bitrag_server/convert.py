@@ -19,6 +19,7 @@ from .domain import (
     GateConfig,
     IndexConfig,
     IngestResult,
+    LegacyStore,
     Mode,
     RecordIn,
     SearchPath,
@@ -100,6 +101,21 @@ def from_proto_gate(g: pb.GateConfig) -> GateConfig | None:
         widen_max_rows=g.widen_max_rows,
         fallback_collection=g.fallback_collection,
         fallback_vector_field=g.fallback_vector_field,
+        legacy_store=from_proto_legacy(g.legacy_store),
+    )
+
+
+def from_proto_legacy(ls: pb.LegacyStore) -> LegacyStore:
+    return LegacyStore(
+        source=ls.source, collection=ls.collection, vector_field=ls.vector_field, text_field=ls.text_field,
+        document_id_field=ls.document_id_field, id_field=ls.id_field, shadow_rate=ls.shadow_rate,
+    )
+
+
+def to_proto_legacy(ls: LegacyStore) -> pb.LegacyStore:
+    return pb.LegacyStore(
+        source=ls.source, collection=ls.collection, vector_field=ls.vector_field, text_field=ls.text_field,
+        document_id_field=ls.document_id_field, id_field=ls.id_field, shadow_rate=ls.shadow_rate,
     )
 
 
@@ -111,6 +127,7 @@ def to_proto_gate(g: GateConfig) -> pb.GateConfig:
         widen_max_rows=g.widen_max_rows,
         fallback_collection=g.fallback_collection,
         fallback_vector_field=g.fallback_vector_field,
+        legacy_store=to_proto_legacy(g.legacy_store),
     )
 
 
@@ -209,6 +226,17 @@ def to_proto_ingest(r: IngestResult) -> pb.IngestResponse:
         chunks_deleted=r.chunks_deleted,
         generation=r.generation,
         timings_us=r.timings_us,
+    )
+
+
+def to_proto_fetch(records: list[RecordIn], missing: list[str]) -> pb.FetchResponse:
+    return pb.FetchResponse(
+        records=[
+            pb.VectorRecord(id=r.id, document_id=r.document_id, vector=r.vector.astype("<f4").tobytes(), text=r.text,
+                            metadata=to_proto_struct(r.metadata))
+            for r in records
+        ],
+        missing=missing,
     )
 
 

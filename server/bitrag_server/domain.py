@@ -74,6 +74,21 @@ class IndexConfig:
 
 
 @dataclass
+class LegacyStore:
+    """The float32 store a collection is migrating from (`migrate/`): where it is (a source spec,
+    e.g. "milvus:http://host:19530", "chroma:/data/chroma"), its collection, how its fields map,
+    and the share of searches shadowed there. Empty `source` = none."""
+
+    source: str = ""
+    collection: str = ""
+    vector_field: str = ""
+    text_field: str = ""
+    document_id_field: str = ""
+    id_field: str = ""
+    shadow_rate: float = 0.0
+
+
+@dataclass
 class GateConfig:
     target_recall: float = 0.99
     confidence_threshold: float = 0.0  # 0 = derived from target_recall by calibration
@@ -81,6 +96,7 @@ class GateConfig:
     widen_max_rows: int = 4096  # widen: the largest candidate pool
     fallback_collection: str = ""
     fallback_vector_field: str = "vector"
+    legacy_store: LegacyStore = field(default_factory=LegacyStore)  # when set, "collection" answers from it
 
 
 @dataclass

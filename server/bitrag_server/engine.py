@@ -68,6 +68,7 @@ from .stores.catalog import (
     Catalog,
     GateConfig,
     IndexConfig,
+    LegacyStore,
     Manifest,
     check_name,
 )
@@ -77,10 +78,13 @@ from .stores.record_store import RECORD_INDEX, RECORDS, RecordStore
 CALIBRATION_INTERVAL_S = 2.0
 TIER_FIT_ROWS = 20000  # rows sampled to fit a multi-bit tier's ranges
 TIER_REFIT_GROWTH = 8  # refit (and rebuild) the tier when the collection has grown this much
+LEGACY_KINDS = ("milvus", "chroma", "qdrant", "llamaindex", "files")  # migrate/sources.py
 
 log = logging.getLogger(__name__)
 
 MAX_OVERSAMPLE = 64
+MAX_FETCH_DOCUMENTS = 1000
+UNIT_NORM_TOLERANCE = 1e-5  # |norm - 1| of a vector stored as sent
 METADATA_MAX_BYTES = 65536
 DOC_ID_MAX_BYTES = 400  # leaves room for "#<n>" within Milvus' 512-byte chunk_id
 
@@ -385,9 +389,11 @@ class Engine:
             out.widen_max_rows = g.widen_max_rows
         out.fallback_collection = g.fallback_collection
         out.fallback_vector_field = g.fallback_vector_field or "vector"
-        if "collection" in out.fallback:
+        out.legacy_store = _check_legacy_store(g.legacy_store, "gate.legacy_store")
+        if "collection" in out.fallback and not out.legacy_store.source:
             if not out.fallback_collection:
-                raise InvalidArgument("required by the 'collection' fallback", field="gate.fallback_collection")
+                raise InvalidArgument("required by the 'collection' fallback (or a gate.legacy_store)",
+                                      field="gate.fallback_collection")
             if not self._idx.exists(out.fallback_collection):
                 raise InvalidArgument(f"Milvus collection {out.fallback_collection!r} does not exist",
                                       field="gate.fallback_collection")
@@ -604,6 +610,51 @@ class Engine:
                 self._save(c)
             return DeleteResult(len(existing), len(rows), c.manifest.generation)
 
+    async def fetch(self, name: str, document_ids: list[str], include_vectors: bool) -> tuple[list[RecordIn], list[str]]:
+        """The live chunks of documents, in row order, with their float32 rows exactly as stored;
+        and the requested ids that have none."""
+        c = await self._get(name)
+        if not 1 <= len(document_ids) <= MAX_FETCH_DOCUMENTS:
+            raise InvalidArgument(f"{len(document_ids)} ids: 1..{MAX_FETCH_DOCUMENTS} per request", field="document_ids")
+        for i, d in enumerate(document_ids):
+            _check_id(d, f"document_ids[{i}]")
+        ids = list(dict.fromkeys(document_ids))
+        found = await asyncio.to_thread(self._idx.rows_of_documents, c.milvus, ids)
+        rows = sorted(r for lst in found.values() for r in lst)
+
+        def read() -> tuple[list[dict[str, Any]], np.ndarray | None]:
+            recs = c.records.get(rows)
+            vecs = c.floats.gather(np.asarray(rows, np.int64)) if include_vectors and rows else None
+            return recs, vecs
+
+        recs, vecs = await asyncio.to_thread(read)
+        out = [
+            RecordIn(id=r.get("chunk_id", ""), document_id=r.get("doc_id", ""),
+                     vector=vecs[i] if vecs is not None else np.empty(0, np.float32),
+                     text=r.get("text", ""), metadata=r.get("metadata") or {})
+            for i, r in enumerate(recs)
+        ]
+        return out, [d for d in ids if d not in found]
+
+    async def set_legacy_store(self, name: str, legacy: LegacyStore, fallback: list[str]) -> CollectionStats:
+        """Name (or, with an empty source, unlink) the float32 store a collection is migrating
+        from; optionally a new fallback chain. Unlinking drops "collection" from the chain unless
+        a fallback_collection in bitrag's Milvus still serves it."""
+        c = await self._get(name)
+        legacy = _check_legacy_store(legacy, "legacy_store")
+        for i, f in enumerate(fallback):
+            if f not in FALLBACKS:
+                raise InvalidArgument(f"unknown fallback {f!r}: one of {list(FALLBACKS)}", field=f"fallback[{i}]")
+        async with self._write(c):
+            g = c.manifest.gate
+            served = bool(legacy.source or g.fallback_collection)  # something answers "collection"
+            chain = list(fallback) if fallback else [f for f in g.fallback if served or f != "collection"]
+            if "collection" in chain and not served:
+                raise InvalidArgument("the 'collection' fallback needs a legacy store", field="fallback")
+            c.manifest.gate = dataclasses.replace(g, legacy_store=legacy, fallback=chain)
+            self._save(c)
+        return await self._stats(c)
+
     # ---- search --------------------------------------------------------------------------------
 
     async def manifest(self, name: str) -> Manifest:
@@ -754,6 +805,22 @@ class Engine:
                     log.exception("background calibration of %s failed", c.name)
 
 
+def _check_legacy_store(ls: LegacyStore, field: str) -> LegacyStore:
+    """Shape only (the store is opened on first use, so a legacy store that is down never blocks
+    a create): a known source kind, a share in [0, 1]."""
+    if not ls.source:
+        if ls.shadow_rate:
+            raise InvalidArgument("a shadow rate needs a legacy store source", field=f"{field}.shadow_rate")
+        return LegacyStore()
+    kind = ls.source.partition(":")[0]
+    if kind not in LEGACY_KINDS or ":" not in ls.source:
+        raise InvalidArgument(f"{ls.source!r}: expected KIND:LOCATION, KIND one of {list(LEGACY_KINDS)}",
+                              field=f"{field}.source")
+    if not (0.0 <= ls.shadow_rate <= 1.0 and math.isfinite(ls.shadow_rate)):
+        raise InvalidArgument(f"{ls.shadow_rate} not in [0, 1]", field=f"{field}.shadow_rate")
+    return ls
+
+
 def _calibration_of(m: Manifest) -> Calibration:
     return Calibration(**m.calibration) if m.calibration else Calibration(target_recall=m.gate.target_recall)
 
@@ -852,4 +919,6 @@ def parse_vector(data: bytes, field: str) -> np.ndarray:
     norm = float(np.linalg.norm(v))
     if norm == 0.0 or not math.isfinite(norm):
         raise InvalidArgument("zero vector has no direction", field=field)
-    return v / norm
+    # Unit vectors are kept as sent, bit for bit (an imported float32 store stays verifiable);
+    # dividing by a norm this close to 1 would move scores by less than 1e-5 anyway.
+    return v if abs(norm - 1.0) <= UNIT_NORM_TOLERANCE else v / norm

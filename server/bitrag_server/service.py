@@ -52,6 +52,17 @@ class BitragService(pb_grpc.BitragServiceServicer):
         result = await self.engine.search(convert.from_proto_search(request))
         return convert.to_proto_search(result)
 
+    async def Fetch(self, request: pb.FetchRequest, context: grpc.aio.ServicerContext):  # noqa: N802
+        records, missing = await self.engine.fetch(request.collection, list(request.document_ids),
+                                                   request.include_vectors)
+        return convert.to_proto_fetch(records, missing)
+
+    async def SetLegacyStore(self, request: pb.SetLegacyStoreRequest, context: grpc.aio.ServicerContext):  # noqa: N802
+        stats = await self.engine.set_legacy_store(
+            request.collection, convert.from_proto_legacy(request.legacy_store), list(request.fallback)
+        )
+        return convert.to_proto_collection(stats)
+
     async def Calibrate(self, request: pb.CalibrateRequest, context: grpc.aio.ServicerContext):  # noqa: N802
         cal, duration_us = await self.engine.calibrate(request.collection, request.samples)
         c = await self.engine.describe(request.collection)

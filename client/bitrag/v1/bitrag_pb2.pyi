@@ -78,20 +78,50 @@ class IndexSpec(_message.Message):
     def __init__(self, type: _Optional[str] = ..., build_params: _Optional[_Mapping[str, int]] = ..., search_params: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class GateConfig(_message.Message):
-    __slots__ = ("target_recall", "confidence_threshold", "fallback", "widen_max_rows", "fallback_collection", "fallback_vector_field")
+    __slots__ = ("target_recall", "confidence_threshold", "fallback", "widen_max_rows", "fallback_collection", "fallback_vector_field", "legacy_store")
     TARGET_RECALL_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     FALLBACK_FIELD_NUMBER: _ClassVar[int]
     WIDEN_MAX_ROWS_FIELD_NUMBER: _ClassVar[int]
     FALLBACK_COLLECTION_FIELD_NUMBER: _ClassVar[int]
     FALLBACK_VECTOR_FIELD_FIELD_NUMBER: _ClassVar[int]
+    LEGACY_STORE_FIELD_NUMBER: _ClassVar[int]
     target_recall: float
     confidence_threshold: float
     fallback: _containers.RepeatedScalarFieldContainer[str]
     widen_max_rows: int
     fallback_collection: str
     fallback_vector_field: str
-    def __init__(self, target_recall: _Optional[float] = ..., confidence_threshold: _Optional[float] = ..., fallback: _Optional[_Iterable[str]] = ..., widen_max_rows: _Optional[int] = ..., fallback_collection: _Optional[str] = ..., fallback_vector_field: _Optional[str] = ...) -> None: ...
+    legacy_store: LegacyStore
+    def __init__(self, target_recall: _Optional[float] = ..., confidence_threshold: _Optional[float] = ..., fallback: _Optional[_Iterable[str]] = ..., widen_max_rows: _Optional[int] = ..., fallback_collection: _Optional[str] = ..., fallback_vector_field: _Optional[str] = ..., legacy_store: _Optional[_Union[LegacyStore, _Mapping]] = ...) -> None: ...
+
+class LegacyStore(_message.Message):
+    __slots__ = ("source", "collection", "vector_field", "text_field", "document_id_field", "id_field", "shadow_rate")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_FIELD_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_ID_FIELD_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_RATE_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    collection: str
+    vector_field: str
+    text_field: str
+    document_id_field: str
+    id_field: str
+    shadow_rate: float
+    def __init__(self, source: _Optional[str] = ..., collection: _Optional[str] = ..., vector_field: _Optional[str] = ..., text_field: _Optional[str] = ..., document_id_field: _Optional[str] = ..., id_field: _Optional[str] = ..., shadow_rate: _Optional[float] = ...) -> None: ...
+
+class SetLegacyStoreRequest(_message.Message):
+    __slots__ = ("collection", "legacy_store", "fallback")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    LEGACY_STORE_FIELD_NUMBER: _ClassVar[int]
+    FALLBACK_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    legacy_store: LegacyStore
+    fallback: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, collection: _Optional[str] = ..., legacy_store: _Optional[_Union[LegacyStore, _Mapping]] = ..., fallback: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ReliabilityBin(_message.Message):
     __slots__ = ("lo", "hi", "count", "predicted", "measured")
@@ -357,6 +387,24 @@ class DeleteResponse(_message.Message):
     chunks_deleted: int
     generation: int
     def __init__(self, documents_deleted: _Optional[int] = ..., chunks_deleted: _Optional[int] = ..., generation: _Optional[int] = ...) -> None: ...
+
+class FetchRequest(_message.Message):
+    __slots__ = ("collection", "document_ids", "include_vectors")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_IDS_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    document_ids: _containers.RepeatedScalarFieldContainer[str]
+    include_vectors: bool
+    def __init__(self, collection: _Optional[str] = ..., document_ids: _Optional[_Iterable[str]] = ..., include_vectors: _Optional[bool] = ...) -> None: ...
+
+class FetchResponse(_message.Message):
+    __slots__ = ("records", "missing")
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[VectorRecord]
+    missing: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, records: _Optional[_Iterable[_Union[VectorRecord, _Mapping]]] = ..., missing: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
     __slots__ = ("collection", "text", "vector", "top_k", "filter", "oversample", "mode", "confidence_threshold")

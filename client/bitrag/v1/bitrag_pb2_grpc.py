@@ -79,6 +79,16 @@ class BitragServiceStub:
                 request_serializer=bitrag_dot_v1_dot_bitrag__pb2.CalibrateRequest.SerializeToString,
                 response_deserializer=bitrag_dot_v1_dot_bitrag__pb2.CalibrationInfo.FromString,
                 _registered_method=True)
+        self.Fetch = channel.unary_unary(
+                '/bitrag.v1.BitragService/Fetch',
+                request_serializer=bitrag_dot_v1_dot_bitrag__pb2.FetchRequest.SerializeToString,
+                response_deserializer=bitrag_dot_v1_dot_bitrag__pb2.FetchResponse.FromString,
+                _registered_method=True)
+        self.SetLegacyStore = channel.unary_unary(
+                '/bitrag.v1.BitragService/SetLegacyStore',
+                request_serializer=bitrag_dot_v1_dot_bitrag__pb2.SetLegacyStoreRequest.SerializeToString,
+                response_deserializer=bitrag_dot_v1_dot_bitrag__pb2.CollectionInfo.FromString,
+                _registered_method=True)
 
 
 class BitragServiceServicer:
@@ -148,6 +158,22 @@ class BitragServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Fetch(self, request, context):
+        """Migration. Fetch returns the stored chunks of documents, with their float32 vectors exactly as
+        stored (verification of an import, LlamaIndex get_nodes). SetLegacyStore names (or, empty,
+        unlinks) the float32 store a collection is migrating from: live shadow reads and the
+        "collection" fallback go there (docs/migration.md).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetLegacyStore(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BitragServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -195,6 +221,16 @@ def add_BitragServiceServicer_to_server(servicer, server):
                     servicer.Calibrate,
                     request_deserializer=bitrag_dot_v1_dot_bitrag__pb2.CalibrateRequest.FromString,
                     response_serializer=bitrag_dot_v1_dot_bitrag__pb2.CalibrationInfo.SerializeToString,
+            ),
+            'Fetch': grpc.unary_unary_rpc_method_handler(
+                    servicer.Fetch,
+                    request_deserializer=bitrag_dot_v1_dot_bitrag__pb2.FetchRequest.FromString,
+                    response_serializer=bitrag_dot_v1_dot_bitrag__pb2.FetchResponse.SerializeToString,
+            ),
+            'SetLegacyStore': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetLegacyStore,
+                    request_deserializer=bitrag_dot_v1_dot_bitrag__pb2.SetLegacyStoreRequest.FromString,
+                    response_serializer=bitrag_dot_v1_dot_bitrag__pb2.CollectionInfo.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -440,6 +476,60 @@ class BitragService:
             '/bitrag.v1.BitragService/Calibrate',
             bitrag_dot_v1_dot_bitrag__pb2.CalibrateRequest.SerializeToString,
             bitrag_dot_v1_dot_bitrag__pb2.CalibrationInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Fetch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bitrag.v1.BitragService/Fetch',
+            bitrag_dot_v1_dot_bitrag__pb2.FetchRequest.SerializeToString,
+            bitrag_dot_v1_dot_bitrag__pb2.FetchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetLegacyStore(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bitrag.v1.BitragService/SetLegacyStore',
+            bitrag_dot_v1_dot_bitrag__pb2.SetLegacyStoreRequest.SerializeToString,
+            bitrag_dot_v1_dot_bitrag__pb2.CollectionInfo.FromString,
             options,
             channel_credentials,
             insecure,

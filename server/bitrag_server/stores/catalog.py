@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..domain import Fallback, GateConfig, IndexConfig
+from ..domain import Fallback, GateConfig, IndexConfig, LegacyStore
 from ..errors import InvalidArgument
 from .float_store import fsync_dir
 from .shared import FileLock
@@ -77,7 +77,9 @@ class Manifest:
     def from_json(cls, text: str) -> Manifest:
         d = json.loads(text)
         d["index"] = IndexConfig(**d["index"])
-        d["gate"] = GateConfig(**d.get("gate", {}))
+        gate = dict(d.get("gate", {}))
+        gate["legacy_store"] = LegacyStore(**gate.get("legacy_store", {}))
+        d["gate"] = GateConfig(**gate)
         return cls(**d)
 
 

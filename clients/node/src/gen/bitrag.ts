@@ -17,11 +17,14 @@ import type { DescribeCollectionRequest as _bitrag_v1_DescribeCollectionRequest,
 import type { Document as _bitrag_v1_Document, Document__Output as _bitrag_v1_Document__Output } from './bitrag/v1/Document';
 import type { DropCollectionRequest as _bitrag_v1_DropCollectionRequest, DropCollectionRequest__Output as _bitrag_v1_DropCollectionRequest__Output } from './bitrag/v1/DropCollectionRequest';
 import type { DropCollectionResponse as _bitrag_v1_DropCollectionResponse, DropCollectionResponse__Output as _bitrag_v1_DropCollectionResponse__Output } from './bitrag/v1/DropCollectionResponse';
+import type { FetchRequest as _bitrag_v1_FetchRequest, FetchRequest__Output as _bitrag_v1_FetchRequest__Output } from './bitrag/v1/FetchRequest';
+import type { FetchResponse as _bitrag_v1_FetchResponse, FetchResponse__Output as _bitrag_v1_FetchResponse__Output } from './bitrag/v1/FetchResponse';
 import type { GateConfig as _bitrag_v1_GateConfig, GateConfig__Output as _bitrag_v1_GateConfig__Output } from './bitrag/v1/GateConfig';
 import type { Hit as _bitrag_v1_Hit, Hit__Output as _bitrag_v1_Hit__Output } from './bitrag/v1/Hit';
 import type { IndexSpec as _bitrag_v1_IndexSpec, IndexSpec__Output as _bitrag_v1_IndexSpec__Output } from './bitrag/v1/IndexSpec';
 import type { IngestRequest as _bitrag_v1_IngestRequest, IngestRequest__Output as _bitrag_v1_IngestRequest__Output } from './bitrag/v1/IngestRequest';
 import type { IngestResponse as _bitrag_v1_IngestResponse, IngestResponse__Output as _bitrag_v1_IngestResponse__Output } from './bitrag/v1/IngestResponse';
+import type { LegacyStore as _bitrag_v1_LegacyStore, LegacyStore__Output as _bitrag_v1_LegacyStore__Output } from './bitrag/v1/LegacyStore';
 import type { ListCollectionsRequest as _bitrag_v1_ListCollectionsRequest, ListCollectionsRequest__Output as _bitrag_v1_ListCollectionsRequest__Output } from './bitrag/v1/ListCollectionsRequest';
 import type { ListCollectionsResponse as _bitrag_v1_ListCollectionsResponse, ListCollectionsResponse__Output as _bitrag_v1_ListCollectionsResponse__Output } from './bitrag/v1/ListCollectionsResponse';
 import type { ReliabilityBin as _bitrag_v1_ReliabilityBin, ReliabilityBin__Output as _bitrag_v1_ReliabilityBin__Output } from './bitrag/v1/ReliabilityBin';
@@ -29,6 +32,7 @@ import type { SearchDiagnostics as _bitrag_v1_SearchDiagnostics, SearchDiagnosti
 import type { SearchPlan as _bitrag_v1_SearchPlan, SearchPlan__Output as _bitrag_v1_SearchPlan__Output } from './bitrag/v1/SearchPlan';
 import type { SearchRequest as _bitrag_v1_SearchRequest, SearchRequest__Output as _bitrag_v1_SearchRequest__Output } from './bitrag/v1/SearchRequest';
 import type { SearchResponse as _bitrag_v1_SearchResponse, SearchResponse__Output as _bitrag_v1_SearchResponse__Output } from './bitrag/v1/SearchResponse';
+import type { SetLegacyStoreRequest as _bitrag_v1_SetLegacyStoreRequest, SetLegacyStoreRequest__Output as _bitrag_v1_SetLegacyStoreRequest__Output } from './bitrag/v1/SetLegacyStoreRequest';
 import type { Source as _bitrag_v1_Source, Source__Output as _bitrag_v1_Source__Output } from './bitrag/v1/Source';
 import type { StageTiming as _bitrag_v1_StageTiming, StageTiming__Output as _bitrag_v1_StageTiming__Output } from './bitrag/v1/StageTiming';
 import type { TokenUsage as _bitrag_v1_TokenUsage, TokenUsage__Output as _bitrag_v1_TokenUsage__Output } from './bitrag/v1/TokenUsage';
@@ -61,11 +65,14 @@ export interface ProtoGrpcType {
       Document: MessageTypeDefinition<_bitrag_v1_Document, _bitrag_v1_Document__Output>
       DropCollectionRequest: MessageTypeDefinition<_bitrag_v1_DropCollectionRequest, _bitrag_v1_DropCollectionRequest__Output>
       DropCollectionResponse: MessageTypeDefinition<_bitrag_v1_DropCollectionResponse, _bitrag_v1_DropCollectionResponse__Output>
+      FetchRequest: MessageTypeDefinition<_bitrag_v1_FetchRequest, _bitrag_v1_FetchRequest__Output>
+      FetchResponse: MessageTypeDefinition<_bitrag_v1_FetchResponse, _bitrag_v1_FetchResponse__Output>
       GateConfig: MessageTypeDefinition<_bitrag_v1_GateConfig, _bitrag_v1_GateConfig__Output>
       Hit: MessageTypeDefinition<_bitrag_v1_Hit, _bitrag_v1_Hit__Output>
       IndexSpec: MessageTypeDefinition<_bitrag_v1_IndexSpec, _bitrag_v1_IndexSpec__Output>
       IngestRequest: MessageTypeDefinition<_bitrag_v1_IngestRequest, _bitrag_v1_IngestRequest__Output>
       IngestResponse: MessageTypeDefinition<_bitrag_v1_IngestResponse, _bitrag_v1_IngestResponse__Output>
+      LegacyStore: MessageTypeDefinition<_bitrag_v1_LegacyStore, _bitrag_v1_LegacyStore__Output>
       ListCollectionsRequest: MessageTypeDefinition<_bitrag_v1_ListCollectionsRequest, _bitrag_v1_ListCollectionsRequest__Output>
       ListCollectionsResponse: MessageTypeDefinition<_bitrag_v1_ListCollectionsResponse, _bitrag_v1_ListCollectionsResponse__Output>
       ReliabilityBin: MessageTypeDefinition<_bitrag_v1_ReliabilityBin, _bitrag_v1_ReliabilityBin__Output>
@@ -75,6 +82,7 @@ export interface ProtoGrpcType {
       SearchPlan: MessageTypeDefinition<_bitrag_v1_SearchPlan, _bitrag_v1_SearchPlan__Output>
       SearchRequest: MessageTypeDefinition<_bitrag_v1_SearchRequest, _bitrag_v1_SearchRequest__Output>
       SearchResponse: MessageTypeDefinition<_bitrag_v1_SearchResponse, _bitrag_v1_SearchResponse__Output>
+      SetLegacyStoreRequest: MessageTypeDefinition<_bitrag_v1_SetLegacyStoreRequest, _bitrag_v1_SetLegacyStoreRequest__Output>
       Source: MessageTypeDefinition<_bitrag_v1_Source, _bitrag_v1_Source__Output>
       StageTiming: MessageTypeDefinition<_bitrag_v1_StageTiming, _bitrag_v1_StageTiming__Output>
       TokenUsage: MessageTypeDefinition<_bitrag_v1_TokenUsage, _bitrag_v1_TokenUsage__Output>

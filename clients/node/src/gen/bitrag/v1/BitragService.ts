@@ -13,12 +13,15 @@ import type { DeleteResponse as _bitrag_v1_DeleteResponse, DeleteResponse__Outpu
 import type { DescribeCollectionRequest as _bitrag_v1_DescribeCollectionRequest, DescribeCollectionRequest__Output as _bitrag_v1_DescribeCollectionRequest__Output } from '../../bitrag/v1/DescribeCollectionRequest';
 import type { DropCollectionRequest as _bitrag_v1_DropCollectionRequest, DropCollectionRequest__Output as _bitrag_v1_DropCollectionRequest__Output } from '../../bitrag/v1/DropCollectionRequest';
 import type { DropCollectionResponse as _bitrag_v1_DropCollectionResponse, DropCollectionResponse__Output as _bitrag_v1_DropCollectionResponse__Output } from '../../bitrag/v1/DropCollectionResponse';
+import type { FetchRequest as _bitrag_v1_FetchRequest, FetchRequest__Output as _bitrag_v1_FetchRequest__Output } from '../../bitrag/v1/FetchRequest';
+import type { FetchResponse as _bitrag_v1_FetchResponse, FetchResponse__Output as _bitrag_v1_FetchResponse__Output } from '../../bitrag/v1/FetchResponse';
 import type { IngestRequest as _bitrag_v1_IngestRequest, IngestRequest__Output as _bitrag_v1_IngestRequest__Output } from '../../bitrag/v1/IngestRequest';
 import type { IngestResponse as _bitrag_v1_IngestResponse, IngestResponse__Output as _bitrag_v1_IngestResponse__Output } from '../../bitrag/v1/IngestResponse';
 import type { ListCollectionsRequest as _bitrag_v1_ListCollectionsRequest, ListCollectionsRequest__Output as _bitrag_v1_ListCollectionsRequest__Output } from '../../bitrag/v1/ListCollectionsRequest';
 import type { ListCollectionsResponse as _bitrag_v1_ListCollectionsResponse, ListCollectionsResponse__Output as _bitrag_v1_ListCollectionsResponse__Output } from '../../bitrag/v1/ListCollectionsResponse';
 import type { SearchRequest as _bitrag_v1_SearchRequest, SearchRequest__Output as _bitrag_v1_SearchRequest__Output } from '../../bitrag/v1/SearchRequest';
 import type { SearchResponse as _bitrag_v1_SearchResponse, SearchResponse__Output as _bitrag_v1_SearchResponse__Output } from '../../bitrag/v1/SearchResponse';
+import type { SetLegacyStoreRequest as _bitrag_v1_SetLegacyStoreRequest, SetLegacyStoreRequest__Output as _bitrag_v1_SetLegacyStoreRequest__Output } from '../../bitrag/v1/SetLegacyStoreRequest';
 
 export interface BitragServiceClient extends grpc.Client {
   Ask(argument: _bitrag_v1_AskRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_bitrag_v1_AskResponse__Output>;
@@ -71,6 +74,15 @@ export interface BitragServiceClient extends grpc.Client {
   dropCollection(argument: _bitrag_v1_DropCollectionRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_bitrag_v1_DropCollectionResponse__Output>): grpc.ClientUnaryCall;
   dropCollection(argument: _bitrag_v1_DropCollectionRequest, callback: grpc.requestCallback<_bitrag_v1_DropCollectionResponse__Output>): grpc.ClientUnaryCall;
   
+  Fetch(argument: _bitrag_v1_FetchRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_bitrag_v1_FetchResponse__Output>): grpc.ClientUnaryCall;
+  Fetch(argument: _bitrag_v1_FetchRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_bitrag_v1_FetchResponse__Output>): grpc.ClientUnaryCall;
+  Fetch(argument: _bitrag_v1_FetchRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_bitrag_v1_FetchResponse__Output>): grpc.ClientUnaryCall;
+  Fetch(argument: _bitrag_v1_FetchRequest, callback: grpc.requestCallback<_bitrag_v1_FetchResponse__Output>): grpc.ClientUnaryCall;
+  fetch(argument: _bitrag_v1_FetchRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_bitrag_v1_FetchResponse__Output>): grpc.ClientUnaryCall;
+  fetch(argument: _bitrag_v1_FetchRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_bitrag_v1_FetchResponse__Output>): grpc.ClientUnaryCall;
+  fetch(argument: _bitrag_v1_FetchRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_bitrag_v1_FetchResponse__Output>): grpc.ClientUnaryCall;
+  fetch(argument: _bitrag_v1_FetchRequest, callback: grpc.requestCallback<_bitrag_v1_FetchResponse__Output>): grpc.ClientUnaryCall;
+  
   Ingest(argument: _bitrag_v1_IngestRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_bitrag_v1_IngestResponse__Output>): grpc.ClientUnaryCall;
   Ingest(argument: _bitrag_v1_IngestRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_bitrag_v1_IngestResponse__Output>): grpc.ClientUnaryCall;
   Ingest(argument: _bitrag_v1_IngestRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_bitrag_v1_IngestResponse__Output>): grpc.ClientUnaryCall;
@@ -98,6 +110,15 @@ export interface BitragServiceClient extends grpc.Client {
   search(argument: _bitrag_v1_SearchRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_bitrag_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
   search(argument: _bitrag_v1_SearchRequest, callback: grpc.requestCallback<_bitrag_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
   
+  SetLegacyStore(argument: _bitrag_v1_SetLegacyStoreRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_bitrag_v1_CollectionInfo__Output>): grpc.ClientUnaryCall;
+  SetLegacyStore(argument: _bitrag_v1_SetLegacyStoreRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_bitrag_v1_CollectionInfo__Output>): grpc.ClientUnaryCall;
+  SetLegacyStore(argument: _bitrag_v1_SetLegacyStoreRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_bitrag_v1_CollectionInfo__Output>): grpc.ClientUnaryCall;
+  SetLegacyStore(argument: _bitrag_v1_SetLegacyStoreRequest, callback: grpc.requestCallback<_bitrag_v1_CollectionInfo__Output>): grpc.ClientUnaryCall;
+  setLegacyStore(argument: _bitrag_v1_SetLegacyStoreRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_bitrag_v1_CollectionInfo__Output>): grpc.ClientUnaryCall;
+  setLegacyStore(argument: _bitrag_v1_SetLegacyStoreRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_bitrag_v1_CollectionInfo__Output>): grpc.ClientUnaryCall;
+  setLegacyStore(argument: _bitrag_v1_SetLegacyStoreRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_bitrag_v1_CollectionInfo__Output>): grpc.ClientUnaryCall;
+  setLegacyStore(argument: _bitrag_v1_SetLegacyStoreRequest, callback: grpc.requestCallback<_bitrag_v1_CollectionInfo__Output>): grpc.ClientUnaryCall;
+  
 }
 
 export interface BitragServiceHandlers extends grpc.UntypedServiceImplementation {
@@ -113,11 +134,15 @@ export interface BitragServiceHandlers extends grpc.UntypedServiceImplementation
   
   DropCollection: grpc.handleUnaryCall<_bitrag_v1_DropCollectionRequest__Output, _bitrag_v1_DropCollectionResponse>;
   
+  Fetch: grpc.handleUnaryCall<_bitrag_v1_FetchRequest__Output, _bitrag_v1_FetchResponse>;
+  
   Ingest: grpc.handleUnaryCall<_bitrag_v1_IngestRequest__Output, _bitrag_v1_IngestResponse>;
   
   ListCollections: grpc.handleUnaryCall<_bitrag_v1_ListCollectionsRequest__Output, _bitrag_v1_ListCollectionsResponse>;
   
   Search: grpc.handleUnaryCall<_bitrag_v1_SearchRequest__Output, _bitrag_v1_SearchResponse>;
+  
+  SetLegacyStore: grpc.handleUnaryCall<_bitrag_v1_SetLegacyStoreRequest__Output, _bitrag_v1_CollectionInfo>;
   
 }
 
@@ -128,7 +153,9 @@ export interface BitragServiceDefinition extends grpc.ServiceDefinition {
   Delete: MethodDefinition<_bitrag_v1_DeleteRequest, _bitrag_v1_DeleteResponse, _bitrag_v1_DeleteRequest__Output, _bitrag_v1_DeleteResponse__Output>
   DescribeCollection: MethodDefinition<_bitrag_v1_DescribeCollectionRequest, _bitrag_v1_CollectionInfo, _bitrag_v1_DescribeCollectionRequest__Output, _bitrag_v1_CollectionInfo__Output>
   DropCollection: MethodDefinition<_bitrag_v1_DropCollectionRequest, _bitrag_v1_DropCollectionResponse, _bitrag_v1_DropCollectionRequest__Output, _bitrag_v1_DropCollectionResponse__Output>
+  Fetch: MethodDefinition<_bitrag_v1_FetchRequest, _bitrag_v1_FetchResponse, _bitrag_v1_FetchRequest__Output, _bitrag_v1_FetchResponse__Output>
   Ingest: MethodDefinition<_bitrag_v1_IngestRequest, _bitrag_v1_IngestResponse, _bitrag_v1_IngestRequest__Output, _bitrag_v1_IngestResponse__Output>
   ListCollections: MethodDefinition<_bitrag_v1_ListCollectionsRequest, _bitrag_v1_ListCollectionsResponse, _bitrag_v1_ListCollectionsRequest__Output, _bitrag_v1_ListCollectionsResponse__Output>
   Search: MethodDefinition<_bitrag_v1_SearchRequest, _bitrag_v1_SearchResponse, _bitrag_v1_SearchRequest__Output, _bitrag_v1_SearchResponse__Output>
+  SetLegacyStore: MethodDefinition<_bitrag_v1_SetLegacyStoreRequest, _bitrag_v1_CollectionInfo, _bitrag_v1_SetLegacyStoreRequest__Output, _bitrag_v1_CollectionInfo__Output>
 }

@@ -1,5 +1,6 @@
 // Original file: proto/bitrag/v1/bitrag.proto
 
+import type { LegacyStore as _bitrag_v1_LegacyStore, LegacyStore__Output as _bitrag_v1_LegacyStore__Output } from '../../bitrag/v1/LegacyStore';
 
 export interface GateConfig {
   'target_recall'?: (number | string);
@@ -8,6 +9,7 @@ export interface GateConfig {
   'widen_max_rows'?: (number);
   'fallback_collection'?: (string);
   'fallback_vector_field'?: (string);
+  'legacy_store'?: (_bitrag_v1_LegacyStore | null);
 }
 
 export interface GateConfig__Output {
@@ -17,4 +19,5 @@ export interface GateConfig__Output {
   'widen_max_rows': (number);
   'fallback_collection': (string);
   'fallback_vector_field': (string);
+  'legacy_store': (_bitrag_v1_LegacyStore__Output | null);
 }
