@@ -85,6 +85,14 @@ class Settings(BaseSettings):
     recalibrate_growth: float = Field(2.0, gt=1, description="recalibrate when rows grow by this factor")
     calibration_min_rows: int = Field(200, ge=1, description="collections smaller than this are not calibrated")
 
+    # --- migration: a collection's legacy float32 store (docs/migration.md) ---------------------
+    legacy_reads: bool = Field(
+        True, description="read legacy stores: live shadow reads and the 'collection' fallback; false after "
+        "cutover (the 'collection' fallback is then skipped, the chain goes on)",
+    )
+    shadow_max_inflight: int = Field(4, ge=1, le=64, description="pending shadow reads; more samples are dropped")
+    legacy_token: str = Field("", description="token for legacy Milvus servers (user:password or API key)")
+
     # --- metrics -------------------------------------------------------------------------------
     metrics_port: int = Field(0, ge=0, le=65535, description="Prometheus /metrics HTTP port (0 = off)")
     metrics_address: str = Field("127.0.0.1", description="address the metrics endpoint binds")

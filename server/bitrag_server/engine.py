@@ -51,6 +51,7 @@ from .domain import Mode, Tier, closed
 from .embed import Embedders
 from .errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from .ingest import Chunk, chunk_id, document_hash, records_hash, split_document
+from .migrate.live import LegacyReads
 from .quantize import ScalarQuantizer, binarize
 from .retrieve import calibrate
 from .retrieve.gate import Calibration
@@ -96,6 +97,7 @@ class Engine:
         self.embedders = Embedders(settings)
         self.index: BinaryIndex | None = None
         self.searcher: Searcher | None = None
+        self.legacy: LegacyReads | None = None
         self._collections: dict[str, Collection] = {}
         self._admin = asyncio.Lock()  # create / drop
         self._calibration_task: asyncio.Task | None = None
@@ -111,7 +113,8 @@ class Engine:
             c = await asyncio.to_thread(self._adopt, name)
             if c is not None:
                 self._collections[name] = c
-        self.searcher = Searcher(self.index, s)
+        self.legacy = LegacyReads(enabled=s.legacy_reads, max_inflight=s.shadow_max_inflight, token=s.legacy_token)
+        self.searcher = Searcher(self.index, s, self.legacy)
         self._calibration_task = asyncio.create_task(self._calibration_loop(), name="calibration")
         log.info("engine ready: %d collections, milvus=%s", len(self._collections), s.resolved_milvus_uri())
 
@@ -218,6 +221,9 @@ class Engine:
             async with c.lock:
                 c.close()
         self._collections.clear()
+        if self.legacy is not None:
+            await self.legacy.drain()
+            self.legacy.close()
         if self.index is not None:
             await asyncio.to_thread(self.index.close)
             self.index = None
@@ -697,10 +703,13 @@ class Engine:
             timer.lap("embed")
         else:
             raise InvalidArgument("empty query: send text or a vector", field="query")
-        return await asyncio.to_thread(
+        result = await asyncio.to_thread(
             self._searcher.search, c, query, top_k=q.top_k, oversample=oversample, expr=expr, mode=mode,
-            threshold_override=th, timer=timer, cancel=q.cancel,
+            threshold_override=th, timer=timer, cancel=q.cancel, filter_text=q.filter,
         )
+        if self.legacy is not None:  # a share of searches shadowed to the legacy store; never waits
+            self.legacy.after_search(m.name, m.gate.legacy_store, query, q.top_k, q.filter, result)
+        return result
 
     # ---- calibration ---------------------------------------------------------------------------
 

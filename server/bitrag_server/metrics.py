@@ -36,6 +36,37 @@ LLM_ERRORS = Counter("bitrag_llm_errors_total", "Failed answer generations by gR
 LLM_TOKENS = Counter("bitrag_llm_tokens_total", "Tokens reported by the LLM provider", ["kind"])
 
 
+# Migration (migrate/live.py): live shadow reads of a collection's legacy store, its fallback.
+SHADOW_OVERLAP = Histogram(
+    "bitrag_shadow_overlap",
+    "Live shadow reads: overlap@k of bitrag's top-k with the legacy store's (1 = same set)",
+    ["collection"],
+    buckets=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0),
+)
+SHADOW_LATENCY = Histogram(
+    "bitrag_shadow_latency_seconds",
+    "Live shadow reads: search latency of each system (bitrag: server side; legacy: its client's call)",
+    ["collection", "system"],
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5),
+)
+SHADOW_READS = Counter(
+    "bitrag_shadow_reads_total", "Live shadow reads by result (ok, error, dropped_busy, unsupported_filter)",
+    ["collection", "result"],
+)
+LEGACY_FALLBACK = Counter(
+    "bitrag_legacy_fallback_total",
+    "The 'collection' fallback to the legacy store by result (answered, disabled, error, unsupported_filter)",
+    ["collection", "result"],
+)
+
+
+def observe_shadow(collection: str, overlap: float, bitrag_s: float, legacy_s: float) -> None:
+    SHADOW_READS.labels(collection, "ok").inc()
+    SHADOW_OVERLAP.labels(collection).observe(overlap)
+    SHADOW_LATENCY.labels(collection, "bitrag").observe(bitrag_s)
+    SHADOW_LATENCY.labels(collection, "legacy").observe(legacy_s)
+
+
 def observe_search(path: str, seconds: float, confidence: float | None, examined: int) -> None:
     SEARCH_LATENCY.labels(path).observe(seconds)
     if confidence is not None:

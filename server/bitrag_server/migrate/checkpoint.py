@@ -63,6 +63,7 @@ class Checkpoint:
 def save_plan(path: Path, groups: list[list[Any]]) -> None:
     """A grouped import's plan (source keys, one list per document, in import order), written once
     before the first batch, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w") as f:
         json.dump(groups, f)

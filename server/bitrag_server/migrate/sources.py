@@ -190,7 +190,7 @@ class MilvusSource(Source):
         self.pk = next(n for n, f in flds.items() if f.get("is_primary"))
         self.pk_int = flds[self.pk]["type"] == DataType.INT64
         vectors = [n for n, f in flds.items() if f["type"] == DataType.FLOAT_VECTOR]
-        others = [n for n, f in flds.items() if "VECTOR" in str(f["type"]) and f["type"] != DataType.FLOAT_VECTOR]
+        others = [n for n, f in flds.items() if "VECTOR" in f["type"].name and f["type"] != DataType.FLOAT_VECTOR]
         vf = fields.vector_field or (vectors[0] if len(vectors) == 1 else "")
         if vf not in vectors:
             hint = f"; {others} are not float32 (FLOAT_VECTOR)" if others else ""
@@ -201,7 +201,7 @@ class MilvusSource(Source):
             if f and f not in flds and not desc.get("enable_dynamic_field"):
                 raise SourceError(f"{name} {f!r}: no such field in {collection} ({sorted(flds)})")
         self.fields = FieldMap(vf, tf, fields.document_id_field, fields.id_field)
-        self._vector_fields = {n for n, f in flds.items() if "VECTOR" in str(f["type"])}
+        self._vector_fields = {n for n, f in flds.items() if "VECTOR" in f["type"].name}
         self._scalars = set(flds) - self._vector_fields
         self._json = {n for n, f in flds.items() if f["type"] == DataType.JSON}
         self._dynamic = bool(desc.get("enable_dynamic_field"))

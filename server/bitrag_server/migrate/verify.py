@@ -1,6 +1,6 @@
 """The import's final verification: counts equal, and for a random sample of source rows the
 vector in bitrag bit-identical to the source's (float32 precision kept end to end; with
---normalize, to the normalised source row), the text and the metadata equal."""
+--normalize, to the normalised source row), the text and the metadata equal (as JSON values)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,20 @@ from .sources import Source
 FETCH_IDS = 500  # document ids per Fetch request (the server takes up to 1000)
 
 
+def _json_value(v: Any) -> Any:
+    """JSON has one number type: 2.0 and 2 are the same value (bitrag's wire gives integral
+    numbers back as ints); booleans stay booleans."""
+    if isinstance(v, float) and v.is_integer() and abs(v) < 2**53:
+        return int(v)
+    if isinstance(v, dict):
+        return {k: _json_value(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_json_value(x) for x in v]
+    return v
+
+
 def _canon(md: dict[str, Any]) -> str:
-    return json.dumps(md, sort_keys=True, ensure_ascii=False, default=str)
+    return json.dumps(_json_value(md), sort_keys=True, ensure_ascii=False, default=str)
 
 
 def sample_keys(src: Source, n: int, seed: int = 0, batch_size: int = 4096) -> list[Any]:

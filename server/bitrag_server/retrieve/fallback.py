@@ -10,7 +10,8 @@ an outcome or None (nothing to offer; the next fallback in the collection's orde
   exact       the exact scan of the float file; bounded in time: skipped where the measured scan
               takes longer than `exact_fallback_max_ms` (10M rows: 12 s from disk), and the widened
               answer stands
-  collection  a float32 Milvus collection (a legacy RAG index, mid-migration)
+  collection  the collection's legacy float32 store during a migration (migrate/live.py), or a float32
+              collection in bitrag's Milvus; skipped (None) when legacy reads are off or it cannot answer
 """
 
 from __future__ import annotations
@@ -94,8 +95,14 @@ def exact(index: BinaryIndex, milvus: str, floats, query: np.ndarray, top_k: int
     return ExactAnswer(rows, scores[rows] if rows.size else np.empty(0, np.float32), n)
 
 
-def from_collection(index: BinaryIndex, gate, query: np.ndarray, top_k: int, expr: str) -> list[Hit]:  # noqa: ANN001
-    """Hits from the collection's float32 Milvus collection (`gate.fallback_collection`)."""
+def from_collection(index: BinaryIndex, gate, query: np.ndarray, top_k: int, expr: str, *,  # noqa: ANN001
+                    legacy=None, collection: str = "", filter_text: str = "") -> list[Hit] | None:  # noqa: ANN001
+    """Hits from the collection's legacy store (`gate.legacy_store`, through `legacy`, a
+    migrate.live.LegacyReads), else from a float32 Milvus collection in bitrag's own Milvus
+    (`gate.fallback_collection`). None: skipped (legacy reads switched off, or the legacy store
+    cannot answer), and the chain goes on."""
+    if legacy is not None and (gate.legacy_store.source or not legacy.enabled):
+        return legacy.fallback(collection, gate.legacy_store, query, top_k, filter_text)
     if not gate.fallback_collection:
         raise FailedPrecondition("gate.fallback_collection is not set", field="gate.fallback_collection")
     res = index.search_float(gate.fallback_collection, gate.fallback_vector_field or "vector", query, top_k, expr)

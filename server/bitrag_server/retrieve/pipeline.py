@@ -99,6 +99,7 @@ class Query:
     gate: GateRule
     timer: Timer
     cancel: threading.Event | None = None
+    filter_text: str = ""  # the request's filter, for a legacy store (migrate/legacy_filter.py)
 
     def check(self) -> None:
         if self.cancel is not None and self.cancel.is_set():
@@ -122,9 +123,10 @@ def _boundary(est: np.ndarray, dists: np.ndarray) -> float:
 
 
 class Searcher:
-    def __init__(self, index: BinaryIndex, settings: Settings) -> None:
+    def __init__(self, index: BinaryIndex, settings: Settings, legacy: Any = None) -> None:
         self.index = index
         self.settings = settings
+        self.legacy = legacy  # migrate.live.LegacyReads: a collection's legacy store (the collection fallback)
 
     # ---- stages ----------------------------------------------------------------------------------
 
@@ -254,8 +256,11 @@ class Searcher:
                     got.pools, got.milvus_calls = out.pools, out.milvus_calls
                     return got
             elif strategy == Fallback.COLLECTION:
-                hits = fallback.from_collection(self.index, c.manifest.gate, q.vector, q.top_k, q.expr)
+                hits = fallback.from_collection(self.index, c.manifest.gate, q.vector, q.top_k, q.expr,
+                                                legacy=self.legacy, collection=c.name, filter_text=q.filter_text)
                 q.timer.lap("fallback_collection")
+                if hits is None:  # skipped: legacy reads off, or the legacy store cannot answer
+                    continue
                 return Outcome(np.empty(0, np.int64), np.empty(0, np.float32), SearchPath.FALLBACK_COLLECTION, 1.0,
                                out.examined, out.pools, out.milvus_calls + 1, out.tier_scored, hits=hits)
         return out
@@ -275,8 +280,10 @@ class Searcher:
         timer: Timer,
         sample: bool = True,
         cancel: threading.Event | None = None,
+        filter_text: str = "",
     ) -> SearchResult:
-        q = Query(query, top_k, oversample, expr, Mode(mode), GateRule.of(c, threshold_override), timer, cancel)
+        q = Query(query, top_k, oversample, expr, Mode(mode), GateRule.of(c, threshold_override), timer, cancel,
+                  filter_text)
         if q.mode == Mode.EXACT:
             out = self.exact(c, q, SearchPath.EXACT)
         elif q.mode == Mode.BINARY_ONLY:
