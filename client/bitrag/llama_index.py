@@ -151,7 +151,9 @@ class BitragVectorStore(BasePydanticVectorStore):
 
     def __init__(self, collection: str, target: str = "127.0.0.1:50051", *, mode: str = "AUTO", oversample: int = 0,
                  timeout: float = 60.0, client: Client | None = None, **kw: Any) -> None:
-        super().__init__(collection=collection, target=target, mode=mode, oversample=oversample, timeout=timeout, **kw)
+        fields: dict[str, Any] = {"collection": collection, "target": target, "mode": mode, "oversample": oversample,
+                                  "timeout": timeout}
+        super().__init__(**fields, **kw)
         self._client = client or Client(target, timeout=timeout)
 
     @classmethod

@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..filters import FIELD, MAX_FILTER_CHARS, is_metadata_key
 from ..errors import InvalidArgument
+from ..filters import FIELD, MAX_FILTER_CHARS, is_metadata_key
 
 _NEG = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<", "in": "not in", "not in": "in"}
 _OPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
@@ -144,7 +144,7 @@ def to_qdrant(p: Cmp | BoolOp | None, field_of: Any) -> Any:
     def build(node: Cmp | BoolOp) -> Any:
         if isinstance(node, Cmp):
             kind, c = cond(node)
-            return models.Filter(**{kind: [c]})
+            return models.Filter(must=[c]) if kind == "must" else models.Filter(must_not=[c])
         subs = [build(i) for i in node.items]
         return models.Filter(must=subs) if node.op == "and" else models.Filter(should=subs)
 

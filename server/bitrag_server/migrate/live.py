@@ -86,7 +86,7 @@ class LegacyReads:
             log.info("collection %s: legacy fallback skipped: %s", collection, exc)
             metrics.LEGACY_FALLBACK.labels(collection, "unsupported_filter").inc()
             return None
-        except Exception:  # noqa: BLE001 - a legacy store that fails must not fail the search
+        except Exception:
             log.warning("collection %s: legacy store %s failed; next fallback", collection, ls.source, exc_info=True)
             metrics.LEGACY_FALLBACK.labels(collection, "error").inc()
             return None
@@ -129,7 +129,7 @@ class LegacyReads:
         except legacy_filter.Unsupported:
             metrics.SHADOW_READS.labels(collection, "unsupported_filter").inc()
             return
-        except Exception:  # noqa: BLE001 - shadow reads are best effort
+        except Exception:
             log.warning("collection %s: shadow read of %s failed", collection, ls.source, exc_info=True)
             metrics.SHADOW_READS.labels(collection, "error").inc()
             return
@@ -148,6 +148,6 @@ class LegacyReads:
             for src in self._stores.values():
                 try:
                     src.close()
-                except Exception:  # noqa: BLE001 - closing a dead client is not an error
+                except Exception:
                     log.debug("closing legacy store failed", exc_info=True)
             self._stores.clear()

@@ -169,9 +169,8 @@ def _pct(a: list[float], q: float) -> float:
 
 
 def run_shadow(opts: ShadowOptions) -> dict[str, Any]:
-    from tqdm import tqdm
-
     from bitrag import Client
+    from tqdm import tqdm
 
     src = open_source(opts.source, opts.from_collection, opts.fields, metric=opts.metric, sidecar=opts.sidecar,
                       token=opts.token)
@@ -306,8 +305,8 @@ def markdown(doc: dict[str, Any]) -> str:
         lines.append(f"| score delta on common hits (bitrag − legacy, as cosine) | | mean {sd['mean']:+.2e}, "
                      f"max abs {sd['max_abs']:.2e} ({sd['common_hits']} hits) |")
     lines += [
-        f"| latency p50 / p99 (client side) | {lat['legacy']['p50']:.2f} / {lat['legacy']['p99']:.2f} ms | "
-        f"{lat['bitrag']['p50']:.2f} / {lat['bitrag']['p99']:.2f} ms (server p50 {lat['bitrag']['server_p50']:.2f} ms) |",
+        (f"| latency p50 / p99 (client side) | {lat['legacy']['p50']:.2f} / {lat['legacy']['p99']:.2f} ms | "
+         f"{lat['bitrag']['p50']:.2f} / {lat['bitrag']['p99']:.2f} ms (server p50 {lat['bitrag']['server_p50']:.2f} ms) |"),
         f"| resident memory (process tree) | {_mib(doc['memory']['legacy'])} | {_mib(doc['memory']['bitrag'])} |",
         f"| bitrag fallback rate | | {doc['bitrag_fallback_rate']:.1%} {doc['bitrag_paths']} |",
         "",

@@ -29,7 +29,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import numpy as np
 
@@ -151,7 +151,7 @@ class Source:
     def close(self) -> None:
         pass
 
-    def __enter__(self) -> Source:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -341,7 +341,7 @@ class ChromaSource(Source):
         self.info = SourceInfo("chroma", location, collection, dim, store_metric or "l2", self.coll.count(),
                                _named(self.fields), "store")
 
-    def _batch(self, res: dict[str, Any]) -> Batch:
+    def _batch(self, res: Any) -> Batch:  # a chromadb GetResult / QueryResult row set
         f = self.fields
         ids = list(res["ids"])
         mds_in = res.get("metadatas") or [None] * len(ids)
@@ -391,11 +391,11 @@ class ChromaSource(Source):
     def search(self, vector: np.ndarray, k: int, filter: str = "") -> list[LegacyHit]:
         self._check_dim(vector)
         where = lf.to_chroma(lf.parse(filter), self._field_of)
-        res = self.coll.query(query_embeddings=[np.asarray(vector, np.float32)], n_results=k, where=where,
+        res = self.coll.query(query_embeddings=[np.asarray(vector, np.float32).tolist()], n_results=k, where=where,
                               include=["documents", "metadatas", "distances"])
         b = self._batch({"ids": res["ids"][0], "documents": (res.get("documents") or [[]])[0],
                          "metadatas": (res.get("metadatas") or [[]])[0], "embeddings": None})
-        dists = res["distances"][0]
+        dists = (res.get("distances") or [[]])[0]
         return [LegacyHit(b.ids[i], b.document_ids[i], float(d), _similarity(self.info.metric, float(d), "chroma"),
                           b.texts[i], b.metadata[i]) for i, d in enumerate(dists)]
 
@@ -428,7 +428,8 @@ class QdrantSource(Source):
         if not self.client.collection_exists(collection):
             raise SourceError(f"Qdrant collection {collection!r} does not exist at {location}")
         self.collection = collection
-        vectors = self.client.get_collection(collection).config.params.vectors
+        vectors: Any = self.client.get_collection(collection).config.params.vectors
+        self.using: str | None = None
         if isinstance(vectors, dict):  # named vectors
             name = fields.vector_field or (next(iter(vectors)) if len(vectors) == 1 else "")
             if name not in vectors:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import legacy_stores as ls
 import numpy as np
 import pytest
-
-import legacy_stores as ls
 from bitrag_server.migrate import policy
 from bitrag_server.migrate.sources import FieldMap, SourceError, open_source
 
