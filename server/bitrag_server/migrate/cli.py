@@ -108,6 +108,9 @@ def add_migrate_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--filter", default="", help="a bitrag filter applied on both sides")
     s.add_argument("--target-overlap", type=float, default=0.9, help="GO needs mean overlap@k >= this (default %(default)s)")
     s.add_argument("--max-ndcg-drop", type=float, default=0.01, help="with qrels: GO needs NDCG within this of the legacy store's")
+    s.add_argument("--search-params", type=json.loads, default={},
+                   help='the legacy store\'s search parameters as JSON, e.g. \'{"ef": 64}\' (Milvus HNSW) '
+                   'or \'{"hnsw_ef": 64}\' (Qdrant)')
     s.add_argument("--embed-model", default="", help="sentence-transformers dir for text queries (default: local MiniLM)")
     s.add_argument("--bitrag-pid", type=int, default=0, help="the bitrag server's pid: its memory in the report")
     s.add_argument("--legacy-pid", type=int, default=0, help="the legacy store's pid (a server): its memory")
@@ -205,7 +208,7 @@ def cmd_shadow(a: argparse.Namespace) -> int:
     opts = ShadowOptions(
         source=a.source, collection=a.collection, target=a.target, from_collection=a.from_collection,
         fields=_fields(a), metric=a.metric, sidecar=a.sidecar, token=os.environ.get("BITRAG_LEGACY_TOKEN", ""),
-        queries=a.queries, query_ids=a.query_ids, sample=a.sample, qrels=a.qrels, k=a.k, mode=a.mode, filter=a.filter,
+        search_params=a.search_params, queries=a.queries, query_ids=a.query_ids, sample=a.sample, qrels=a.qrels, k=a.k, mode=a.mode, filter=a.filter,
         target_overlap=a.target_overlap, max_ndcg_drop=a.max_ndcg_drop, embed_model=a.embed_model,
         bitrag_pid=a.bitrag_pid, legacy_pid=a.legacy_pid, out=a.out, name=a.name, plots=a.plots,
         progress=not a.quiet, label=a.label, command=_command(),

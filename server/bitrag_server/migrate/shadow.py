@@ -21,7 +21,6 @@ then finds itself first in both systems; useful without a query log).
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -30,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ..bench.common import ndcg_at_k
 from .sources import FieldMap, Source, open_source
 from .verify import sample_keys
 
@@ -44,6 +44,7 @@ class ShadowOptions:
     metric: str = ""
     sidecar: str = ""
     token: str = ""
+    search_params: dict[str, Any] = field(default_factory=dict)  # the legacy store's, e.g. {"ef": 64}
     queries: Path | None = None
     query_ids: Path | None = None
     sample: int = 0
@@ -128,13 +129,6 @@ def load_qrels(path: Path) -> dict[str, dict[str, int]]:
     return out
 
 
-def ndcg(ranked: list[str], rels: dict[str, int], k: int) -> float:
-    dcg = sum(rels.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
-    ideal = sorted(rels.values(), reverse=True)[:k]
-    idcg = sum(r / math.log2(i + 2) for i, r in enumerate(ideal))
-    return dcg / idcg if idcg > 0 else 0.0
-
-
 def _docs(ids: list[str]) -> list[str]:
     return list(dict.fromkeys(ids))
 
@@ -143,22 +137,10 @@ def memory(pid: int) -> dict[str, Any] | None:
     """Resident memory of a process tree (bytes), or None without a pid."""
     if not pid:
         return None
-    import psutil
+    from ..bench.common import process_memory
 
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return None
-    rss = 0
-    names = []
-    for p in procs:
-        try:
-            rss += p.memory_info().rss
-            names.append(p.name())
-        except psutil.Error:
-            continue
-    return {"pid": pid, "rss_bytes": rss, "processes": names}
+    m = process_memory(pid)
+    return {"pid": pid, "rss_bytes": m["rss"], "anon_bytes": m["anon"], "processes": [p["name"] for p in m["processes"]]}
 
 
 def _pct(a: list[float], q: float) -> float:
@@ -173,7 +155,7 @@ def run_shadow(opts: ShadowOptions) -> dict[str, Any]:
     from tqdm import tqdm
 
     src = open_source(opts.source, opts.from_collection, opts.fields, metric=opts.metric, sidecar=opts.sidecar,
-                      token=opts.token)
+                      token=opts.token, search_params=opts.search_params)
     qrels = load_qrels(opts.qrels) if opts.qrels else {}
     try:
         qids, qv = load_queries(opts, src)
@@ -226,8 +208,8 @@ def _report(opts: ShadowOptions, src: Source, per: list[dict[str, Any]], qrels: 
         q["overlap"] = overlap[-1]
         if qrels:
             rel = qrels.get(q["id"], {})
-            nd_b.append(ndcg(_docs([x[1] for x in q["bitrag"]]), rel, k))
-            nd_l.append(ndcg(_docs([x[1] for x in q["legacy"]]), rel, k))
+            nd_b.append(ndcg_at_k(_docs([x[1] for x in q["bitrag"]]), rel, k))
+            nd_l.append(ndcg_at_k(_docs([x[1] for x in q["legacy"]]), rel, k))
     paths = [q["path"] for q in per]
     legacy_name = opts.label or src.info.kind
     doc: dict[str, Any] = {
@@ -339,9 +321,10 @@ def _plot(doc: dict[str, Any], per: list[dict[str, Any]], path: Path) -> None:
     k = doc["k"]
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
     ov = [q["overlap"] for q in per]
-    a.hist(ov, bins=np.linspace(0, 1, k + 2) - 0.5 / (k + 1), color="#4c72b0")
+    a.hist(ov, bins=(np.arange(k + 2) - 0.5) / k, color="#4c72b0")  # one bar per value 0, 1/k, ..., 1
     a.set_xlabel(f"overlap@{k} with the legacy top-{k}")
     a.set_ylabel("queries")
+    a.set_yscale("log")
     a.set_title(f"agreement (mean {doc['overlap@k']:.3f})")
     for key, label in (("legacy_ms", doc["legacy_store"]["label"]), ("bitrag_ms", "bitrag")):
         x = np.sort([q[key] for q in per])

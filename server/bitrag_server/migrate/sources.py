@@ -173,9 +173,11 @@ class MilvusSource(Source):
 
     kind = "milvus"
 
-    def __init__(self, uri: str, collection: str, fields: FieldMap, *, token: str = "", metric: str = "") -> None:
+    def __init__(self, uri: str, collection: str, fields: FieldMap, *, token: str = "", metric: str = "",
+                 search_params: dict[str, Any] | None = None) -> None:
         from pymilvus import DataType, MilvusClient
 
+        self.search_params = dict(search_params or {})  # e.g. {"ef": 64} for HNSW; {} = the index defaults
         self.client = MilvusClient(uri=uri, **({"token": token} if token else {}))
         if not collection:
             names = self.client.list_collections()
@@ -284,6 +286,7 @@ class MilvusSource(Source):
         res = self.client.search(
             self.collection, data=[np.asarray(vector, np.float32).tolist()], anns_field=self.fields.vector_field,
             limit=k, filter=expr, output_fields=["*"],
+            **({"search_params": {"params": self.search_params}} if self.search_params else {}),
         )
         b = self._batch([{**h["entity"], self.pk: h["id"]} for h in res[0]])
         return [LegacyHit(b.ids[i], b.document_ids[i], float(h["distance"]),
@@ -303,7 +306,8 @@ class ChromaSource(Source):
 
     kind = "chroma"
 
-    def __init__(self, location: str, collection: str, fields: FieldMap, *, metric: str = "") -> None:
+    def __init__(self, location: str, collection: str, fields: FieldMap, *, metric: str = "",
+                 search_params: dict[str, Any] | None = None) -> None:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
@@ -411,9 +415,11 @@ class QdrantSource(Source):
 
     kind = "qdrant"
 
-    def __init__(self, location: str, collection: str, fields: FieldMap, *, metric: str = "") -> None:
+    def __init__(self, location: str, collection: str, fields: FieldMap, *, metric: str = "",
+                 search_params: dict[str, Any] | None = None) -> None:
         from qdrant_client import QdrantClient
 
+        self.search_params = dict(search_params or {})  # models.SearchParams fields, e.g. {"hnsw_ef": 64}
         if location.startswith(("http://", "https://")):
             self.client = QdrantClient(url=location)
         else:
@@ -508,8 +514,11 @@ class QdrantSource(Source):
     def search(self, vector: np.ndarray, k: int, filter: str = "") -> list[LegacyHit]:
         self._check_dim(vector)
         flt = lf.to_qdrant(lf.parse(filter), self._field_of)
+        from qdrant_client import models
+
+        params = models.SearchParams(**self.search_params) if self.search_params else None
         res = self.client.query_points(self.collection, query=np.asarray(vector, np.float32).tolist(), using=self.using,
-                                       limit=k, query_filter=flt, with_payload=True)
+                                       limit=k, query_filter=flt, with_payload=True, search_params=params)
         b = self._batch(res.points, with_vectors=False)
         return [LegacyHit(b.ids[i], b.document_ids[i], float(p.score), _similarity(self.info.metric, float(p.score), "qdrant"),
                           b.texts[i], b.metadata[i]) for i, p in enumerate(res.points)]
@@ -711,8 +720,10 @@ def parse_spec(spec: str) -> tuple[str, str]:
 
 def open_source(
     spec: str, collection: str = "", fields: FieldMap | None = None, *, metric: str = "", sidecar: str = "",
-    token: str = "",
+    token: str = "", search_params: dict[str, Any] | None = None,
 ) -> Source:
+    """`search_params`: the legacy store's own search parameters (Milvus: {"ef": 64}; Qdrant:
+    {"hnsw_ef": 64}), so a shadow comparison runs the store as production runs it."""
     kind, loc = parse_spec(spec)
     fields = fields or FieldMap()
     if metric and metric not in METRICS:
@@ -722,11 +733,15 @@ def open_source(
             if not Path(loc).exists():
                 raise SourceError(f"{loc}: no such Milvus Lite file")
             loc = str(Path(loc).resolve())
-        return MilvusSource(loc, collection, fields, token=token, metric=metric)
+        return MilvusSource(loc, collection, fields, token=token, metric=metric, search_params=search_params)
     if kind == "chroma":
+        if search_params:
+            raise SourceError("Chroma's search parameters are collection settings (hnsw:search_ef), not per query")
         return ChromaSource(loc, collection, fields, metric=metric)
     if kind == "qdrant":
-        return QdrantSource(loc, collection, fields, metric=metric)
+        return QdrantSource(loc, collection, fields, metric=metric, search_params=search_params)
+    if search_params and kind in ("llamaindex", "files"):
+        raise SourceError(f"{kind}: exact search, no search parameters")
     if kind == "llamaindex":
         return LlamaIndexSource(loc, collection, fields, metric=metric)
     return FilesSource(loc, fields, sidecar=sidecar, metric=metric)
