@@ -79,10 +79,8 @@ def build_chroma(url: str, name: str, rows: list[dict], vecs: np.ndarray) -> flo
     t0 = time.perf_counter()
     host, port = url.removeprefix("http://").split(":")
     client = chromadb.HttpClient(host=host, port=int(port), settings=Settings(anonymized_telemetry=False))
-    try:
+    if name in [c if isinstance(c, str) else c.name for c in client.list_collections()]:
         client.delete_collection(name)
-    except Exception:  # noqa: BLE001 - absent
-        pass
     coll = client.create_collection(name, metadata={"hnsw:space": "cosine"}, embedding_function=None)
     for s in range(0, len(rows), 500):
         part = rows[s : s + 500]
@@ -194,18 +192,18 @@ def markdown(s: dict) -> str:
     lines = [
         "# Migration on scifact: import and shadow comparison",
         "",
-        f"{s['docs']:,} abstracts, 300 test queries with qrels; precomputed float32 embeddings. Legacy stores run as "
+        (f"{s['docs']:,} abstracts, 300 test queries with qrels; precomputed float32 embeddings. Legacy stores run as "
         "their own processes (Milvus 2.3 standalone with an HNSW COSINE index, M 16, efConstruction 200, searched with "
         "ef 64, Bounded consistency; a Chroma server, cosine space, HNSW defaults), bitrag as "
         "`bitrag serve` on Milvus Lite, queried in AUTO mode over gRPC. Import = `bitrag migrate` (reads, checks, "
         "Ingest; rows/s excludes the verification, listed apart). Latency is client-side wall time per query in the "
-        "shadow process; memory is the resident set of each process tree at the end of the shadow run.",
+        "shadow process; memory is the resident set of each process tree at the end of the shadow run."),
         "",
-        f"Measured {env['date']} on {env['machine']} (git {env['git']}), a machine shared with other engineers' "
-        "test runs: absolute times are noisy, the side-by-side ratios less so.",
+        (f"Measured {env['date']} on {env['machine']} (git {env['git']}), a machine shared with other engineers' "
+         "test runs: absolute times are noisy, the side-by-side ratios less so."),
         "",
-        "| model | legacy store | import rows/s | verified (bit-identical of sample) | overlap@10 | NDCG@10 legacy | "
-        "NDCG@10 bitrag | p50 legacy | p50 bitrag | RSS legacy | RSS bitrag | bitrag fallback | verdict |",
+        ("| model | legacy store | import rows/s | verified (bit-identical of sample) | overlap@10 | NDCG@10 legacy | "
+         "NDCG@10 bitrag | p50 legacy | p50 bitrag | RSS legacy | RSS bitrag | bitrag fallback | verdict |"),
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in s["runs"]:

@@ -21,13 +21,13 @@ import dataclasses
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .checkpoint import Checkpoint, load_plan, save_plan
 from .policy import VectorPolicy, check_dimension
-from .sources import Batch, FieldMap, Source, open_source
+from .sources import Batch, Source, SourceOptions
 from .verify import verify
 
 INGEST_COUNTERS = ("documents_added", "documents_replaced", "documents_unchanged", "chunks_written", "chunks_deleted")
@@ -38,15 +38,7 @@ class MigrationError(Exception):
 
 
 @dataclass
-class ImportOptions:
-    source: str
-    collection: str
-    target: str = "127.0.0.1:50051"
-    from_collection: str = ""
-    fields: FieldMap = field(default_factory=FieldMap)
-    metric: str = ""
-    sidecar: str = ""
-    token: str = ""
+class ImportOptions(SourceOptions):
     batch_size: int = 1000
     normalize: bool = False
     checkpoint: Path | None = None  # default ./.bitrag-migrate/<collection>.json
@@ -154,8 +146,7 @@ def run_import(opts: ImportOptions) -> dict[str, Any]:
     """Run (or resume) an import; returns the report (see docs/migration.md)."""
     from bitrag import Client
 
-    src = open_source(opts.source, opts.from_collection, opts.fields, metric=opts.metric, sidecar=opts.sidecar,
-                      token=opts.token)
+    src = opts.open()
     try:
         check_dimension(src.info.dimension)
         policy = VectorPolicy(src.info.metric, normalize=opts.normalize)

@@ -23,28 +23,19 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..bench.common import ndcg_at_k
-from .sources import FieldMap, Source, open_source
+from .sources import Source, SourceOptions
 from .verify import sample_keys
 
 
 @dataclass
-class ShadowOptions:
-    source: str
-    collection: str
-    target: str = "127.0.0.1:50051"
-    from_collection: str = ""
-    fields: FieldMap = field(default_factory=FieldMap)
-    metric: str = ""
-    sidecar: str = ""
-    token: str = ""
-    search_params: dict[str, Any] = field(default_factory=dict)  # the legacy store's, e.g. {"ef": 64}
+class ShadowOptions(SourceOptions):
     queries: Path | None = None
     query_ids: Path | None = None
     sample: int = 0
@@ -154,8 +145,7 @@ def run_shadow(opts: ShadowOptions) -> dict[str, Any]:
     from bitrag import Client
     from tqdm import tqdm
 
-    src = open_source(opts.source, opts.from_collection, opts.fields, metric=opts.metric, sidecar=opts.sidecar,
-                      token=opts.token, search_params=opts.search_params)
+    src = opts.open()
     qrels = load_qrels(opts.qrels) if opts.qrels else {}
     try:
         qids, qv = load_queries(opts, src)

@@ -157,6 +157,14 @@ class Source:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _field_of(self, key: str) -> str:
+        """A filter key -> the store's name for it (payload / metadata keys by name)."""
+        if key == "document_id":
+            if not self.fields.document_id_field:
+                raise lf.Unsupported("the legacy store has no document id field")
+            return self.fields.document_id_field
+        return key
+
     def _check_dim(self, v: np.ndarray) -> None:
         if v.shape[0] != self.info.dimension:
             raise SourceError(f"query has dimension {v.shape[0]}, the legacy store {self.info.dimension}")
@@ -385,13 +393,6 @@ class ChromaSource(Source):
         return Batch([b.keys[i] for i in order], [b.ids[i] for i in order], [b.document_ids[i] for i in order],
                      b.vectors[order], [b.texts[i] for i in order], [b.metadata[i] for i in order])
 
-    def _field_of(self, key: str) -> str:
-        if key == "document_id":
-            if not self.fields.document_id_field:
-                raise lf.Unsupported("the legacy store has no document id field")
-            return self.fields.document_id_field
-        return key
-
     def search(self, vector: np.ndarray, k: int, filter: str = "") -> list[LegacyHit]:
         self._check_dim(vector)
         where = lf.to_chroma(lf.parse(filter), self._field_of)
@@ -503,13 +504,6 @@ class QdrantSource(Source):
         if missing:
             raise SourceError(f"{len(missing)} point ids not in the source, e.g. {missing[:3]}")
         return self._batch([by[k] for k in keys])
-
-    def _field_of(self, key: str) -> str:
-        if key == "document_id":
-            if not self.fields.document_id_field:
-                raise lf.Unsupported("the legacy store has no document id field")
-            return self.fields.document_id_field
-        return key
 
     def search(self, vector: np.ndarray, k: int, filter: str = "") -> list[LegacyHit]:
         self._check_dim(vector)
@@ -699,6 +693,25 @@ class FilesSource(_InMemory):
 
 
 # ---- opening -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class SourceOptions:
+    """What names a legacy store and the bitrag collection beside it (import and shadow alike)."""
+
+    source: str  # KIND:LOCATION
+    collection: str  # the bitrag collection
+    target: str = "127.0.0.1:50051"
+    from_collection: str = ""
+    fields: FieldMap = field(default_factory=FieldMap)
+    metric: str = ""
+    sidecar: str = ""
+    token: str = ""
+    search_params: dict[str, Any] = field(default_factory=dict)  # the legacy store's, e.g. {"ef": 64}
+
+    def open(self) -> Source:
+        return open_source(self.source, self.from_collection, self.fields, metric=self.metric, sidecar=self.sidecar,
+                           token=self.token, search_params=self.search_params)
 
 
 def _named(f: FieldMap) -> dict[str, str]:
