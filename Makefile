@@ -54,7 +54,7 @@ test: $(STAMP) browser $(NODE_STAMP)
 
 # Benchmarks (reports in bench/results/; bench/README.md): scifact quality per mode, the gate,
 # the synthetic generator's fidelity, latency/memory/baselines at 10k and 100k on both backends,
-# and the Ask and semantic-cache measurements. bench-1m / bench-10m are long runs (1 h / 3-4 h).
+# the Ask and semantic-cache measurements, and migration (import + shadow vs Milvus and Chroma). bench-1m / bench-10m are long runs (1 h / 3-4 h).
 bench: $(STAMP)
 	$(BITRAG) bench quality --data ../shared/data/scifact --embeddings minilm-l6-384 --hamming-pool-factor 1
 	$(BITRAG) bench quality --data ../shared/data/scifact --embeddings minilm-l6-384 --hamming-pool-factor 4
@@ -67,6 +67,7 @@ bench: $(STAMP)
 	$(PY) bench/ask.py --docs 1000 --questions 200
 	$(PY) bench/semantic_cache.py
 	$(PY) bench/float_fetch.py --rows 100000 --dim 768
+	$(PY) bench/migration.py
 
 bench-1m: $(STAMP)
 	$(BITRAG) bench scale --n 1M --backend standalone --keep
