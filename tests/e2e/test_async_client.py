@@ -131,3 +131,25 @@ async def test_async_errors_map_to_sdk_classes(lite_server) -> None:
         with pytest.raises(bitrag.UnavailableError) as ei:
             await c.list_collections()
         assert ei.value.code == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_async_fetch_and_legacy_store(lite_server, tmp_path) -> None:
+    import legacy_stores as ls
+
+    name = unique("afetch")
+    v = (vecs(10, 3) / np.linalg.norm(vecs(10, 3), axis=1, keepdims=True)).astype(np.float32)
+    npy = ls.files(tmp_path / "legacy", ls.corpus(10, DIM))
+    async with bitrag.AsyncClient(lite_server.target) as c:
+        await c.create_collection(name, embedder="none", dimension=DIM)
+        await c.ingest_vectors(name, v, ids=[f"r{i}" for i in range(10)], metadata=[{"i": i} for i in range(10)])
+        records, missing = await c.fetch(name, ["r3", "r7", "nope"])
+        assert [r.id for r in records] == ["r3", "r7"] and missing == ["nope"]
+        assert records[0].vector.tobytes() == v[3].tobytes() and records[1].metadata == {"i": 7}  # unit rows kept as sent
+        info = await c.set_legacy_store(name, bitrag.LegacyStore(source=f"files:{npy}", shadow_rate=0.5),
+                                        fallback=["collection", "exact"])
+        assert info.gate.legacy_store.shadow_rate == 0.5 and info.gate.fallback == ("collection", "exact")
+        info = await c.set_legacy_store(name, None)
+        assert info.gate.legacy_store.source == "" and info.gate.fallback == ("exact",)
+        with pytest.raises(bitrag.InvalidArgumentError) as e:
+            await c.fetch(name, [])
+        assert e.value.field == "document_ids"

@@ -86,6 +86,7 @@ def _grouped(src: Source) -> bool:
 def _plan(src: Source, path: Path, batch_size: int) -> list[list[Any]]:
     plan = load_plan(path)
     if plan is None:
+        _log(f"planning: reading the keys and document ids of {src.info.rows:,} rows (whole documents travel together)")
         groups: dict[str, list[Any]] = {}
         for keys, docs in src.keys(max(batch_size, 1024)):
             for k, d in zip(keys, docs):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
 import logging
 import random
@@ -43,7 +44,7 @@ class LegacyReads:
         self.max_inflight = max_inflight
         self.token = token
         self._stores: dict[tuple[Any, ...], Source] = {}
-        self._locks: dict[tuple[Any, ...], threading.Lock] = {}
+        self._locks: dict[tuple[Any, ...], Any] = {}  # a Lock, or a nullcontext
         self._open_lock = threading.Lock()
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, max_inflight), thread_name_prefix="shadow")
         self._inflight = 0
@@ -55,7 +56,7 @@ class LegacyReads:
     def _key(ls: LegacyStore) -> tuple[Any, ...]:
         return (ls.source, ls.collection, ls.vector_field, ls.text_field, ls.document_id_field, ls.id_field)
 
-    def _store(self, ls: LegacyStore) -> tuple[Source, threading.Lock]:
+    def _store(self, ls: LegacyStore) -> tuple[Source, Any]:
         key = self._key(ls)
         with self._open_lock:
             src = self._stores.get(key)
@@ -63,11 +64,15 @@ class LegacyReads:
                 f = FieldMap(ls.vector_field, ls.text_field, ls.document_id_field, ls.id_field)
                 src = open_source(ls.source, ls.collection, f, token=self.token)
                 self._stores[key] = src
-                self._locks[key] = threading.Lock()
+                # qdrant-client's local mode is not thread-safe: its reads take turns. Every other
+                # client here is (gRPC / HTTP clients, read-only numpy), so the `collection`
+                # fallback never waits behind a shadow read.
+                local_qdrant = src.kind == "qdrant" and not src.info.location.startswith(("http://", "https://"))
+                self._locks[key] = threading.Lock() if local_qdrant else contextlib.nullcontext()
             return src, self._locks[key]
 
     def search(self, ls: LegacyStore, query: np.ndarray, k: int, filter_text: str) -> list[Any]:
-        """The legacy store's top-k (sources.LegacyHit), serialised per store (embedded clients)."""
+        """The legacy store's top-k (sources.LegacyHit)."""
         src, lock = self._store(ls)
         with lock:
             return src.search(query, k, filter_text)
