@@ -738,7 +738,15 @@ def open_source(
     """`search_params`: the legacy store's own search parameters (Milvus: {"ef": 64}; Qdrant:
     {"hnsw_ef": 64}), so a shadow comparison runs the store as production runs it."""
     kind, loc = parse_spec(spec)
-    fields = fields or FieldMap()
+    try:
+        return _open(kind, loc, collection, fields or FieldMap(), metric=metric, sidecar=sidecar, token=token,
+                     search_params=search_params)
+    except ImportError as exc:
+        raise SourceError(f"{kind} sources need {exc.name or 'a package'}: pip install 'bitrag[migrate]'") from None
+
+
+def _open(kind: str, loc: str, collection: str, fields: FieldMap, *, metric: str, sidecar: str, token: str,
+          search_params: dict[str, Any] | None) -> Source:
     if metric and metric not in METRICS:
         raise SourceError(f"--metric {metric!r}: one of {', '.join(METRICS)}")
     if kind == "milvus":
