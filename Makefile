@@ -54,7 +54,8 @@ test: $(STAMP) browser $(NODE_STAMP)
 
 # Benchmarks (reports in bench/results/; bench/README.md): scifact quality per mode, the gate,
 # the synthetic generator's fidelity, latency/memory/baselines at 10k and 100k on both backends,
-# the Ask and semantic-cache measurements, and migration (import + shadow vs Milvus and Chroma). bench-1m / bench-10m are long runs (1 h / 3-4 h).
+# the Ask and semantic-cache measurements, and migration (import + shadow vs Milvus and Chroma).
+# bench-1m / bench-10m are long runs (1 h / 3-4 h).
 bench: $(STAMP)
 	$(BITRAG) bench quality --data ../shared/data/scifact --embeddings minilm-l6-384 --hamming-pool-factor 1
 	$(BITRAG) bench quality --data ../shared/data/scifact --embeddings minilm-l6-384 --hamming-pool-factor 4
