@@ -16,8 +16,10 @@ PUBLIC = [
     "AsyncClient",
     "BitragError",
     "CalibrationInfo",
+    "CallCancelledError",
     "Client",
     "CollectionInfo",
+    "CompactResult",
     "DeadlineExceededError",
     "DeleteResult",
     "Document",
@@ -30,6 +32,7 @@ PUBLIC = [
     "InternalError",
     "InvalidArgumentError",
     "NotFoundError",
+    "PermissionDeniedError",
     "ReliabilityBin",
     "ResourceExhaustedError",
     "SearchDiagnostics",
@@ -37,6 +40,7 @@ PUBLIC = [
     "SearchResult",
     "Source",
     "TokenUsage",
+    "UnauthenticatedError",
     "UnavailableError",
 ]
 
