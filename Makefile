@@ -5,6 +5,9 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 BITRAG := $(VENV)/bin/bitrag
 STAMP  := $(VENV)/.installed
+# The Node client's dependencies, exactly as locked (npm registry only). Defined before the rules
+# that list it: make expands prerequisites when it reads a rule.
+NODE_STAMP := clients/node/node_modules/.package-lock.json
 
 .PHONY: install proto proto-check demo ui test browser node go-example bench bench-1m bench-10m clean
 
@@ -24,8 +27,6 @@ proto: $(STAMP) $(NODE_STAMP)
 	cp proto/bitrag/v1/bitrag.proto clients/node/proto/bitrag/v1/bitrag.proto
 	rm -rf clients/node/src/gen && cd clients/node && npm run --silent gen
 
-# The Node client's dependencies, exactly as locked (npm registry only).
-NODE_STAMP := clients/node/node_modules/.package-lock.json
 $(NODE_STAMP): clients/node/package-lock.json
 	cd clients/node && npm ci --no-audit --no-fund
 	touch $(NODE_STAMP)

@@ -9,7 +9,20 @@ import grpc
 
 from . import _core
 from .errors import from_rpc_error
-from .types import AnswerChunk, CalibrationInfo, CollectionInfo, DeleteResult, Document, GateConfig, IndexSpec, IngestResult, LegacyStore, Record, SearchResult
+from .types import (
+    AnswerChunk,
+    CalibrationInfo,
+    CollectionInfo,
+    CompactResult,
+    DeleteResult,
+    Document,
+    GateConfig,
+    IndexSpec,
+    IngestResult,
+    LegacyStore,
+    Record,
+    SearchResult,
+)
 from .v1 import bitrag_pb2 as pb
 from .v1 import bitrag_pb2_grpc as pb_grpc
 
@@ -26,10 +39,17 @@ class AsyncClient:
         timeout: float | None = 60.0,
         max_message_mb: int = _core.DEFAULT_MAX_MESSAGE_MB,
         credentials: grpc.ChannelCredentials | None = None,
+        token: str | None = None,
+        tls_ca: str | bytes | None = None,
+        tls_client_cert: str | bytes | None = None,
+        tls_client_key: str | bytes | None = None,
+        tls_server_name: str = "",
     ) -> None:
         self.target = target
         self.timeout = timeout
-        opts = _core.channel_options(max_message_mb)
+        self._metadata = _core.call_metadata(token)
+        credentials = _core.channel_credentials(credentials, tls_ca, tls_client_cert, tls_client_key)
+        opts = _core.channel_options(max_message_mb, tls_server_name)
         self._channel = (
             grpc.aio.secure_channel(target, credentials, opts)
             if credentials
@@ -39,7 +59,7 @@ class AsyncClient:
 
     async def _call(self, method: Callable[..., Awaitable[T]], request: Any) -> T:
         try:
-            return await method(request, timeout=self.timeout)
+            return await method(request, timeout=self.timeout, metadata=self._metadata)
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
 
@@ -156,6 +176,12 @@ class AsyncClient:
         req = pb.CalibrateRequest(collection=collection, samples=samples)
         return _core.calibration_from_proto(await self._call(self._stub.Calibrate, req))
 
+    async def compact(self, collection: str, *, force: bool = False) -> CompactResult:
+        """Reclaim the space of deleted and replaced rows now (searches go on meanwhile; writes to
+        the collection wait). `force`: even when no row is dead. Returns rows and bytes before/after."""
+        req = pb.CompactRequest(collection=collection, force=force)
+        return _core.compact_from_proto(await self._call(self._stub.Compact, req))
+
     async def ask(
         self, collection: str, question: str, *, top_k: int = 0, filter: str = "", oversample: int = 0,
         mode: str = "AUTO", confidence_threshold: float | None = None, model: str = "",
@@ -174,7 +200,7 @@ class AsyncClient:
             confidence_threshold=confidence_threshold, model=model, temperature=temperature,
             max_tokens=max_tokens, cache=cache,
         )
-        call = self._stub.Ask(req, timeout=self.timeout)
+        call = self._stub.Ask(req, timeout=self.timeout, metadata=self._metadata)
         try:
             async for r in call:
                 yield _core.answer_chunk_from_proto(r)

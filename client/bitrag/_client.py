@@ -10,7 +10,20 @@ import grpc
 
 from . import _core
 from .errors import from_rpc_error
-from .types import AnswerChunk, CalibrationInfo, CollectionInfo, DeleteResult, Document, GateConfig, IndexSpec, IngestResult, LegacyStore, Record, SearchResult
+from .types import (
+    AnswerChunk,
+    CalibrationInfo,
+    CollectionInfo,
+    CompactResult,
+    DeleteResult,
+    Document,
+    GateConfig,
+    IndexSpec,
+    IngestResult,
+    LegacyStore,
+    Record,
+    SearchResult,
+)
 from .v1 import bitrag_pb2 as pb
 from .v1 import bitrag_pb2_grpc as pb_grpc
 
@@ -27,6 +40,11 @@ class Client:
 
     Every method raises a `bitrag.BitragError` subclass on failure (e.g. `NotFoundError`,
     `InvalidArgumentError` with `.field` naming the bad request field).
+
+    Security: `token` is sent as `authorization: Bearer TOKEN` on every call; `tls_ca` (a path or
+    PEM bytes) is the CA that signed the server's certificate and turns TLS on; `tls_client_cert`
+    and `tls_client_key` add a client certificate (mTLS); `tls_server_name` overrides the name
+    checked in the server's certificate.
     """
 
     def __init__(
@@ -36,10 +54,17 @@ class Client:
         timeout: float | None = 60.0,
         max_message_mb: int = _core.DEFAULT_MAX_MESSAGE_MB,
         credentials: grpc.ChannelCredentials | None = None,
+        token: str | None = None,
+        tls_ca: str | bytes | None = None,
+        tls_client_cert: str | bytes | None = None,
+        tls_client_key: str | bytes | None = None,
+        tls_server_name: str = "",
     ) -> None:
         self.target = target
         self.timeout = timeout
-        opts = _core.channel_options(max_message_mb)
+        self._metadata = _core.call_metadata(token)
+        credentials = _core.channel_credentials(credentials, tls_ca, tls_client_cert, tls_client_key)
+        opts = _core.channel_options(max_message_mb, tls_server_name)
         self._channel = (
             grpc.secure_channel(target, credentials, opts) if credentials else grpc.insecure_channel(target, opts)
         )
@@ -47,7 +72,7 @@ class Client:
 
     def _call(self, method: Callable[..., T], request: Any) -> T:
         try:
-            return method(request, timeout=self.timeout)
+            return method(request, timeout=self.timeout, metadata=self._metadata)
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
 
@@ -195,6 +220,12 @@ class Client:
         req = pb.CalibrateRequest(collection=collection, samples=samples)
         return _core.calibration_from_proto(self._call(self._stub.Calibrate, req))
 
+    def compact(self, collection: str, *, force: bool = False) -> CompactResult:
+        """Reclaim the space of deleted and replaced rows now (searches go on meanwhile; writes to
+        the collection wait). `force`: even when no row is dead. Returns rows and bytes before/after."""
+        req = pb.CompactRequest(collection=collection, force=force)
+        return _core.compact_from_proto(self._call(self._stub.Compact, req))
+
     def ask(
         self, collection: str, question: str, *, top_k: int = 0, filter: str = "", oversample: int = 0,
         mode: str = "AUTO", confidence_threshold: float | None = None, model: str = "",
@@ -213,7 +244,7 @@ class Client:
             confidence_threshold=confidence_threshold, model=model, temperature=temperature,
             max_tokens=max_tokens, cache=cache,
         )
-        call = self._stub.Ask(req, timeout=self.timeout)
+        call = self._stub.Ask(req, timeout=self.timeout, metadata=self._metadata)
         try:
             for r in call:
                 yield _core.answer_chunk_from_proto(r)

@@ -11,6 +11,7 @@ from google.protobuf import json_format, struct_pb2
 
 from .types import (
     AnswerChunk,
+    CompactResult,
     GenerationFailure,
     AskSummary,
     AskTimings,
@@ -39,9 +40,49 @@ DEFAULT_MAX_MESSAGE_MB = 64
 MAX_BATCH_BYTES = 16 * 1024 * 1024
 
 
-def channel_options(max_message_mb: int) -> list[tuple[str, int]]:
+def channel_options(max_message_mb: int, tls_server_name: str = "") -> list[tuple[str, Any]]:
     n = max_message_mb * 1024 * 1024
-    return [("grpc.max_receive_message_length", n), ("grpc.max_send_message_length", n)]
+    opts: list[tuple[str, Any]] = [("grpc.max_receive_message_length", n), ("grpc.max_send_message_length", n)]
+    if tls_server_name:
+        opts.append(("grpc.ssl_target_name_override", tls_server_name))
+    return opts
+
+
+def _pem(value: str | bytes | None) -> bytes | None:
+    """PEM bytes, or a path to a PEM file."""
+    if value is None or isinstance(value, bytes):
+        return value
+    with open(value, "rb") as f:
+        return f.read()
+
+
+def channel_credentials(
+    credentials: Any, tls_ca: str | bytes | None, tls_client_cert: str | bytes | None,
+    tls_client_key: str | bytes | None,
+) -> Any:
+    """grpc.ChannelCredentials for TLS (None: plaintext). `tls_ca`: the CA that signed the server's
+    certificate (path or PEM bytes; None with a client certificate = the system roots); the client
+    certificate and key for mTLS. Explicit `credentials` win."""
+    import grpc
+
+    if credentials is not None:
+        return credentials
+    if tls_ca is None and tls_client_cert is None:
+        return None
+    if (tls_client_cert is None) != (tls_client_key is None):
+        raise ValueError("tls_client_cert and tls_client_key go together (mTLS)")
+    return grpc.ssl_channel_credentials(
+        root_certificates=_pem(tls_ca), private_key=_pem(tls_client_key), certificate_chain=_pem(tls_client_cert)
+    )
+
+
+def call_metadata(token: str | None) -> tuple[tuple[str, str], ...] | None:
+    """The bearer token as call metadata (`authorization: Bearer TOKEN`)."""
+    if not token:
+        return None
+    if any(ch.isspace() for ch in token):
+        raise ValueError("token: must not contain whitespace")
+    return (("authorization", f"Bearer {token}"),)
 
 
 def _ints(value: Any) -> Any:
@@ -309,6 +350,9 @@ def collection_from_proto(c: pb.CollectionInfo) -> CollectionInfo:
             dict(c.plan.nprobe_recall), c.plan.exact_us, c.plan.binary_us, c.plan.scan_us, c.plan.fallback_share,
             c.plan.rows, c.plan.measured_unix_ms,
         ),
+        dead_rows=c.dead_rows,
+        row_file_bytes=c.row_file_bytes,
+        compactions=c.compactions,
     )
 
 
@@ -331,6 +375,11 @@ def fetch_from_proto(r: pb.FetchResponse) -> tuple[list[Record], list[str]]:
         for x in r.records
     ]
     return records, list(r.missing)
+
+
+def compact_from_proto(r: pb.CompactResponse) -> CompactResult:
+    return CompactResult(r.compacted, r.rows_before, r.rows_after, r.bytes_before, r.bytes_after, r.duration_us,
+                         r.generation)
 
 
 def delete_from_proto(r: pb.DeleteResponse) -> DeleteResult:
@@ -383,4 +432,5 @@ def answer_chunk_from_proto(r: pb.AskResponse) -> AnswerChunk:
         cache=pb.CacheStatus.Name(a.cache).removeprefix("CACHE_STATUS_"),
         retrieval=diagnostics_from_proto(a.retrieval) if a.HasField("retrieval") else None,
         error=GenerationFailure(a.error.code, a.error.message, a.error.retry_after_s) if a.HasField("error") else None,
+        shared=a.shared,
     ))

@@ -1,5 +1,5 @@
 """`bitrag` command line: client commands (collections, create, describe, drop, ingest, search,
-ask, calibrate, delete) and, when the server package is installed, `bitrag serve`."""
+ask, calibrate, compact, delete) and, when the server package is installed, `bitrag serve`."""
 
 from __future__ import annotations
 
@@ -22,7 +22,11 @@ err_console = Console(stderr=True)
 
 
 def _client(args: argparse.Namespace) -> Client:
-    return Client(args.target, timeout=args.timeout)
+    return Client(
+        args.target, timeout=args.timeout, token=args.token or None, tls_ca=args.tls_ca or None,
+        tls_client_cert=args.tls_cert or None, tls_client_key=args.tls_key or None,
+        tls_server_name=args.tls_server_name,
+    )
 
 
 def _bytes(n: int) -> str:
@@ -229,6 +233,22 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compact(args: argparse.Namespace) -> int:
+    with _client(args) as c:
+        res = c.compact(args.collection, force=args.force)
+    if args.json:
+        print(json.dumps(asdict(res)))
+    elif not res.compacted:
+        console.print(f"{args.collection}: nothing to reclaim ({res.rows_after:,} live rows, {_bytes(res.bytes_after)})")
+    else:
+        console.print(
+            f"{args.collection}: {res.rows_before:,} -> {res.rows_after:,} rows, "
+            f"{_bytes(res.bytes_before)} -> {_bytes(res.bytes_after)} on disk "
+            f"({_bytes(res.bytes_before - res.bytes_after)} reclaimed) in {res.duration_us / 1e6:.2f} s"
+        )
+    return 0
+
+
 def cmd_delete(args: argparse.Namespace) -> int:
     with _client(args) as c:
         res = c.delete(args.collection, args.document_ids)
@@ -244,6 +264,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", default=os.environ.get("BITRAG_TARGET", "127.0.0.1:50051"),
                    help="server HOST:PORT (env BITRAG_TARGET; default %(default)s)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per call (default %(default)s)")
+    p.add_argument("--token", default=os.environ.get("BITRAG_TOKEN", ""),
+                   help="bearer token sent as `authorization: Bearer TOKEN` (env BITRAG_TOKEN)")
+    p.add_argument("--tls-ca", default=os.environ.get("BITRAG_TLS_CA", ""),
+                   help="CA certificate (PEM) that signed the server's: connect with TLS (env BITRAG_TLS_CA)")
+    p.add_argument("--tls-cert", default=os.environ.get("BITRAG_TLS_CLIENT_CERT", ""),
+                   help="client certificate (PEM) for mTLS (env BITRAG_TLS_CLIENT_CERT)")
+    p.add_argument("--tls-key", default=os.environ.get("BITRAG_TLS_CLIENT_KEY", ""),
+                   help="client key (PEM) for mTLS (env BITRAG_TLS_CLIENT_KEY)")
+    p.add_argument("--tls-server-name", default="", help="name in the server's certificate, if not the target's host")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func: Any, help: str) -> argparse.ArgumentParser:
@@ -323,6 +352,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("calibrate", cmd_calibrate, "fit a collection's confidence gate now and print its reliability table")
     sp.add_argument("collection")
     sp.add_argument("--samples", type=int, default=0, help="pseudo-queries (server default 300)")
+    sp.add_argument("--json", action="store_true", help="print JSON")
+
+    sp = add("compact", cmd_compact,
+             "reclaim the disk space of deleted and replaced rows (searches go on; writes wait)")
+    sp.add_argument("collection")
+    sp.add_argument("--force", action="store_true", help="compact even when no row is dead")
     sp.add_argument("--json", action="store_true", help="print JSON")
 
     sp = add("delete", cmd_delete, "delete documents (all their chunks) by id")

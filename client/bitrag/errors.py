@@ -62,6 +62,24 @@ class DeadlineExceededError(BitragError):
     code = grpc.StatusCode.DEADLINE_EXCEEDED
 
 
+class UnauthenticatedError(BitragError):
+    """No valid bearer token: pass `token=` (CLI `--token` / `BITRAG_TOKEN`)."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class PermissionDeniedError(BitragError):
+    """The token lacks the role (a read token that writes) or the collection the call needs."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class CallCancelledError(BitragError):
+    """CANCELLED: the call was cancelled (named so it is not mistaken for asyncio.CancelledError)."""
+
+    code = grpc.StatusCode.CANCELLED
+
+
 class InternalError(BitragError):
     code = grpc.StatusCode.INTERNAL
 
@@ -76,6 +94,9 @@ _BY_CODE: dict[grpc.StatusCode, type[BitragError]] = {
         FailedPreconditionError,
         UnavailableError,
         DeadlineExceededError,
+        UnauthenticatedError,
+        PermissionDeniedError,
+        CallCancelledError,
         InternalError,
     )
 }

@@ -89,6 +89,22 @@ class CollectionInfo:
     tier: str = ""  # middle tier in force: "sign", "sq2", "sq4"
     bytes_tier: int = 0  # middle-tier codes in RAM (beyond bytes_in_ram)
     plan: SearchPlan | None = None  # what calibration measured
+    dead_rows: int = 0  # deleted or replaced rows still in the row files (reclaimed by `compact`)
+    row_file_bytes: int = 0  # float32 file + codes + records on disk
+    compactions: int = 0
+
+
+@dataclass
+class CompactResult:
+    """What a compaction reclaimed: rows and bytes (floats + codes + records) before and after."""
+
+    compacted: bool  # False: nothing to reclaim
+    rows_before: int
+    rows_after: int
+    bytes_before: int
+    bytes_after: int
+    duration_us: int
+    generation: int
 
 
 @dataclass(frozen=True)
@@ -245,6 +261,7 @@ class AskSummary:
     cache: str
     retrieval: SearchDiagnostics | None = None
     error: GenerationFailure | None = None
+    shared: bool = False  # joined an identical Ask in flight: generated once for both
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,18 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
                    help="serve answers of near-duplicate questions (BITRAG_SEMANTIC_CACHE, off)")
     p.add_argument("--metrics-port", type=int, help="Prometheus /metrics port, 0 = off (BITRAG_METRICS_PORT)")
     p.add_argument("--max-message-mb", type=int, help="largest request, MiB (BITRAG_MAX_MESSAGE_MB, 64)")
+    p.add_argument("--tls-cert", help="TLS: server certificate chain, PEM (BITRAG_TLS_CERT)")
+    p.add_argument("--tls-key", help="TLS: server private key, PEM (BITRAG_TLS_KEY)")
+    p.add_argument("--tls-client-ca", help="mTLS: CA that client certificates must chain to (BITRAG_TLS_CLIENT_CA)")
+    p.add_argument("--auth-tokens-file",
+                   help="bearer tokens, `TOKEN ROLE [COLLECTION,...]` per line (BITRAG_AUTH_TOKENS_FILE; off if unset)")
+    p.add_argument("--reflection", action=argparse.BooleanOptionalAction, default=None,
+                   help="serve gRPC reflection (BITRAG_REFLECTION, on)")
+    p.add_argument("--max-concurrent-rpcs", type=int, help="calls executing at once (BITRAG_MAX_CONCURRENT_RPCS, 64)")
+    p.add_argument("--max-queued-rpcs", type=int,
+                   help="calls waiting for a slot; more get RESOURCE_EXHAUSTED (BITRAG_MAX_QUEUED_RPCS, 256)")
+    p.add_argument("--compact-dead-share", type=float,
+                   help="compact a collection by itself past this dead share, 0 = never (BITRAG_COMPACT_DEAD_SHARE, 0.5)")
     p.add_argument("--log-level", help="DEBUG, INFO, WARNING (BITRAG_LOG_LEVEL)")
     p.set_defaults(func=run_serve)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import copy
 import threading
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,6 +53,61 @@ class Collection:
     # (mtime_ns, size, inode) when last loaded or saved here
     flock: FileLock | None = None
     manifest_sig: tuple[int, int, int] | None = None
+    # searches in flight per compaction epoch (manifest.compactions): a compaction closes the old
+    # row files and drops the old Milvus collection once the searches that started on them end
+    _views: collections.Counter = field(default_factory=collections.Counter)
+    _views_lock: threading.Lock = field(default_factory=threading.Lock)
+    compacting: bool = False  # a compaction is switching the files: manifest reloads wait
+
+    # The collection's per-row files, by attribute (None: absent, e.g. no multi-bit tier yet): row
+    # i of each describes the same row (== the Milvus primary key i), appended in this order.
+    # Compaction copies, renames and reopens exactly these; a new per-row tier is compacted by
+    # naming its attribute here (a RowFile subclass already has paths/copy_rows/reopen).
+    ROW_FILES = ("floats", "codes", "tier_store", "records")
+
+    def row_files(self) -> list:  # list[RowFile | RecordStore]
+        """Every per-row file (one row per float row), in append order."""
+        return [f for f in (getattr(self, name) for name in self.ROW_FILES) if f is not None]
+
+    def reopen_row_files(self) -> None:
+        """Open every row file again at its path (after a compaction renamed new files there);
+        the old objects stay open for the searches still reading them."""
+        for name in self.ROW_FILES:
+            f = getattr(self, name)
+            if f is not None:
+                setattr(self, name, f.reopen())
+
+    def row_file_bytes(self) -> int:
+        return sum(f.bytes_on_disk for f in self.row_files())
+
+    def view(self) -> Collection:
+        """A snapshot for one search: the manifest (Milvus collection name) and row files of now,
+        unchanged by a compaction that switches the collection meanwhile. Release with `release`."""
+        with self._views_lock:
+            v = copy.copy(self)
+            self._views[v.manifest.compactions] += 1
+        return v
+
+    def switch(self, manifest: Manifest) -> None:
+        """Adopt a compaction's manifest and the row files renamed into place, at once for searches."""
+        with self._views_lock:
+            self.reopen_row_files()
+            self.manifest = manifest
+
+    def release(self, v: Collection) -> None:
+        with self._views_lock:
+            self._views[v.manifest.compactions] -= 1
+
+    def wait_views(self, epoch: int, timeout_s: float) -> bool:
+        """Block until no search of `epoch` is in flight (True), or `timeout_s` passed (False)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self._views_lock:
+                if self._views[epoch] <= 0:
+                    return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
 
     @property
     def name(self) -> str:
@@ -77,23 +134,14 @@ class Collection:
     def middle_tier(self) -> MiddleTier:
         return MiddleTier(Tier(self.manifest.tier), self.codes, self.tier_store, self.quantizer)
 
-    def row_files(self) -> list[RowFile]:
-        """Every per-row file beside the float file (one row per float row), in append order."""
-        files: list[RowFile] = [self.floats, self.codes]
-        if self.tier_store is not None:
-            files.append(self.tier_store)
-        return files
-
     def close(self) -> None:
         for f in self.row_files():
             f.close()
-        self.records.close()
 
     def refresh(self) -> None:
         """Pick up rows other replicas appended (the caller holds the write lock)."""
         for f in self.row_files():
             f.refresh()
-        self.records.refresh()
 
     def derive_tier(self, start: int) -> None:
         """Append tier codes for float rows from `start` on (derived data, like the sign codes)."""

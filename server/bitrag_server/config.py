@@ -18,6 +18,23 @@ class Settings(BaseSettings):
     address: str = Field("127.0.0.1:50051", description="gRPC listen address HOST:PORT")
     max_message_mb: int = Field(64, ge=1, le=1024, description="largest request/response, MiB")
     shutdown_grace_s: float = Field(10.0, ge=0, description="SIGTERM: seconds to drain in-flight calls")
+    reflection: bool = Field(True, description="serve gRPC reflection (behind authentication when it is on)")
+
+    # --- security: TLS and bearer tokens (guard.py) ------------------------------------------
+    tls_cert: str = Field("", description="server certificate chain (PEM); with tls_key: TLS only")
+    tls_key: str = Field("", description="server private key (PEM)")
+    tls_client_ca: str = Field("", description="CA (PEM) client certificates must chain to: mTLS")
+    auth_tokens_file: str = Field(
+        "", description="bearer tokens, one `TOKEN ROLE [COLLECTION,...]` per line (ROLE read|write); "
+        "re-read when it changes; empty = no authentication",
+    )
+
+    # --- overload (guard.py) -------------------------------------------------------------------
+    max_concurrent_rpcs: int = Field(64, ge=1, le=100000, description="RPCs executing at once")
+    max_queued_rpcs: int = Field(
+        256, ge=0, le=1000000, description="RPCs waiting for a slot; beyond: RESOURCE_EXHAUSTED with a retry hint"
+    )
+    worker_threads: int = Field(0, ge=0, le=1024, description="threads for blocking work; 0 = min(32, cores + 4)")
 
     # --- storage -------------------------------------------------------------------------------
     data_dir: Path = Field(Path("./bitrag-data"), description="collections' float32 files and catalog")
@@ -92,6 +109,14 @@ class Settings(BaseSettings):
     )
     shadow_max_inflight: int = Field(4, ge=1, le=64, description="pending shadow reads; more samples are dropped")
     legacy_token: str = Field("", description="token for legacy Milvus servers (user:password or API key)")
+    # --- compaction (compact.py) ---------------------------------------------------------------
+    compact_dead_share: float = Field(
+        0.5, ge=0, le=1, description="compact a collection by itself when this share of its rows is dead "
+        "(deleted or replaced); 0 = never automatically",
+    )
+    compact_min_rows: int = Field(1000, ge=1, description="smaller collections are not compacted automatically")
+    compact_check_interval_s: float = Field(30.0, gt=0, description="how often dead shares are checked")
+    exact_block_rows: int = Field(65536, ge=16, le=1 << 24, description="rows per block of an exact scan")
 
     # --- metrics -------------------------------------------------------------------------------
     metrics_port: int = Field(0, ge=0, le=65535, description="Prometheus /metrics HTTP port (0 = off)")

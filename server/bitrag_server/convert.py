@@ -194,6 +194,16 @@ def to_proto_collection(c: CollectionStats) -> pb.CollectionInfo:
         tier=c.tier,
         bytes_tier=c.bytes_tier,
         plan=to_proto_plan(SearchPlan.from_dict(c.plan)),
+        dead_rows=c.dead_rows,
+        row_file_bytes=c.row_file_bytes,
+        compactions=c.compactions,
+    )
+
+
+def to_proto_compact(r: Any) -> pb.CompactResponse:  # r: compact.CompactResult
+    return pb.CompactResponse(
+        compacted=r.compacted, rows_before=r.rows_before, rows_after=r.rows_after, bytes_before=r.bytes_before,
+        bytes_after=r.bytes_after, duration_us=r.duration_us, generation=r.generation,
     )
 
 
@@ -342,6 +352,7 @@ def to_proto_ask(event: str | AskSummary) -> pb.AskResponse:
             total_us=a.timings.total_us, cache_us=a.timings.cache_us,
         ),
         cache=pb.CacheStatus.Value(f"CACHE_STATUS_{a.cache}"),
+        shared=a.shared,
     )
     if a.retrieval is not None:
         summary.retrieval.CopyFrom(to_proto_diagnostics(a.retrieval))

@@ -137,6 +137,9 @@ class CollectionStats:
     tier: str = ""
     bytes_tier: int = 0  # middle-tier codes (in RAM)
     plan: dict[str, Any] = field(default_factory=dict)  # retrieve.plan.SearchPlan, as measured
+    dead_rows: int = 0  # rows in the row files that Milvus no longer holds (deleted, replaced)
+    row_file_bytes: int = 0  # float32 file + codes + records
+    compactions: int = 0
 
 
 @dataclass

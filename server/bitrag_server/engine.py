@@ -1,12 +1,13 @@
 """The engine: collections, ingest, delete and search over the two stores.
 
 Write order (per collection, serialised by a lock), so nothing acknowledged is lost on a crash:
-  1. float32 rows appended to the float store and fsynced (row ids allocated)
-  2. codes + text + metadata inserted into Milvus under those row ids
-  3. old chunks of replaced documents deleted from Milvus
-  4. the manifest's generation bumped (atomic rewrite)
-A crash between 1 and 2 leaves unreachable float rows (disk only); between 2 and 3, a document
-briefly has old and new chunks, and its next ingest replaces both.
+  1. float32 rows, codes and records appended to the row files and fsynced (row ids allocated)
+  2. the write's Milvus steps recorded in the collection's journal (`recovery.py`)
+  3. codes + document ids + metadata inserted into Milvus under those row ids
+  4. old chunks of replaced documents deleted from Milvus
+  5. the manifest's generation bumped (atomic rewrite), the journal removed
+A crash before 2 leaves unreachable rows (disk only, reclaimed by a compaction); after 2, the next
+open rolls the write forward from the journal, so a document is never half old, half new.
 
 Several replicas may share one data directory (a ReadWriteMany volume) and one Milvus server.
 Writers serialise per collection on the collection's flock (`stores/shared.py`) as well as its
@@ -27,8 +28,10 @@ import dataclasses
 import logging
 import math
 import os
+import threading
 import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,6 +49,7 @@ from .domain import (
     SearchQuery,
     SearchResult,
 )
+from . import compact, failpoints, recovery
 from .collection import Collection, record
 from .domain import Mode, Tier, closed
 from .embed import Embedders
@@ -65,6 +69,7 @@ from .stores.catalog import (
     FALLBACKS,
     LAYOUT,
     TIER,
+    MANIFEST,
     VECTORS,
     Catalog,
     GateConfig,
@@ -101,14 +106,15 @@ class Engine:
         self._collections: dict[str, Collection] = {}
         self._admin = asyncio.Lock()  # create / drop
         self._calibration_task: asyncio.Task | None = None
+        self._compaction_task: asyncio.Task | None = None
 
     # ---- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
-        await asyncio.to_thread(self._sweep)
         self.index = await asyncio.to_thread(BinaryIndex.from_settings, s)
+        await asyncio.to_thread(self._sweep)
         for name in self.catalog.names():
             c = await asyncio.to_thread(self._adopt, name)
             if c is not None:
@@ -116,15 +122,30 @@ class Engine:
         self.legacy = LegacyReads(enabled=s.legacy_reads, max_inflight=s.shadow_max_inflight, token=s.legacy_token)
         self.searcher = Searcher(self.index, s, self.legacy)
         self._calibration_task = asyncio.create_task(self._calibration_loop(), name="calibration")
+        self._compaction_task = asyncio.create_task(compact.auto_compact_loop(self), name="compaction")
         log.info("engine ready: %d collections, milvus=%s", len(self._collections), s.resolved_milvus_uri())
 
     def _sweep(self) -> None:
         with self.catalog.lock():  # no create of another replica is half-way
-            self.catalog.sweep()
+            # a create killed after its Milvus collection, before its manifest: nobody else can
+            # create that name now (we hold the catalog's lock), so its Milvus collection goes too
+            self.catalog.sweep(self._drop_milvus_of, lambda name: self._idx.drop(f"bitrag_{name}"))
+
+    def _drop_milvus_of(self, trash: Path) -> None:
+        """A dropped collection's Milvus collections (its own, a compaction's), unless a collection
+        of the same name was created since (then the name's Milvus collection is the new one's)."""
+        m = Manifest.from_json((trash / MANIFEST).read_text())
+        current = self.catalog.load(m.name).milvus_collection if self.catalog.signature(m.name) else None
+        for name in compact.milvus_collections(trash, m):
+            if name != current:
+                self._idx.drop(name)
 
     def _open(self, m: Manifest) -> Collection:
         """Open a collection's files; the caller holds its write lock (reconcile repairs them)."""
         d = self.catalog.dir(m.name)
+        if compact.recover(d, m, self._idx):  # before the row files open: it may rename them
+            self.catalog.save(m)
+            compact.finish_recovery(d)
         th = np.zeros(m.dimension, np.float32) if m.thresholds is None else np.asarray(m.thresholds, np.float32)
         floats = FloatStore(d / VECTORS, m.dimension, map_budget=self.settings.float_map_budget_mb << 20)
         c = Collection(m, floats, CodeStore(d / CODES, m.dimension), th,
@@ -135,6 +156,9 @@ class Engine:
             fields = ["row", "doc_id", "metadata", *LEGACY_FIELDS]
             legacy = lambda first: self._idx.iterate(m.milvus_collection, fields, 4096, f"row >= {first}")  # noqa: E731
         c.reconcile(legacy)
+        if recovery.replay(c, self._idx):  # a write interrupted after its journal: completed
+            self._save(c)
+            recovery.end(c)
         c.manifest_sig = self.catalog.signature(m.name)
         _note_write_ts(m)
         return c
@@ -169,7 +193,7 @@ class Engine:
         sig = self.catalog.signature(c.name)
         if sig is None:
             return False
-        if sig == c.manifest_sig:
+        if sig == c.manifest_sig or c.compacting:  # our own compaction switches it
             return True
         try:
             m = self.catalog.load(c.name)
@@ -177,6 +201,10 @@ class Engine:
             return False
         if m.created_unix_ms != c.manifest.created_unix_ms:  # dropped and re-created elsewhere
             return False
+        if m.compact_pending:  # another replica is switching files: follow once it is done
+            return True
+        if m.compactions != c.manifest.compactions:  # compacted by another replica: new row files
+            c.switch(m)
         tier_changed = m.tier_quantizer != c.manifest.tier_quantizer
         c.manifest = m
         c.manifest_sig = sig
@@ -210,13 +238,14 @@ class Engine:
                 c.flock.release()
 
     async def close(self) -> None:
-        if self._calibration_task is not None:
-            self._calibration_task.cancel()
-            try:
-                await self._calibration_task
-            except asyncio.CancelledError:
-                pass
-            self._calibration_task = None
+        for task in (self._calibration_task, self._compaction_task):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+        self._calibration_task = self._compaction_task = None
         for c in self._collections.values():
             async with c.lock:
                 c.close()
@@ -346,7 +375,13 @@ class Engine:
             layout=LAYOUT,
             tier=spec.tier,
         )
-        # Milvus first, manifest last: the manifest's existence is the commit point.
+        # The directory first (without a manifest it marks a create in progress: a start's sweep
+        # drops the Milvus collection of one that was killed), then Milvus, the manifest last: its
+        # existence is the commit point.
+        self.catalog.dir(m.name).mkdir(parents=True, exist_ok=True)
+        for leftover in (VECTORS, CODES, TIER, RECORDS, RECORD_INDEX, recovery.JOURNAL, compact.JOURNAL):
+            (self.catalog.dir(m.name) / leftover).unlink(missing_ok=True)
+        fsync_dir(self.catalog.root)
         await asyncio.to_thread(
             lambda: self._idx.create(
                 m.milvus_collection, dim, index, consistency=m.consistency_level,
@@ -354,10 +389,6 @@ class Engine:
             )
         )
         try:
-            self.catalog.dir(m.name).mkdir(parents=True, exist_ok=True)
-            (self.catalog.dir(m.name) / VECTORS).unlink(missing_ok=True)
-            for leftover in (CODES, TIER, RECORDS, RECORD_INDEX):
-                (self.catalog.dir(m.name) / leftover).unlink(missing_ok=True)
             with self.catalog.collection_lock(m.name):
                 coll = self._open(m)
                 self.catalog.save(m)
@@ -417,7 +448,14 @@ class Engine:
     async def describe(self, name: str) -> CollectionStats:
         return await self._stats(await self._get(name, "name"))
 
-    async def _stats(self, c: Collection) -> CollectionStats:
+    async def _stats(self, live: Collection) -> CollectionStats:
+        c = live.view()  # a compaction's switch cannot drop the Milvus collection counted here
+        try:
+            return await self._stats_of(c)
+        finally:
+            live.release(c)
+
+    async def _stats_of(self, c: Collection) -> CollectionStats:
         m = c.manifest
         rows = await asyncio.to_thread(self._idx.count, c.milvus)
         return CollectionStats(
@@ -431,6 +469,9 @@ class Engine:
             float_rows=c.floats.refresh(),
             bytes_in_ram=rows * m.dimension // 8,
             bytes_on_disk=c.floats.bytes_on_disk,
+            dead_rows=max(0, c.floats.rows - rows),
+            row_file_bytes=c.row_file_bytes(),
+            compactions=m.compactions,
             generation=m.generation,
             created_unix_ms=m.created_unix_ms,
             gate=m.gate,
@@ -452,11 +493,10 @@ class Engine:
             try:
                 async with self._write(c):
                     del self._collections[name]
-                    try:
-                        await asyncio.to_thread(self._idx.drop, c.milvus)
-                    finally:
-                        c.close()
-                        self.catalog.remove(name)
+                    c.close()
+                    # the rename to trash commits the drop; an interrupted one is finished by the
+                    # next start's sweep (stores/catalog.py)
+                    await asyncio.to_thread(self.catalog.remove, name, self._drop_milvus_of)
             finally:
                 catalog_lock.release()
 
@@ -542,6 +582,7 @@ class Engine:
             vectors = np.concatenate([doc_vecs, np.stack([r.vector for r in rec_list])]) if rec_list else doc_vecs
             # vectors: [n_chunks, d] float32, row i <-> chunks[i]
 
+            old_rows = [row for doc_id in changed for row, _ in existing.get(doc_id, [])]
             if chunks:
                 for ch in chunks:
                     if len(ch.text.encode()) > TEXT_MAX_BYTES:
@@ -552,6 +593,8 @@ class Engine:
                 recs = [record(ch.chunk_id, ch.doc_id, new_hash[ch.doc_id], ch.text, ch.metadata) for ch in chunks]
                 start = await asyncio.to_thread(self._append_rows, c, vectors, codes, recs)
                 timer.lap("float_store")
+                await asyncio.to_thread(recovery.begin, c, "ingest", (start, start + len(chunks)), old_rows)
+                failpoints.hit("ingest.journal")
                 legacy = m.layout < 2
                 rows = [
                     {
@@ -567,7 +610,9 @@ class Engine:
                 ]
                 await asyncio.to_thread(self._idx.insert, c.milvus, rows)
                 timer.lap("milvus_insert")
-            old_rows = [row for doc_id in changed for row, _ in existing.get(doc_id, [])]
+                failpoints.hit("ingest.inserted")
+            elif old_rows:
+                await asyncio.to_thread(recovery.begin, c, "ingest", None, old_rows)
             if old_rows:
                 await asyncio.to_thread(self._idx.delete, c.milvus, old_rows)
                 timer.lap("milvus_delete")
@@ -579,6 +624,8 @@ class Engine:
             if changed:
                 c.manifest.generation += 1
                 self._save(c)
+            if chunks or old_rows:
+                await asyncio.to_thread(recovery.end, c)
             result.generation = c.manifest.generation
         result.timings_us = dict(timer.stages)
         return result
@@ -611,9 +658,12 @@ class Engine:
             existing = await asyncio.to_thread(self._idx.rows_of_documents, c.milvus, ids)
             rows = [row for lst in existing.values() for row in lst]
             if rows:
+                await asyncio.to_thread(recovery.begin, c, "delete", None, rows)
                 await asyncio.to_thread(self._idx.delete, c.milvus, rows)
+                failpoints.hit("delete.deleted")
                 c.manifest.generation += 1
                 self._save(c)
+                await asyncio.to_thread(recovery.end, c)
             return DeleteResult(len(existing), len(rows), c.manifest.generation)
 
     async def fetch(self, name: str, document_ids: list[str], include_vectors: bool) -> tuple[list[RecordIn], list[str]]:
@@ -703,13 +753,34 @@ class Engine:
             timer.lap("embed")
         else:
             raise InvalidArgument("empty query: send text or a vector", field="query")
-        result = await asyncio.to_thread(
-            self._searcher.search, c, query, top_k=q.top_k, oversample=oversample, expr=expr, mode=mode,
-            threshold_override=th, timer=timer, cancel=q.cancel, filter_text=q.filter,
-        )
+        # The search runs in a worker thread on a snapshot of the collection (a compaction may
+        # switch its files meanwhile); `cancel` is set when the caller leaves (the RPC is cancelled
+        # or its deadline passes: the handler task is cancelled), and the searcher stops at its
+        # next check instead of finishing Milvus calls and scans nobody waits for.
+        cancel = q.cancel if q.cancel is not None else threading.Event()
+        view = c.view()
+
+        def run() -> SearchResult:
+            try:
+                return self._searcher.search(
+                    view, query, top_k=q.top_k, oversample=oversample, expr=expr, mode=mode,
+                    threshold_override=th, timer=timer, cancel=cancel, filter_text=q.filter,
+                )
+            finally:
+                c.release(view)
+
+        try:
+            result = await asyncio.to_thread(run)
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
         if self.legacy is not None:  # a share of searches shadowed to the legacy store; never waits
             self.legacy.after_search(m.name, m.gate.legacy_store, query, q.top_k, q.filter, result)
         return result
+
+    async def compact(self, name: str, *, force: bool = False) -> compact.CompactResult:
+        """Reclaim the row files' space of deleted and replaced rows now (`compact.py`)."""
+        return await compact.compact(self, await self._get(name), force=force)
 
     # ---- calibration ---------------------------------------------------------------------------
 
@@ -730,6 +801,10 @@ class Engine:
         await self._fit_tier(c)
         fit = await asyncio.to_thread(self._calibrate_locked, c, samples)
         await self._install(c, fit.calibration, fit.plan)
+
+    def _verify_locked(self, c: Collection) -> Calibration | None:
+        with c.calibrating:  # not while a compaction switches the row files
+            return calibrate.verify_served(c, self._searcher, self.settings)
 
     def _calibrate_locked(self, c: Collection, samples: int) -> calibrate.Fit:
         with c.calibrating:  # one calibration of a collection at a time
@@ -802,8 +877,8 @@ class Engine:
             await asyncio.sleep(CALIBRATION_INTERVAL_S)
             for c in list(self._collections.values()):
                 try:
-                    if c.pending:
-                        cal = await asyncio.to_thread(calibrate.verify_served, c, self._searcher, self.settings)
+                    if c.pending and not c.calibrating.locked():
+                        cal = await asyncio.to_thread(self._verify_locked, c)
                         if cal is not None:
                             await self._install(c, cal)
                     if self._needs_calibration(c):

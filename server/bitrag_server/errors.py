@@ -60,6 +60,18 @@ class DeadlineExceeded(BitragError):
     code = grpc.StatusCode.DEADLINE_EXCEEDED
 
 
+class Unauthenticated(BitragError):
+    """No valid bearer token (the message never repeats what was sent)."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class PermissionDenied(BitragError):
+    """A valid token without the role or the collection the call needs."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
 class Internal(BitragError):
     code = grpc.StatusCode.INTERNAL
 

@@ -43,6 +43,8 @@ def _bad(node: ast.AST | None, what: str) -> InvalidArgument:
 def _number(node: ast.expr, v: int | float) -> str:
     if isinstance(v, float) and not math.isfinite(v):
         raise _bad(node, "numbers must be finite")
+    if isinstance(v, int) and not -(2**63) <= v < 2**63:  # Milvus compares 64-bit integers
+        raise _bad(node, "integers must fit in 64 bits")
     return repr(v)
 
 
@@ -54,6 +56,11 @@ def _literal(node: ast.expr) -> str:
         if isinstance(v, bool):
             return "true" if v else "false"
         if isinstance(v, str):
+            try:  # JSON-style surrogate pairs ("\ud83d\ude00") combine; a lone one (found by fuzzing:
+                # Milvus' client cannot encode it) is the caller's error
+                v = v.encode("utf-16", "surrogatepass").decode("utf-16")
+            except UnicodeDecodeError:
+                raise _bad(node, "string literals must be valid Unicode (no lone surrogates)") from None
             # double-quoted, escaped: Milvus string literal syntax. ensure_ascii=False: Milvus does
             # not decode \uXXXX escapes, so "café" would never match.
             return json.dumps(v, ensure_ascii=False)
@@ -88,9 +95,20 @@ def _field(node: ast.expr, pkey: str = "") -> str:
 
 def _value(node: ast.expr, left: str) -> str:
     lit = _literal(node)
+    if left == "doc_id" and not lit.startswith('"'):  # a VARCHAR field: Milvus asserts on other types
+        raise _bad(node, "document_id compares with strings")
     if left == PARTITION_FIELD and not lit.startswith('"'):  # the field holds the value as a string
         return json.dumps(lit)
     return lit
+
+
+def _kind(literal: str) -> str:
+    """The type of a translated literal: str, bool, int or float."""
+    if literal.startswith('"'):
+        return "str"
+    if literal in ("true", "false"):
+        return "bool"
+    return "int" if re.fullmatch(r"-?\d+", literal) else "float"
 
 
 def _compare(node: ast.Compare, negate: bool = False, pkey: str = "") -> str:
@@ -103,8 +121,13 @@ def _compare(node: ast.Compare, negate: bool = False, pkey: str = "") -> str:
     if isinstance(op, (ast.In, ast.NotIn)):
         if not isinstance(right, (ast.List, ast.Tuple)) or not right.elts:
             raise _bad(right, "`in` takes a non-empty list of literals")
-        items = ", ".join(_value(e, left) for e in right.elts)
-        return f"{left} {'in' if isinstance(op, ast.In) else 'not in'} [{items}]"
+        values = [_value(e, left) for e in right.elts]
+        kinds = {_kind(v) for v in values}
+        if kinds == {"int", "float"}:  # Milvus asserts on a list of ints and floats: all floats
+            values = [repr(float(v)) if _kind(v) == "int" else v for v in values]
+        elif len(kinds) > 1:  # found by fuzzing: Milvus fails (an assertion) on mixed lists
+            raise _bad(right, "the literals of an `in` list must be of one type")
+        return f"{left} {'in' if isinstance(op, ast.In) else 'not in'} [{', '.join(values)}]"
     sym = _OPS.get(type(op))
     if sym is None:
         raise _bad(node, f"unsupported operator {type(op).__name__}")
@@ -133,6 +156,8 @@ def to_milvus_expr(filter_text: str, partition_key: str = "") -> str:
         raise InvalidArgument(f"longer than {MAX_FILTER_CHARS} characters", field=FIELD)
     try:
         tree = ast.parse(text, mode="eval")
+        return _translate(tree.body, pkey=partition_key)
     except SyntaxError as exc:
         raise InvalidArgument(f"syntax error at column {exc.offset or 0}: {exc.msg}", field=FIELD) from None
-    return _translate(tree.body, pkey=partition_key)
+    except (RecursionError, MemoryError):  # `not not not ...`, `- - - 1`: found by fuzzing
+        raise InvalidArgument("nested too deeply", field=FIELD) from None

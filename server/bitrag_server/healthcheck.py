@@ -49,11 +49,20 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(1)
 
 
-def check(target: str, service: str = "", timeout: float = 3.0) -> tuple[bool, str]:
-    """One Health/Check call. Returns (serving, one-line message)."""
+def check(target: str, service: str = "", timeout: float = 3.0, tls_ca: str = "",
+          server_name: str = "") -> tuple[bool, str]:
+    """One Health/Check call (over TLS when `tls_ca` names the CA that signed the server's
+    certificate). Returns (serving, one-line message)."""
     label = f"{target} service={service!r}"
     try:
-        with grpc.insecure_channel(target) as channel:
+        if tls_ca:
+            with open(tls_ca, "rb") as f:
+                creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+            opts = [("grpc.ssl_target_name_override", server_name)] if server_name else []
+            channel = grpc.secure_channel(target, creds, opts)
+        else:
+            channel = grpc.insecure_channel(target)
+        with channel:
             stub = health_pb2_grpc.HealthStub(channel)
             resp = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
     except grpc.RpcError as exc:
@@ -64,7 +73,7 @@ def check(target: str, service: str = "", timeout: float = 3.0) -> tuple[bool, s
         detail = (exc.details() if hasattr(exc, "details") else "") or ""
         detail = " ".join(detail.split())[:200]
         return False, f"UNHEALTHY: {label}: {name} {detail}".rstrip()
-    except ValueError as exc:  # malformed target
+    except (ValueError, OSError) as exc:  # malformed target, unreadable CA file
         return False, f"UNHEALTHY: {label}: {exc}"
     status = health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status)
     if resp.status == health_pb2.HealthCheckResponse.SERVING:
@@ -89,10 +98,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="health service name: '' (the server as a whole, default) or bitrag.v1.BitragService",
     )
     p.add_argument("--timeout", type=float, default=3.0, help="seconds for the whole call (default 3)")
+    p.add_argument("--tls-ca", default=os.environ.get("BITRAG_HEALTHCHECK_TLS_CA", ""),
+                   help="CA certificate (PEM) of a TLS server (env BITRAG_HEALTHCHECK_TLS_CA; default plaintext)")
+    p.add_argument("--server-name", default="", help="name in the server's certificate, if not the target's host")
     args = p.parse_args(argv)
     if args.timeout <= 0:
         p.error("--timeout must be > 0")
-    ok, message = check(args.target or default_target(), args.service, args.timeout)
+    ok, message = check(args.target or default_target(), args.service, args.timeout, args.tls_ca, args.server_name)
     print(message, flush=True)
     return 0 if ok else 1
 

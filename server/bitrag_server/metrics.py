@@ -78,3 +78,19 @@ def serve_metrics(port: int, address: str = "127.0.0.1") -> int:
     """Start the /metrics endpoint in a daemon thread; returns the bound port."""
     server, _thread = start_http_server(port, addr=address)
     return int(server.server_port)
+
+# ---- reliability: overload, cancellation, compaction, recovery ---------------------------------
+OVERLOAD_REJECTED = Counter(
+    "bitrag_overload_rejected_total", "Calls refused with RESOURCE_EXHAUSTED: every slot busy and the queue full"
+)
+SEARCH_CANCELLED = Counter(
+    "bitrag_search_cancelled_total", "Searches stopped because their caller left (cancelled or past its deadline), "
+    "by the stage that noticed", ["stage"],
+)
+EXACT_ROWS_SCANNED = Counter("bitrag_exact_rows_scanned_total", "float32 rows scored by exact scans")
+COMPACTIONS = Counter("bitrag_compactions_total", "Compactions by outcome", ["outcome"])
+COMPACTION_BYTES_RECLAIMED = Counter("bitrag_compaction_bytes_reclaimed_total", "Row-file bytes freed by compaction")
+RECOVERED_WRITES = Counter(
+    "bitrag_recovered_writes_total", "Interrupted writes completed at open from the collection's journal", ["op"]
+)
+ASK_SHARED = Counter("bitrag_ask_shared_total", "Asks that joined an identical Ask in flight (single flight)")

@@ -8,7 +8,7 @@ import grpc
 from bitrag.v1 import bitrag_pb2 as pb
 from bitrag.v1 import bitrag_pb2_grpc as pb_grpc
 
-from . import convert
+from . import convert, guard
 from .answer.asker import Asker
 from .engine import Engine
 
@@ -24,7 +24,9 @@ class BitragService(pb_grpc.BitragServiceServicer):
 
     async def ListCollections(self, request: pb.ListCollectionsRequest, context: grpc.aio.ServicerContext):  # noqa: N802
         stats = await self.engine.list_collections()
-        return pb.ListCollectionsResponse(collections=[convert.to_proto_collection(s) for s in stats])
+        return pb.ListCollectionsResponse(
+            collections=[convert.to_proto_collection(s) for s in stats if guard.visible(s.name)]
+        )
 
     async def DescribeCollection(self, request: pb.DescribeCollectionRequest, context: grpc.aio.ServicerContext):  # noqa: N802
         return convert.to_proto_collection(await self.engine.describe(request.name))
@@ -67,6 +69,9 @@ class BitragService(pb_grpc.BitragServiceServicer):
         cal, duration_us = await self.engine.calibrate(request.collection, request.samples)
         c = await self.engine.describe(request.collection)
         return convert.to_proto_calibration(cal, c.threshold, duration_us)
+
+    async def Compact(self, request: pb.CompactRequest, context: grpc.aio.ServicerContext):  # noqa: N802
+        return convert.to_proto_compact(await self.engine.compact(request.collection, force=request.force))
 
     async def Ask(self, request: pb.AskRequest, context: grpc.aio.ServicerContext):  # noqa: N802
         async for event in self.asker.ask(convert.from_proto_ask(request)):

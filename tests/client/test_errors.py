@@ -34,6 +34,8 @@ TABLE = [
     (grpc.StatusCode.FAILED_PRECONDITION, server_errors.FailedPrecondition, bitrag.FailedPreconditionError),
     (grpc.StatusCode.UNAVAILABLE, server_errors.Unavailable, bitrag.UnavailableError),
     (grpc.StatusCode.DEADLINE_EXCEEDED, server_errors.DeadlineExceeded, bitrag.DeadlineExceededError),
+    (grpc.StatusCode.UNAUTHENTICATED, server_errors.Unauthenticated, bitrag.UnauthenticatedError),
+    (grpc.StatusCode.PERMISSION_DENIED, server_errors.PermissionDenied, bitrag.PermissionDeniedError),
     (grpc.StatusCode.INTERNAL, server_errors.Internal, bitrag.InternalError),
 ]
 
@@ -56,7 +58,9 @@ def test_table_covers_every_server_error() -> None:
     assert server_classes == {s for _, s, _ in TABLE}
     assert server_errors.FIELD_METADATA_KEY == client_errors.FIELD_METADATA_KEY == "bitrag-field"
     # every server status has a client class (the client also knows DEADLINE_EXCEEDED)
-    assert set(client_errors._BY_CODE) == {c for c, _, _ in TABLE} | {grpc.StatusCode.DEADLINE_EXCEEDED}
+    # (and CANCELLED: gRPC core cancels a call that meets a server shutting down)
+    assert set(client_errors._BY_CODE) == {c for c, _, _ in TABLE} | {grpc.StatusCode.DEADLINE_EXCEEDED,
+                                                                      grpc.StatusCode.CANCELLED}
 
 
 @pytest.mark.parametrize(("code", "server_cls", "client_cls"), TABLE)
@@ -97,8 +101,8 @@ def test_deadline_exceeded() -> None:
     assert isinstance(exc, bitrag.DeadlineExceededError)
 
 
-@pytest.mark.parametrize("code", [grpc.StatusCode.UNKNOWN, grpc.StatusCode.PERMISSION_DENIED,
-                                  grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.CANCELLED])
+@pytest.mark.parametrize("code", [grpc.StatusCode.UNKNOWN, grpc.StatusCode.UNIMPLEMENTED,
+                                  grpc.StatusCode.DATA_LOSS])
 def test_unmapped_status_is_base_class_with_code(code: grpc.StatusCode) -> None:
     exc = from_rpc_error(FakeRpcError(code, ""))
     assert type(exc) is bitrag.BitragError

@@ -16,8 +16,10 @@ PUBLIC = [
     "AsyncClient",
     "BitragError",
     "CalibrationInfo",
+    "CallCancelledError",
     "Client",
     "CollectionInfo",
+    "CompactResult",
     "DeadlineExceededError",
     "DeleteResult",
     "Document",
@@ -31,6 +33,7 @@ PUBLIC = [
     "InvalidArgumentError",
     "LegacyStore",
     "NotFoundError",
+    "PermissionDeniedError",
     "Record",
     "ReliabilityBin",
     "ResourceExhaustedError",
@@ -39,6 +42,7 @@ PUBLIC = [
     "SearchResult",
     "Source",
     "TokenUsage",
+    "UnauthenticatedError",
     "UnavailableError",
 ]
 

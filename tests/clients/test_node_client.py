@@ -34,7 +34,8 @@ def test_node_client_suite_against_a_live_server(lite_server) -> None:
     build = run([str(NODE / "node_modules" / ".bin" / "tsc"), "-p", "."], timeout=300)
     assert build.returncode == 0, build.stdout + build.stderr  # the client type-checks
     tests = sorted(str(p.relative_to(NODE)) for p in (NODE / "dist" / "test").glob("*.test.js"))
-    assert tests == ["dist/test/client.test.js", "dist/test/tls.test.js"]
+    assert tests == ["dist/test/auth.test.js", "dist/test/client.test.js", "dist/test/tls.test.js"]
+    tests.remove("dist/test/auth.test.js")  # needs a TLS + token server: the test below
     env = {**os.environ, "BITRAG_TARGET": lite_server.target}
     res = run(["node", "--test", *tests], env=env, timeout=540)
     out = res.stdout + res.stderr
@@ -103,3 +104,35 @@ def test_generated_types_are_up_to_date(tmp_path: Path) -> None:
     assert sorted(fresh) == sorted(committed), "clients/node/src/gen is stale: run `make proto`"
     stale = [str(k) for k in fresh if fresh[k] != committed[k]]
     assert not stale, f"clients/node/src/gen is stale ({stale[:5]}): run `make proto`"
+
+
+@pytest.mark.timeout(600)
+def test_node_client_against_a_tls_and_token_server(tmp_path: Path) -> None:
+    """The Node client against bitrag's own TLS + bearer-token server (certificates made here,
+    a tokens file with a write and a read token): test/auth.test.ts."""
+    import uuid
+
+    from certs import make_certs
+    from servers import ServerProc
+
+    npm_ready()
+    build = run([str(NODE / "node_modules" / ".bin" / "tsc"), "-p", "."], timeout=300)
+    assert build.returncode == 0, build.stdout + build.stderr
+    certs = make_certs(tmp_path / "certs")
+    write, read = f"w-{uuid.uuid4().hex}", f"r-{uuid.uuid4().hex}"
+    (tmp_path / "tokens").write_text(f"{write} write\n{read} read\n")
+    sp = ServerProc(tmp_path / "data", env={
+        "BITRAG_EMBEDDER": "none", "BITRAG_TLS_CERT": str(certs.server_cert), "BITRAG_TLS_KEY": str(certs.server_key),
+        "BITRAG_AUTH_TOKENS_FILE": str(tmp_path / "tokens"),
+    }).start()
+    try:
+        port = sp.target.rsplit(":", 1)[1]
+        env = {**os.environ, "BITRAG_AUTH_TARGET": f"localhost:{port}", "BITRAG_AUTH_CA": str(certs.ca),
+               "BITRAG_AUTH_WRITE": write, "BITRAG_AUTH_READ": read}
+        res = run(["node", "--test", "dist/test/auth.test.js"], env=env, timeout=540)
+    finally:
+        sp.stop()
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-8000:]
+    assert int(re.search(r"^# pass (\d+)$", out, re.M).group(1)) == 2, out[-3000:]
+    assert int(re.search(r"^# skipped (\d+)$", out, re.M).group(1)) == 0, out[-3000:]

@@ -214,9 +214,9 @@ def test_sigterm_with_searches_in_flight(start_bitrag, tmp_path) -> None:
     # deadline, ... One exception, from gRPC core and not from bitrag: a call that reaches the
     # server after it began shutting down but before the client saw its GOAWAY is cancelled by
     # core before any handler runs (CANCELLED, details "CANCELLED"; ~1 run in 8 here). The SDK
-    # currently surfaces it as the base BitragError.
+    # surfaces it as CallCancelledError.
     def core_cancelled(e: BaseException) -> bool:
-        return type(e) is bitrag.BitragError and e.code == grpc.StatusCode.CANCELLED and e.message == "CANCELLED"
+        return isinstance(e, bitrag.CallCancelledError) and e.message == "CANCELLED"
 
     unavailable = [e for _, e in errors if isinstance(e, bitrag.UnavailableError)]
     bad = [e for _, e in errors if not isinstance(e, bitrag.UnavailableError) and not core_cancelled(e)]

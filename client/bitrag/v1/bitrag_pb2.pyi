@@ -53,6 +53,32 @@ CACHE_STATUS_BYPASS: CacheStatus
 CACHE_STATUS_UNAVAILABLE: CacheStatus
 CACHE_STATUS_DISABLED: CacheStatus
 
+class CompactRequest(_message.Message):
+    __slots__ = ("collection", "force")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    force: bool
+    def __init__(self, collection: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
+
+class CompactResponse(_message.Message):
+    __slots__ = ("compacted", "rows_before", "rows_after", "bytes_before", "bytes_after", "duration_us", "generation")
+    COMPACTED_FIELD_NUMBER: _ClassVar[int]
+    ROWS_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    ROWS_AFTER_FIELD_NUMBER: _ClassVar[int]
+    BYTES_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    BYTES_AFTER_FIELD_NUMBER: _ClassVar[int]
+    DURATION_US_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    compacted: bool
+    rows_before: int
+    rows_after: int
+    bytes_before: int
+    bytes_after: int
+    duration_us: int
+    generation: int
+    def __init__(self, compacted: _Optional[bool] = ..., rows_before: _Optional[int] = ..., rows_after: _Optional[int] = ..., bytes_before: _Optional[int] = ..., bytes_after: _Optional[int] = ..., duration_us: _Optional[int] = ..., generation: _Optional[int] = ...) -> None: ...
+
 class IndexSpec(_message.Message):
     __slots__ = ("type", "build_params", "search_params")
     class BuildParamsEntry(_message.Message):
@@ -194,7 +220,7 @@ class CreateCollectionRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., embedder: _Optional[str] = ..., index: _Optional[_Union[IndexSpec, _Mapping]] = ..., default_oversample: _Optional[int] = ..., description: _Optional[str] = ..., gate: _Optional[_Union[GateConfig, _Mapping]] = ..., consistency_level: _Optional[str] = ..., partition_key: _Optional[str] = ..., num_partitions: _Optional[int] = ..., tier: _Optional[str] = ...) -> None: ...
 
 class CollectionInfo(_message.Message):
-    __slots__ = ("name", "dimension", "embedder", "index", "default_oversample", "description", "rows", "float_rows", "bytes_in_ram", "bytes_on_disk", "generation", "created_unix_ms", "gate", "calibration", "consistency_level", "partition_key", "num_partitions", "tier", "bytes_tier", "plan")
+    __slots__ = ("name", "dimension", "embedder", "index", "default_oversample", "description", "rows", "float_rows", "bytes_in_ram", "bytes_on_disk", "generation", "created_unix_ms", "gate", "calibration", "consistency_level", "partition_key", "num_partitions", "tier", "bytes_tier", "plan", "dead_rows", "row_file_bytes", "compactions")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     EMBEDDER_FIELD_NUMBER: _ClassVar[int]
@@ -215,6 +241,9 @@ class CollectionInfo(_message.Message):
     TIER_FIELD_NUMBER: _ClassVar[int]
     BYTES_TIER_FIELD_NUMBER: _ClassVar[int]
     PLAN_FIELD_NUMBER: _ClassVar[int]
+    DEAD_ROWS_FIELD_NUMBER: _ClassVar[int]
+    ROW_FILE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    COMPACTIONS_FIELD_NUMBER: _ClassVar[int]
     name: str
     dimension: int
     embedder: str
@@ -235,7 +264,10 @@ class CollectionInfo(_message.Message):
     tier: str
     bytes_tier: int
     plan: SearchPlan
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., embedder: _Optional[str] = ..., index: _Optional[_Union[IndexSpec, _Mapping]] = ..., default_oversample: _Optional[int] = ..., description: _Optional[str] = ..., rows: _Optional[int] = ..., float_rows: _Optional[int] = ..., bytes_in_ram: _Optional[int] = ..., bytes_on_disk: _Optional[int] = ..., generation: _Optional[int] = ..., created_unix_ms: _Optional[int] = ..., gate: _Optional[_Union[GateConfig, _Mapping]] = ..., calibration: _Optional[_Union[CalibrationInfo, _Mapping]] = ..., consistency_level: _Optional[str] = ..., partition_key: _Optional[str] = ..., num_partitions: _Optional[int] = ..., tier: _Optional[str] = ..., bytes_tier: _Optional[int] = ..., plan: _Optional[_Union[SearchPlan, _Mapping]] = ...) -> None: ...
+    dead_rows: int
+    row_file_bytes: int
+    compactions: int
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., embedder: _Optional[str] = ..., index: _Optional[_Union[IndexSpec, _Mapping]] = ..., default_oversample: _Optional[int] = ..., description: _Optional[str] = ..., rows: _Optional[int] = ..., float_rows: _Optional[int] = ..., bytes_in_ram: _Optional[int] = ..., bytes_on_disk: _Optional[int] = ..., generation: _Optional[int] = ..., created_unix_ms: _Optional[int] = ..., gate: _Optional[_Union[GateConfig, _Mapping]] = ..., calibration: _Optional[_Union[CalibrationInfo, _Mapping]] = ..., consistency_level: _Optional[str] = ..., partition_key: _Optional[str] = ..., num_partitions: _Optional[int] = ..., tier: _Optional[str] = ..., bytes_tier: _Optional[int] = ..., plan: _Optional[_Union[SearchPlan, _Mapping]] = ..., dead_rows: _Optional[int] = ..., row_file_bytes: _Optional[int] = ..., compactions: _Optional[int] = ...) -> None: ...
 
 class SearchPlan(_message.Message):
     __slots__ = ("pool", "nprobe", "route", "candidate_recall", "pool_recall", "nprobe_recall", "exact_us", "binary_us", "scan_us", "fallback_share", "rows", "measured_unix_ms")
@@ -563,7 +595,7 @@ class AskError(_message.Message):
     def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., retry_after_s: _Optional[float] = ...) -> None: ...
 
 class AskSummary(_message.Message):
-    __slots__ = ("answer", "sources", "cited", "model", "generated", "usage", "timings", "cache", "retrieval", "error")
+    __slots__ = ("answer", "sources", "cited", "model", "generated", "usage", "timings", "cache", "retrieval", "error", "shared")
     ANSWER_FIELD_NUMBER: _ClassVar[int]
     SOURCES_FIELD_NUMBER: _ClassVar[int]
     CITED_FIELD_NUMBER: _ClassVar[int]
@@ -574,6 +606,7 @@ class AskSummary(_message.Message):
     CACHE_FIELD_NUMBER: _ClassVar[int]
     RETRIEVAL_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    SHARED_FIELD_NUMBER: _ClassVar[int]
     answer: str
     sources: _containers.RepeatedCompositeFieldContainer[Source]
     cited: _containers.RepeatedScalarFieldContainer[int]
@@ -584,7 +617,8 @@ class AskSummary(_message.Message):
     cache: CacheStatus
     retrieval: SearchDiagnostics
     error: AskError
-    def __init__(self, answer: _Optional[str] = ..., sources: _Optional[_Iterable[_Union[Source, _Mapping]]] = ..., cited: _Optional[_Iterable[int]] = ..., model: _Optional[str] = ..., generated: _Optional[bool] = ..., usage: _Optional[_Union[TokenUsage, _Mapping]] = ..., timings: _Optional[_Union[AskTimings, _Mapping]] = ..., cache: _Optional[_Union[CacheStatus, str]] = ..., retrieval: _Optional[_Union[SearchDiagnostics, _Mapping]] = ..., error: _Optional[_Union[AskError, _Mapping]] = ...) -> None: ...
+    shared: bool
+    def __init__(self, answer: _Optional[str] = ..., sources: _Optional[_Iterable[_Union[Source, _Mapping]]] = ..., cited: _Optional[_Iterable[int]] = ..., model: _Optional[str] = ..., generated: _Optional[bool] = ..., usage: _Optional[_Union[TokenUsage, _Mapping]] = ..., timings: _Optional[_Union[AskTimings, _Mapping]] = ..., cache: _Optional[_Union[CacheStatus, str]] = ..., retrieval: _Optional[_Union[SearchDiagnostics, _Mapping]] = ..., error: _Optional[_Union[AskError, _Mapping]] = ..., shared: _Optional[bool] = ...) -> None: ...
 
 class AskResponse(_message.Message):
     __slots__ = ("delta", "summary")

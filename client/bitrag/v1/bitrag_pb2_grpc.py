@@ -89,6 +89,11 @@ class BitragServiceStub:
                 request_serializer=bitrag_dot_v1_dot_bitrag__pb2.SetLegacyStoreRequest.SerializeToString,
                 response_deserializer=bitrag_dot_v1_dot_bitrag__pb2.CollectionInfo.FromString,
                 _registered_method=True)
+        self.Compact = channel.unary_unary(
+                '/bitrag.v1.BitragService/Compact',
+                request_serializer=bitrag_dot_v1_dot_bitrag__pb2.CompactRequest.SerializeToString,
+                response_deserializer=bitrag_dot_v1_dot_bitrag__pb2.CompactResponse.FromString,
+                _registered_method=True)
 
 
 class BitragServiceServicer:
@@ -174,6 +179,17 @@ class BitragServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Compact(self, request, context):
+        """Reclaim the space of deleted and replaced rows: live rows are copied into new row files
+        (floats, codes, records) and a new Milvus collection under new row numbers, then switched to
+        atomically. Searches are served throughout; writes to the collection wait. Also runs by itself
+        when the dead share passes the server's BITRAG_COMPACT_DEAD_SHARE. Crash-safe: a restart
+        completes a committed compaction or rolls back an uncommitted one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BitragServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -231,6 +247,11 @@ def add_BitragServiceServicer_to_server(servicer, server):
                     servicer.SetLegacyStore,
                     request_deserializer=bitrag_dot_v1_dot_bitrag__pb2.SetLegacyStoreRequest.FromString,
                     response_serializer=bitrag_dot_v1_dot_bitrag__pb2.CollectionInfo.SerializeToString,
+            ),
+            'Compact': grpc.unary_unary_rpc_method_handler(
+                    servicer.Compact,
+                    request_deserializer=bitrag_dot_v1_dot_bitrag__pb2.CompactRequest.FromString,
+                    response_serializer=bitrag_dot_v1_dot_bitrag__pb2.CompactResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -530,6 +551,33 @@ class BitragService:
             '/bitrag.v1.BitragService/SetLegacyStore',
             bitrag_dot_v1_dot_bitrag__pb2.SetLegacyStoreRequest.SerializeToString,
             bitrag_dot_v1_dot_bitrag__pb2.CollectionInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Compact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bitrag.v1.BitragService/Compact',
+            bitrag_dot_v1_dot_bitrag__pb2.CompactRequest.SerializeToString,
+            bitrag_dot_v1_dot_bitrag__pb2.CompactResponse.FromString,
             options,
             channel_credentials,
             insecure,

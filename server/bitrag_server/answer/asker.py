@@ -1,10 +1,17 @@
 """The Ask pipeline: cache lookup -> retrieval (the engine's gated search) -> prompt with numbered
 sources -> streamed generation -> cache write. One async generator yields the answer's text pieces
 and then one `AskSummary`; when generation fails, the summary (with the sources and the error) is
-still yielded and the typed error is raised after it, so the call ends with the error's status."""
+still yielded and the typed error is raised after it, so the call ends with the error's status.
+
+Single flight: identical Asks (same cache key: question, collection generation, options) that
+arrive while one is being answered join it instead of retrieving and generating again. The answer
+is produced by a task of its own and every caller (the first included) replays its events; the
+task is cancelled only when every caller has left."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 import math
 import time
@@ -49,12 +56,56 @@ def replay_pieces(text: str, size: int = REPLAY_PIECE_CHARS) -> list[str]:
     return pieces
 
 
+class Flight:
+    """One answer being produced, replayed to every caller that asked for it."""
+
+    def __init__(self) -> None:
+        self.events: list[str | AskSummary] = []
+        self.finished = False
+        self.error: BaseException | None = None
+        self.subscribers = 0
+        self.task: asyncio.Task | None = None
+        self._changed = asyncio.Event()
+
+    def push(self, event: str | AskSummary) -> None:
+        self.events.append(event)
+        self._wake()
+
+    def finish(self, error: BaseException | None = None) -> None:
+        self.finished, self.error = True, error
+        self._wake()
+
+    def _wake(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def subscribe(self) -> AsyncIterator[str | AskSummary]:
+        self.subscribers += 1
+        i = 0
+        try:
+            while True:
+                changed = self._changed
+                while i < len(self.events):
+                    yield self.events[i]
+                    i += 1
+                if self.finished:
+                    if self.error is not None:
+                        raise self.error
+                    return
+                await changed.wait()
+        finally:
+            self.subscribers -= 1
+            if self.subscribers == 0 and not self.finished and self.task is not None:
+                self.task.cancel()  # every caller left: stop retrieval and generation
+
+
 class Asker:
     def __init__(self, engine: Engine, settings: Settings, generator: Generator | None = None) -> None:
         self.engine = engine
         self.settings = settings
         self.generator = generator or make_generator(settings)
         self.cache = AnswerCache(settings)
+        self._flights: dict[str, Flight] = {}
 
     async def close(self) -> None:
         await self.generator.close()
@@ -137,12 +188,50 @@ class Asker:
             )
             return
 
+        # ---- single flight: join an identical Ask in progress, or start one ----------------
+        flight = self._flights.get(key)
+        shared = flight is not None
+        if flight is None:
+            flight = self._flights[key] = Flight()
+            answer = self._answer(q, m.name, top_k, model, temperature, max_tokens, timings, t0, status, key,
+                                  scope, vector, code)
+            flight.task = asyncio.create_task(self._fly(flight, key, answer))
+        else:
+            metrics.ASK_SHARED.inc()
+        async for event in flight.subscribe():
+            if shared and isinstance(event, AskSummary):
+                event = dataclasses.replace(event, shared=True)
+            yield event
+
+    async def _fly(self, flight: Flight, key: str, answer: AsyncIterator[str | AskSummary]) -> None:
+        try:
+            async for event in answer:
+                flight.push(event)
+        except BaseException as exc:  # noqa: BLE001 - handed to every caller of the flight
+            flight.finish(exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        else:
+            flight.finish()
+        finally:
+            if self._flights.get(key) is flight:
+                del self._flights[key]
+
+    async def _answer(
+        self, q: AskQuery, name: str, top_k: int, model: str, temperature: float, max_tokens: int,
+        timings: AskTimings, t0: int, status: str, key: str, scope: str, vector: np.ndarray | None,
+        code: np.ndarray | None,
+    ) -> AsyncIterator[str | AskSummary]:
+        """Retrieval, prompt, streamed generation, cache write: the events of one flight."""
+        s = self.settings
+        gen = self.generator
+        cache = self.cache
         # ---- retrieval ----------------------------------------------------------------------
         tr = time.perf_counter_ns()
         if vector is None:
-            vector = await self.engine.embed_query(m.name, q.question, field="question")
+            vector = await self.engine.embed_query(name, q.question, field="question")
         result = await self.engine.search(SearchQuery(
-            collection=m.name, vector=vector, top_k=top_k, filter=q.filter, oversample=q.oversample,
+            collection=name, vector=vector, top_k=top_k, filter=q.filter, oversample=q.oversample,
             mode=q.mode, confidence_threshold=q.confidence_threshold,
         ))
         timings.retrieval_us = _us(tr)
@@ -186,7 +275,7 @@ class Asker:
         if status == "MISS":
             await cache.put(
                 key, to_entry(done.answer, sources, done.cited, model, gen.generated, usage, q.question),
-                collection=m.name, scope=scope, code=code,
+                collection=name, scope=scope, code=code,
             )
         done.timings.total_us = _us(t0)
         metrics.ASK_LATENCY.labels(status.lower()).observe(done.timings.total_us / 1e6)

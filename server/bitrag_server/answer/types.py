@@ -70,3 +70,4 @@ class AskSummary:
     cache: str = "DISABLED"
     retrieval: Diagnostics | None = None
     error: AskError | None = None
+    shared: bool = False  # joined an identical Ask in flight (single flight)

@@ -69,11 +69,11 @@ def scan_codes(codes, query: np.ndarray, thresholds: np.ndarray | None, pool: in
 
 
 def exact(index: BinaryIndex, milvus: str, floats, query: np.ndarray, top_k: int, expr: str,  # noqa: ANN001
-          check=None, lap=None) -> ExactAnswer:  # noqa: ANN001
+          check=None, lap=None, block_rows: int = 65536) -> ExactAnswer:  # noqa: ANN001
     """Exact top-k over live rows matching `expr`: every float row is scored; Milvus says which
     rows are live (deleted rows stay in the file) and which match the filter. `lap(stage)` times
     the scan ("exact_scan") and the liveness / filter check ("exact_verify")."""
-    scores = exact_scores(query, floats, check=check)  # [N]
+    scores = exact_scores(query, floats, block_rows, check=check)  # [N]
     if lap is not None:
         lap("exact_scan")
     n = scores.shape[0]

@@ -181,7 +181,8 @@ class Searcher:
         return Outcome(cands.ids, scores, SearchPath.BINARY_ONLY, 0.0, 0, [int(cands.ids.size)], 1)
 
     def exact(self, c: Collection, q: Query, path: SearchPath) -> Outcome:
-        a = fallback.exact(self.index, c.milvus, c.floats, q.vector, q.top_k, q.expr, check=q.check, lap=q.timer.lap)
+        a = fallback.exact(self.index, c.milvus, c.floats, q.vector, q.top_k, q.expr, check=q.check, lap=q.timer.lap,
+                           block_rows=self.settings.exact_block_rows)
         return Outcome(a.rows, a.scores, path, 1.0, a.scanned)
 
     def widen(self, c: Collection, q: Query, out: Outcome) -> tuple[Outcome, bool]:

@@ -10,6 +10,7 @@ import re
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 from ..domain import Fallback, GateConfig, IndexConfig, LegacyStore
@@ -25,6 +26,7 @@ TIER = "tier.u8"  # middle-tier codes (multi-bit tiers), derived from the floats
 CATALOG_LOCK = ".catalog.lock"
 CONSISTENCY_LEVELS = ("Strong", "Bounded", "Session", "Eventually")
 WRITE_LOCK = "write.lock"
+TRASH = ".trash-"
 
 
 def check_name(name: str, field: str = "name") -> str:
@@ -69,6 +71,10 @@ class Manifest:
     tier: str = "sign"
     tier_quantizer: dict = field(default_factory=dict)
     plan: dict = field(default_factory=dict)
+    compactions: int = 0  # completed; names the Milvus collection of the next one (compact.py)
+    # set by a compaction's commit until its new row files are in place and the old Milvus
+    # collection is dropped: {"old_milvus": name, "suffix": ".compact"} (a restart completes it)
+    compact_pending: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -126,18 +132,31 @@ class Catalog:
         os.replace(tmp, d / MANIFEST)
         fsync_dir(d)
 
-    def remove(self, name: str) -> None:
+    def remove(self, name: str, then: Callable[[Path], None] | None = None) -> None:
+        """Drop a collection's directory. The rename to trash is the commit point (a crash after it
+        leaves no collection, and the next `sweep` finishes the job); `then(trash_dir)` runs after
+        it (the Milvus drop), before the files are deleted."""
         d = self.dir(name)
         if not d.exists():
             return
-        # Drop the manifest first (atomic): a crash mid-rmtree leaves no half-collection behind.
-        trash = self.root / f".trash-{name}-{time.time_ns()}"
+        trash = self.root / f"{TRASH}{name}-{time.time_ns()}"
         os.replace(d, trash)
         fsync_dir(self.root)
+        if then is not None:
+            then(trash)
         shutil.rmtree(trash, ignore_errors=True)
 
-    def sweep(self) -> None:
-        """Remove leftovers of interrupted creates/drops (dirs without a manifest, trash)."""
+    def sweep(self, dropped: Callable[[Path], None] | None = None,
+              uncreated: Callable[[str], None] | None = None) -> None:
+        """Remove leftovers of interrupted creates/drops (dirs without a manifest, trash); for each
+        trash dir of a drop interrupted before Milvus was told, `dropped(trash_dir)` first; for each
+        create interrupted before its manifest, `uncreated(name)` first (its Milvus collection)."""
         for p in self.root.iterdir():
-            if p.is_dir() and (p.name.startswith(".trash-") or not (p / MANIFEST).is_file()):
+            if p.is_dir() and p.name.startswith(TRASH):
+                if dropped is not None and (p / MANIFEST).is_file():
+                    dropped(p)
+                shutil.rmtree(p, ignore_errors=True)
+            elif p.is_dir() and not (p / MANIFEST).is_file():
+                if uncreated is not None and NAME_RE.fullmatch(p.name):
+                    uncreated(p.name)
                 shutil.rmtree(p, ignore_errors=True)

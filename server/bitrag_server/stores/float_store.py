@@ -8,7 +8,9 @@ Append-only: `append` writes rows at the end and fsyncs before returning, so a r
 handed to Milvus before its vector is durable. A crash mid-append leaves a partial trailing row,
 which the next writer (`repair`, under the collection's write lock) truncates away; rows written
 but never inserted into Milvus are unreachable (nothing points at them) and cost only disk.
-Deleted rows stay in the file until a compaction.
+Deleted rows stay in the file until a compaction (`compact.py`: `copy_rows` writes the rows that
+stay to a new file, renamed over this one at commit; readers map through their descriptor, so a
+search in flight keeps reading the file it started on).
 
 Several processes (bitrag replicas on a shared volume) may share the files: writers serialise on
 the collection's write lock (an flock, see `stores/shared.py`), append at the file's true end, and
@@ -17,6 +19,7 @@ readers `refresh` when Milvus hands them a row id past what they have mapped.
 
 from __future__ import annotations
 
+import copy
 import mmap
 import os
 import threading
@@ -75,6 +78,15 @@ class RowFile:
         self.path = Path(path)
         self.dim = width
         self.row_bytes = width * np.dtype(self.dtype).itemsize
+        self._open()
+
+    def reopen(self) -> RowFile:
+        """The same store opened again at its path (a new file renamed there by a compaction)."""
+        new = copy.copy(self)
+        new._open()
+        return new
+
+    def _open(self) -> None:
         created = not self.path.exists()
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         if created:
@@ -149,7 +161,10 @@ class RowFile:
             with self._lock:
                 if self._mm is None or self._mm_rows < need_rows:
                     n = self._rows
-                    self._mm = np.memmap(self.path, dtype=self.dtype, mode="r", shape=(n, self.dim))
+                    # Mapped through our descriptor, not the path: a compaction renames a new
+                    # file over the path while searches still read this one.
+                    with open(self._fd, "rb", buffering=0, closefd=False) as f:
+                        self._mm = np.memmap(f, dtype=self.dtype, mode="r", shape=(n, self.dim))
                     self._mm_rows = n
                 mm = self._mm
         assert mm is not None
@@ -218,6 +233,27 @@ class RowFile:
                 yield start, np.asarray(mm[start:stop])
             finally:  # consumed (or the scan stopped): a scan of the whole file must not stay resident
                 self._unmap(mm, start * self.row_bytes, (stop - start) * self.row_bytes)
+
+    def paths(self) -> list[Path]:
+        """The files this store consists of (compaction copies and renames each)."""
+        return [self.path]
+
+    def copy_rows(self, rows: np.ndarray, suffix: str, block_rows: int = 16384) -> None:
+        """Write `rows` (ascending row ids) in that order to `<path><suffix>`, fsynced: this file
+        compacted to the rows that stay (compact.py renames it over the path at commit)."""
+        out = Path(str(self.path) + suffix)
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            offset = 0
+            for i in range(0, rows.size, block_rows):
+                data = self.gather(rows[i : i + block_rows]).tobytes()
+                written = 0
+                while written < len(data):
+                    written += os.pwrite(fd, data[written:], offset + written)
+                offset += len(data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def close(self) -> None:
         with self._lock:

@@ -644,3 +644,50 @@ def test_a_pool_larger_than_milvus_allows_is_refused_at_start() -> None:
     with pytest.raises(ValidationError) as ei:
         Settings(tier="sq8", _env_file=None)  # type: ignore[arg-type]
     assert "tier" in str(ei.value)
+
+
+# ---- cancellation (the caller left) ----------------------------------------------------------------
+
+
+async def test_a_cancelled_search_makes_no_further_milvus_call(
+    loaded: Engine, x3k: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cancel` set: the pipeline stops before its next Milvus call and between exact-scan blocks
+    (a typed error), whatever the mode; the real index records which calls were made."""
+    import threading
+
+    from bitrag_server.domain import Mode
+    from bitrag_server.errors import BitragError
+    from bitrag_server.retrieve.pipeline import Timer
+
+    calls: list[str] = []
+    cancel = threading.Event()
+    idx = loaded.index
+    assert idx is not None
+    for name in ("search", "live_rows", "matching_rows", "search_float"):
+        real = getattr(idx, name)
+
+        def spy(*a: object, _real=real, _name=name, **kw: object) -> object:  # noqa: ANN001
+            calls.append(_name)
+            out = _real(*a, **kw)
+            cancel.set()  # the caller leaves while this Milvus call runs
+            return out
+
+        monkeypatch.setattr(idx, name, spy)
+    c = await loaded._get("vecs")
+    s = loaded.searcher
+    assert s is not None
+    for mode in Mode:  # left before anything ran: no Milvus call at all
+        cancel.set()
+        with pytest.raises(BitragError):
+            s.search(c, x3k[0], top_k=K, oversample=4, expr="", mode=mode, threshold_override=None,
+                     timer=Timer(), cancel=cancel)
+    assert calls == []
+    cancel.clear()  # left during the first Milvus call of an AUTO search sent past its gate: none after it
+    with pytest.raises(BitragError):
+        s.search(c, x3k[0], top_k=K, oversample=4, expr="", mode=Mode.AUTO, threshold_override=1.0, timer=Timer(),
+                 cancel=cancel)
+    assert len(calls) <= 1, calls
+    res = s.search(c, x3k[0], top_k=K, oversample=4, expr="", mode=Mode.EXACT, threshold_override=None,
+                   timer=Timer(), cancel=None)
+    assert len(res.hits) == K  # no event: the search runs to its end

@@ -10,6 +10,8 @@ import type { BitragServiceClient as _bitrag_v1_BitragServiceClient, BitragServi
 import type { CalibrateRequest as _bitrag_v1_CalibrateRequest, CalibrateRequest__Output as _bitrag_v1_CalibrateRequest__Output } from './bitrag/v1/CalibrateRequest';
 import type { CalibrationInfo as _bitrag_v1_CalibrationInfo, CalibrationInfo__Output as _bitrag_v1_CalibrationInfo__Output } from './bitrag/v1/CalibrationInfo';
 import type { CollectionInfo as _bitrag_v1_CollectionInfo, CollectionInfo__Output as _bitrag_v1_CollectionInfo__Output } from './bitrag/v1/CollectionInfo';
+import type { CompactRequest as _bitrag_v1_CompactRequest, CompactRequest__Output as _bitrag_v1_CompactRequest__Output } from './bitrag/v1/CompactRequest';
+import type { CompactResponse as _bitrag_v1_CompactResponse, CompactResponse__Output as _bitrag_v1_CompactResponse__Output } from './bitrag/v1/CompactResponse';
 import type { CreateCollectionRequest as _bitrag_v1_CreateCollectionRequest, CreateCollectionRequest__Output as _bitrag_v1_CreateCollectionRequest__Output } from './bitrag/v1/CreateCollectionRequest';
 import type { DeleteRequest as _bitrag_v1_DeleteRequest, DeleteRequest__Output as _bitrag_v1_DeleteRequest__Output } from './bitrag/v1/DeleteRequest';
 import type { DeleteResponse as _bitrag_v1_DeleteResponse, DeleteResponse__Output as _bitrag_v1_DeleteResponse__Output } from './bitrag/v1/DeleteResponse';
@@ -58,6 +60,8 @@ export interface ProtoGrpcType {
       CalibrateRequest: MessageTypeDefinition<_bitrag_v1_CalibrateRequest, _bitrag_v1_CalibrateRequest__Output>
       CalibrationInfo: MessageTypeDefinition<_bitrag_v1_CalibrationInfo, _bitrag_v1_CalibrationInfo__Output>
       CollectionInfo: MessageTypeDefinition<_bitrag_v1_CollectionInfo, _bitrag_v1_CollectionInfo__Output>
+      CompactRequest: MessageTypeDefinition<_bitrag_v1_CompactRequest, _bitrag_v1_CompactRequest__Output>
+      CompactResponse: MessageTypeDefinition<_bitrag_v1_CompactResponse, _bitrag_v1_CompactResponse__Output>
       CreateCollectionRequest: MessageTypeDefinition<_bitrag_v1_CreateCollectionRequest, _bitrag_v1_CreateCollectionRequest__Output>
       DeleteRequest: MessageTypeDefinition<_bitrag_v1_DeleteRequest, _bitrag_v1_DeleteRequest__Output>
       DeleteResponse: MessageTypeDefinition<_bitrag_v1_DeleteResponse, _bitrag_v1_DeleteResponse__Output>

@@ -18,6 +18,7 @@ export interface AskSummary {
   'cache'?: (_bitrag_v1_CacheStatus);
   'retrieval'?: (_bitrag_v1_SearchDiagnostics | null);
   'error'?: (_bitrag_v1_AskError | null);
+  'shared'?: (boolean);
 }
 
 export interface AskSummary__Output {
@@ -31,4 +32,5 @@ export interface AskSummary__Output {
   'cache': (_bitrag_v1_CacheStatus__Output);
   'retrieval': (_bitrag_v1_SearchDiagnostics__Output | null);
   'error': (_bitrag_v1_AskError__Output | null);
+  'shared': (boolean);
 }

@@ -7,6 +7,8 @@ import type { AskResponse as _bitrag_v1_AskResponse, AskResponse__Output as _bit
 import type { CalibrateRequest as _bitrag_v1_CalibrateRequest, CalibrateRequest__Output as _bitrag_v1_CalibrateRequest__Output } from '../../bitrag/v1/CalibrateRequest';
 import type { CalibrationInfo as _bitrag_v1_CalibrationInfo, CalibrationInfo__Output as _bitrag_v1_CalibrationInfo__Output } from '../../bitrag/v1/CalibrationInfo';
 import type { CollectionInfo as _bitrag_v1_CollectionInfo, CollectionInfo__Output as _bitrag_v1_CollectionInfo__Output } from '../../bitrag/v1/CollectionInfo';
+import type { CompactRequest as _bitrag_v1_CompactRequest, CompactRequest__Output as _bitrag_v1_CompactRequest__Output } from '../../bitrag/v1/CompactRequest';
+import type { CompactResponse as _bitrag_v1_CompactResponse, CompactResponse__Output as _bitrag_v1_CompactResponse__Output } from '../../bitrag/v1/CompactResponse';
 import type { CreateCollectionRequest as _bitrag_v1_CreateCollectionRequest, CreateCollectionRequest__Output as _bitrag_v1_CreateCollectionRequest__Output } from '../../bitrag/v1/CreateCollectionRequest';
 import type { DeleteRequest as _bitrag_v1_DeleteRequest, DeleteRequest__Output as _bitrag_v1_DeleteRequest__Output } from '../../bitrag/v1/DeleteRequest';
 import type { DeleteResponse as _bitrag_v1_DeleteResponse, DeleteResponse__Output as _bitrag_v1_DeleteResponse__Output } from '../../bitrag/v1/DeleteResponse';
@@ -37,6 +39,15 @@ export interface BitragServiceClient extends grpc.Client {
   calibrate(argument: _bitrag_v1_CalibrateRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_bitrag_v1_CalibrationInfo__Output>): grpc.ClientUnaryCall;
   calibrate(argument: _bitrag_v1_CalibrateRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_bitrag_v1_CalibrationInfo__Output>): grpc.ClientUnaryCall;
   calibrate(argument: _bitrag_v1_CalibrateRequest, callback: grpc.requestCallback<_bitrag_v1_CalibrationInfo__Output>): grpc.ClientUnaryCall;
+  
+  Compact(argument: _bitrag_v1_CompactRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_bitrag_v1_CompactResponse__Output>): grpc.ClientUnaryCall;
+  Compact(argument: _bitrag_v1_CompactRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_bitrag_v1_CompactResponse__Output>): grpc.ClientUnaryCall;
+  Compact(argument: _bitrag_v1_CompactRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_bitrag_v1_CompactResponse__Output>): grpc.ClientUnaryCall;
+  Compact(argument: _bitrag_v1_CompactRequest, callback: grpc.requestCallback<_bitrag_v1_CompactResponse__Output>): grpc.ClientUnaryCall;
+  compact(argument: _bitrag_v1_CompactRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_bitrag_v1_CompactResponse__Output>): grpc.ClientUnaryCall;
+  compact(argument: _bitrag_v1_CompactRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_bitrag_v1_CompactResponse__Output>): grpc.ClientUnaryCall;
+  compact(argument: _bitrag_v1_CompactRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_bitrag_v1_CompactResponse__Output>): grpc.ClientUnaryCall;
+  compact(argument: _bitrag_v1_CompactRequest, callback: grpc.requestCallback<_bitrag_v1_CompactResponse__Output>): grpc.ClientUnaryCall;
   
   CreateCollection(argument: _bitrag_v1_CreateCollectionRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_bitrag_v1_CollectionInfo__Output>): grpc.ClientUnaryCall;
   CreateCollection(argument: _bitrag_v1_CreateCollectionRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_bitrag_v1_CollectionInfo__Output>): grpc.ClientUnaryCall;
@@ -126,6 +137,8 @@ export interface BitragServiceHandlers extends grpc.UntypedServiceImplementation
   
   Calibrate: grpc.handleUnaryCall<_bitrag_v1_CalibrateRequest__Output, _bitrag_v1_CalibrationInfo>;
   
+  Compact: grpc.handleUnaryCall<_bitrag_v1_CompactRequest__Output, _bitrag_v1_CompactResponse>;
+  
   CreateCollection: grpc.handleUnaryCall<_bitrag_v1_CreateCollectionRequest__Output, _bitrag_v1_CollectionInfo>;
   
   Delete: grpc.handleUnaryCall<_bitrag_v1_DeleteRequest__Output, _bitrag_v1_DeleteResponse>;
@@ -149,6 +162,7 @@ export interface BitragServiceHandlers extends grpc.UntypedServiceImplementation
 export interface BitragServiceDefinition extends grpc.ServiceDefinition {
   Ask: MethodDefinition<_bitrag_v1_AskRequest, _bitrag_v1_AskResponse, _bitrag_v1_AskRequest__Output, _bitrag_v1_AskResponse__Output>
   Calibrate: MethodDefinition<_bitrag_v1_CalibrateRequest, _bitrag_v1_CalibrationInfo, _bitrag_v1_CalibrateRequest__Output, _bitrag_v1_CalibrationInfo__Output>
+  Compact: MethodDefinition<_bitrag_v1_CompactRequest, _bitrag_v1_CompactResponse, _bitrag_v1_CompactRequest__Output, _bitrag_v1_CompactResponse__Output>
   CreateCollection: MethodDefinition<_bitrag_v1_CreateCollectionRequest, _bitrag_v1_CollectionInfo, _bitrag_v1_CreateCollectionRequest__Output, _bitrag_v1_CollectionInfo__Output>
   Delete: MethodDefinition<_bitrag_v1_DeleteRequest, _bitrag_v1_DeleteResponse, _bitrag_v1_DeleteRequest__Output, _bitrag_v1_DeleteResponse__Output>
   DescribeCollection: MethodDefinition<_bitrag_v1_DescribeCollectionRequest, _bitrag_v1_CollectionInfo, _bitrag_v1_DescribeCollectionRequest__Output, _bitrag_v1_CollectionInfo__Output>

@@ -27,6 +27,9 @@ export interface CollectionInfo {
   'tier'?: (string);
   'bytes_tier'?: (number | string | Long);
   'plan'?: (_bitrag_v1_SearchPlan | null);
+  'dead_rows'?: (number | string | Long);
+  'row_file_bytes'?: (number | string | Long);
+  'compactions'?: (number);
 }
 
 export interface CollectionInfo__Output {
@@ -50,4 +53,7 @@ export interface CollectionInfo__Output {
   'tier': (string);
   'bytes_tier': (number);
   'plan': (_bitrag_v1_SearchPlan__Output | null);
+  'dead_rows': (number);
+  'row_file_bytes': (number);
+  'compactions': (number);
 }
