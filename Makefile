@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # that list it: make expands prerequisites when it reads a rule.
 NODE_STAMP := clients/node/node_modules/.package-lock.json
 
-.PHONY: install proto proto-check demo ui test browser node go-example bench bench-1m bench-10m clean
+.PHONY: install proto proto-check demo ui test browser node go-example bench bench-1m bench-10m bench-real clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,16 +56,16 @@ test: $(STAMP) browser $(NODE_STAMP)
 # Benchmarks (reports in bench/results/; bench/README.md): scifact quality per mode, the gate,
 # the synthetic generator's fidelity, latency/memory/baselines at 10k and 100k on both backends,
 # the Ask and semantic-cache measurements, and migration (import + shadow vs Milvus and Chroma).
-# bench-1m / bench-10m are long runs (1 h / 3-4 h).
+# bench-1m / bench-10m / bench-real are long runs (2 h / 3-4 h / 2 h).
 bench: $(STAMP)
-	$(BITRAG) bench quality --data ../shared/data/scifact --embeddings minilm-l6-384 --hamming-pool-factor 1
-	$(BITRAG) bench quality --data ../shared/data/scifact --embeddings minilm-l6-384 --hamming-pool-factor 4
-	$(BITRAG) bench quality --data ../shared/data/scifact --embeddings mpnet-base-768 --hamming-pool-factor 1
-	$(BITRAG) bench quality --data ../shared/data/scifact --embeddings mpnet-base-768 --hamming-pool-factor 4
+	for e in minilm-l6-384 mpnet-base-768; do for t in sign sq2 sq4; do \
+	  $(BITRAG) bench quality --data ../shared/data/scifact --embeddings $$e --tier $$t --oversamples 1 2 4 8 \
+	    --name quality_scifact_$${e}_lite_$$t || exit 1; done; done
 	$(BITRAG) bench gate --data ../shared/data/scifact --embeddings minilm-l6-384 mpnet-base-768
 	$(BITRAG) bench synth --fidelity
-	$(BITRAG) bench scale --n 10k 100k --backend lite
+	$(BITRAG) bench scale --n 5k 10k 100k --backend lite --queries 200
 	$(BITRAG) bench scale --n 10k 100k --backend standalone
+	$(PY) bench/user_vectors.py --n 20000 --dim 256 --queries 200
 	$(PY) bench/ask.py --docs 1000 --questions 200
 	$(PY) bench/semantic_cache.py
 	$(PY) bench/float_fetch.py --rows 100000 --dim 768
@@ -73,6 +73,14 @@ bench: $(STAMP)
 
 bench-1m: $(STAMP)
 	$(BITRAG) bench scale --n 1M --backend standalone --keep
+	$(BITRAG) bench scale --n 1M --backend lite --queries 200
+
+# The real corpus (Debian documentation packages, ~222k MiniLM chunks; ~1.5 h to embed here, cached
+# in bench/.work/debian-docs) and its point in the scale benchmark beside the synthetic N.
+bench-real: $(STAMP)
+	$(BITRAG) bench corpus
+	$(BITRAG) bench scale --real-data bench/.work/debian-docs --n 28k 222394 --backend lite --queries 500 \
+	  --name scale_real_lite
 
 bench-10m: $(STAMP)
 	$(BITRAG) bench scale --n 10M --backend standalone --queries 200 --concurrency-queries 32 --keep
