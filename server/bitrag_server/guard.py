@@ -59,6 +59,8 @@ METHODS: dict[str, tuple[Role, str | None]] = {
     "Ask": ("read", "collection"),
     "Calibrate": ("write", "collection"),
     "Compact": ("write", "collection"),
+    "Fetch": ("read", "collection"),
+    "SetLegacyStore": ("write", "collection"),
 }
 
 
