@@ -18,9 +18,9 @@ From pseudo-queries (`calibrate_pseudo`):
      probing every list;
   3. the gate: every query's stopping rule run over the whole pool, batch by batch, recording the
      feature z and whether the top-k was exact; the isotonic map and the threshold (gate.py);
-  4. the costs (median server time of the binary path with that gate, of an exact scan, of an
-     in-RAM pass over every code) and the route: AUTO starts with the exact scan where it is
-     cheaper than the binary path's expected time.
+  4. the costs (median server time of AUTO's binary route with that gate, its fallbacks
+     included, and of an exact scan, timed interleaved on the same queries; of an in-RAM pass
+     over every code) and the route: AUTO starts with the exact scan where it measured cheaper.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import numpy as np
 
 from ..collection import Collection
 from ..config import Settings
-from ..domain import Mode, Route, SearchPath
+from ..domain import Fallback, Mode, Route, SearchPath
 from ..stores.binary_index import BinaryIndex
 from . import fallback
 from .gate import Calibration, Steps, fit_calibration
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 CALIBRATION_K = 10
 MAX_VERIFIED = 2000
 TIMED_QUERIES = 40  # queries timed on the binary path for the route decision
+EXACT_TIMED_ALL_ROWS = 200_000  # up to here every timed query is also timed on the exact scan
 NPROBE_QUERIES = 100
 
 
@@ -179,23 +180,48 @@ def _median_us(fn, n: int) -> int:  # noqa: ANN001 - Callable[[int], object]
     return int(statistics.median(times)) if times else 0
 
 
+def _auto_binary_route(c: Collection, searcher: Searcher, vector: np.ndarray, gate: GateRule) -> None:
+    """AUTO on the binary route as a request runs it: the binary path, then the fallbacks where
+    the gate is not confident (the legacy-collection fallback left out: a remote call)."""
+    q = _query(c, searcher, vector, CALIBRATION_K, gate)
+    out = searcher.binary(c, q, fixed=False)
+    if not gate.passes(out.confidence) and out.rescored is not None and not out.rescored.covered:
+        searcher.fallbacks(c, q, out)
+
+
 def measure_costs(c: Collection, searcher: Searcher, queries: np.ndarray, cal: Calibration, plan: SearchPlan,
                   samples: list[Steps]) -> SearchPlan:
-    """Times of the binary path (with this gate), an exact scan and an in-RAM code pass; the route."""
+    """Times of AUTO's binary route (fallbacks included), an exact scan and an in-RAM code pass;
+    the route. The binary route and the exact scan are timed interleaved on the same queries
+    (a few exact scans only on large collections), so load on the machine weighs on both alike."""
     gate = GateRule(cal.threshold, False)
-    trial = replace(c, calibration=cal)  # the same collection with the new gate and plan, for timing
-    trial.manifest = replace(c.manifest, plan=plan.to_dict())
     nq = min(TIMED_QUERIES, len(queries))
-    plan.binary_us = _median_us(lambda i: searcher.binary(trial, _query(trial, searcher, queries[i], CALIBRATION_K, gate),
-                                                          fixed=False), nq)
-    q0 = _query(c, searcher, queries[0], CALIBRATION_K, gate)
-    plan.exact_us = _median_us(lambda i: searcher.exact(c, q0, SearchPath.EXACT), 1 if c.floats.rows > 2_000_000 else 3)
+    interleave = c.floats.rows <= EXACT_TIMED_ALL_ROWS
+
+    def exact_us(i: int) -> int:
+        t0 = time.perf_counter_ns()
+        searcher.exact(c, _query(c, searcher, queries[i], CALIBRATION_K, gate), SearchPath.EXACT)
+        return (time.perf_counter_ns() - t0) // 1000
+
+    # Large collections: a few scans first, so the timed fallbacks keep to the exact-fallback bound.
+    exact = [] if interleave else [exact_us(i) for i in range(min(nq, 3 if c.floats.rows <= 2_000_000 else 1))]
+    plan.exact_us = int(statistics.median(exact)) if exact else 0
+    local = [f for f in c.manifest.gate.fallback if f != Fallback.COLLECTION.value]
+    trial = replace(c, calibration=cal)  # the same collection with the new gate and plan, for timing
+    trial.manifest = replace(c.manifest, plan=plan.to_dict(), gate=replace(c.manifest.gate, fallback=local))
+    binary = []
+    for i in range(nq):
+        t0 = time.perf_counter_ns()
+        _auto_binary_route(trial, searcher, queries[i], gate)
+        binary.append((time.perf_counter_ns() - t0) // 1000)
+        if interleave:
+            exact.append(exact_us(i))
+    plan.binary_us = int(statistics.median(binary)) if binary else 0
+    plan.exact_us = int(statistics.median(exact)) if exact else 0
     plan.scan_us = _median_us(lambda i: fallback.scan_codes(c.codes, queries[i], c.thresholds, plan.pool * 4), 3)
     confs = [[cal.confidence(st[0]) for st in q] for q in samples]
     plan.fallback_share = float(np.mean([not any(v >= cal.threshold for v in q) for q in confs])) if confs else 1.0
-    fallback_us = min(plan.exact_us, plan.scan_us + plan.binary_us)
-    expected = plan.binary_us + plan.fallback_share * fallback_us
-    plan.route = (Route.EXACT if plan.exact_us <= expected else Route.BINARY).value
+    plan.route = (Route.EXACT if plan.exact_us <= plan.binary_us else Route.BINARY).value
     return plan
 
 

@@ -35,7 +35,7 @@ class SearchPlan:
     pool_recall: dict[str, float] = field(default_factory=dict)  # pool size -> candidate recall
     nprobe_recall: dict[str, float] = field(default_factory=dict)  # nprobe -> candidate recall at pool
     exact_us: int = 0  # median server time of an exact scan
-    binary_us: int = 0  # median time of the binary path (Milvus + tier + floats)
+    binary_us: int = 0  # median time of AUTO's binary route: the binary path + its fallbacks where not confident
     scan_us: int = 0  # an in-RAM pass over every code
     fallback_share: float = 0.0  # calibration queries below the threshold after the binary path
     rows: int = 0  # rows when measured
