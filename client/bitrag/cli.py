@@ -1,5 +1,5 @@
 """`bitrag` command line: client commands (collections, create, describe, drop, ingest, search,
-ask, calibrate, compact, delete) and, when the server package is installed, `bitrag serve`."""
+ask, calibrate, compact, delete, documents) and, when the server package is installed, `bitrag serve`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from rich.table import Table
 
 from ._client import Client
 from .errors import BitragError, NotFoundError
-from .types import AskSummary, CalibrationInfo, CollectionInfo, GateConfig, IndexSpec, SearchResult
+from .types import AskSummary, CalibrationInfo, CollectionInfo, DocumentInfo, GateConfig, IndexSpec, SearchResult
 
 console = Console()
 err_console = Console(stderr=True)
@@ -253,6 +253,51 @@ def cmd_delete(args: argparse.Namespace) -> int:
     with _client(args) as c:
         res = c.delete(args.collection, args.document_ids)
     console.print(f"deleted {res.documents_deleted} documents, {res.chunks_deleted} chunks")
+    if res.missing:
+        err_console.print(f"not in {args.collection!r} (nothing deleted): {', '.join(res.missing)}")
+        return 1
+    return 0
+
+
+def _keep_end(text: str, width: int) -> str:
+    """`text` cut to `width` characters from the left: a long path keeps its file name."""
+    return text if len(text) <= width else "…" + text[-(width - 1):]
+
+
+def _documents_table(name: str, docs: list[DocumentInfo], id_width: int) -> Table:
+    import datetime as dt
+
+    t = Table(title=f"{name}: documents")
+    for h in ("id", "chunks", "ingested", "content hash"):
+        t.add_column(h, justify="right" if h == "chunks" else "left", no_wrap=True)
+    for d in docs:
+        when = (dt.datetime.fromtimestamp(d.ingested_unix_ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+                if d.ingested_unix_ms else "-")
+        t.add_row(_keep_end(d.id, id_width), str(d.chunks), when, d.content_hash[:12])
+    return t
+
+
+def cmd_documents(args: argparse.Namespace) -> int:
+    with _client(args) as c:
+        if args.all:
+            docs = list(c.iter_documents(args.collection, page_size=args.page_size, prefix=args.prefix))
+            token = ""
+        else:
+            page = c.list_documents(args.collection, page_size=args.page_size, page_token=args.page_token,
+                                    prefix=args.prefix)
+            docs, token = page.documents, page.next_page_token
+    if args.json:
+        print(json.dumps({"documents": [asdict(d) for d in docs], "next_page_token": token}))
+        return 0
+    if not docs:
+        console.print(f"{args.collection}: no documents" + (f" with prefix {args.prefix!r}" if args.prefix else ""))
+        return 0
+    id_width = max(20, min(max(len(d.id) for d in docs), console.width - 50))
+    console.print(_documents_table(args.collection, docs, id_width))
+    if token:
+        more = f" --prefix {args.prefix!r}" if args.prefix else ""
+        console.print(f"[dim]more: bitrag documents {args.collection}{more} --page-size {args.page_size} "
+                      f"--page-token {token}  (or --all)[/dim]")
     return 0
 
 
@@ -360,9 +405,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--force", action="store_true", help="compact even when no row is dead")
     sp.add_argument("--json", action="store_true", help="print JSON")
 
-    sp = add("delete", cmd_delete, "delete documents (all their chunks) by id")
+    sp = add("delete", cmd_delete,
+             "delete documents (all their chunks) by id; names the ids the collection does not hold "
+             "and exits 1 if there are any")
     sp.add_argument("document_ids", nargs="+")
     sp.add_argument("-c", "--collection", required=True)
+
+    sp = add("documents", cmd_documents,
+             "list a collection's documents in id order (id, chunks, ingest time, content hash), a page at a time")
+    sp.add_argument("collection")
+    sp.add_argument("--page-size", type=int, default=50, help="documents per page, 1..1000 (default %(default)s)")
+    sp.add_argument("--page-token", default="", help="continue after a previous page (the token it printed)")
+    sp.add_argument("--prefix", default="", help="only ids starting with this")
+    sp.add_argument("--all", action="store_true", help="every page, one table")
+    sp.add_argument("--json", action="store_true",
+                    help="print JSON: documents (with their metadata) and next_page_token")
 
     try:
         from bitrag_server.cli import add_serve_parser

@@ -173,6 +173,29 @@ class DeleteResult:
     documents_deleted: int
     chunks_deleted: int
     generation: int
+    missing: tuple[str, ...] = ()  # requested ids the collection did not hold (nothing deleted)
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """A stored document as `list_documents` returns it. `content_hash`: the server's hash of
+    what was ingested (text, metadata, chunking, embedder), equal iff a re-ingest is a no-op;
+    `ingested_unix_ms`: when its chunks were written (0 for rows written before this was kept);
+    `metadata`: the document's (its first chunk's)."""
+
+    id: str
+    chunks: int
+    content_hash: str
+    ingested_unix_ms: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DocumentPage:
+    """One page of `list_documents`, in id order; `next_page_token` "" on the last page."""
+
+    documents: list[DocumentInfo]
+    next_page_token: str = ""
 
 
 @dataclass(frozen=True)
