@@ -170,14 +170,28 @@ class Client:
 
     def ingest_files(
         self, collection: str, path: str | Path, *, chunk_size: int = 0, chunk_overlap: int = 0,
-        progress: bool = False,
+        progress: bool = False, force: bool = False,
     ) -> IngestResult:
         """Read md/txt/pdf/docx/pptx/html files under `path` (LlamaIndex readers) and ingest them;
-        document ids are the files' paths. Needs the `files` extra."""
-        from ._files import load_documents
+        document ids are the files' paths. Files the collection holds unchanged (same size and
+        mtime, or same SHA-256 of their bytes) are skipped before they are read
+        (`result.files_skipped`) unless `force`. Needs the `files` extra."""
+        from ._files import document_id, find_files, load_documents
+        from ._unchanged import select_files
 
-        docs = load_documents(path, progress=progress)
-        return self.ingest_documents(collection, docs, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+        files = find_files(path)
+        sel = select_files(files, [document_id(f) for f in files],
+                           None if force else lambda ids: self._held_metadata(collection, ids))
+        docs = sel.with_fingerprints(load_documents(path, progress=progress, files=sel.to_read) if sel.to_read else [])
+        res = self.ingest_documents(collection, docs, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+        res.files_skipped = len(sel.unchanged)
+        if not docs:  # nothing sent: the collection's generation as it is
+            res.generation = self.describe_collection(collection).generation
+        return res
+
+    def _held_metadata(self, collection: str, document_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Document id -> its metadata, for those of `document_ids` the collection holds."""
+        return {d.id: d.metadata for d in self.iter_documents(collection, document_ids=document_ids, page_size=1000)}
 
     def delete(self, collection: str, document_ids: Sequence[str]) -> DeleteResult:
         """Delete documents (all their chunks) by id. `missing` in the result: the ids the

@@ -103,19 +103,30 @@ def cmd_drop(args: argparse.Namespace) -> int:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ._files import load_documents
+    from ._files import document_id, find_files, load_documents
+    from ._unchanged import select_files
 
     with _client(args) as c:
+        created = False
         try:
-            c.describe_collection(args.collection)
+            generation = c.describe_collection(args.collection).generation
         except NotFoundError:
             if not args.create:
                 raise
-            c.create_collection(args.collection, embedder=args.embedder)
+            generation = c.create_collection(args.collection, embedder=args.embedder).generation
+            created = True
             err_console.print(f"created collection {args.collection!r}")
-        err_console.print(f"reading {args.path} ...")
-        docs = load_documents(args.path, progress=not args.quiet)
-        if not docs:
+        files = find_files(args.path)
+        sel = select_files(files, [document_id(f) for f in files],
+                           None if args.force or created else lambda ids: c._held_metadata(args.collection, ids))
+        if sel.unchanged:
+            err_console.print(f"{len(sel.unchanged)} unchanged, skipped (size + mtime or content hash as held)")
+        if sel.to_read:
+            err_console.print(f"reading {len(sel.to_read)} files under {args.path} ...")
+        docs = sel.with_fingerprints(
+            load_documents(args.path, progress=not args.quiet, files=sel.to_read) if sel.to_read else []
+        )
+        if not docs and not sel.unchanged:
             err_console.print(f"no supported files (md, txt, pdf, docx, pptx, html) with text under {args.path}")
             return 1
         with tqdm(total=len(docs), unit="doc", desc="ingest", disable=args.quiet, file=sys.stderr) as bar:
@@ -123,11 +134,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 args.collection, docs, chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap,
                 batch_size=args.batch_size, on_progress=bar.update, flush=args.flush,
             )
+    res.files_skipped = len(sel.unchanged)
+    res.generation = res.generation or generation  # nothing sent: the collection's as it was
     if args.json:
         print(json.dumps(asdict(res)))
     else:
+        skipped = f"{res.files_skipped} unchanged, skipped; " if res.files_skipped else ""
         console.print(
-            f"{len(docs)} files: {res.documents_added} added, {res.documents_replaced} replaced, "
+            f"{len(docs) + res.files_skipped} files: {skipped}{res.documents_added} added, {res.documents_replaced} replaced, "
             f"{res.documents_unchanged} unchanged; {res.chunks_written} chunks written, "
             f"{res.chunks_deleted} old chunks removed (generation {res.generation})"
         )
@@ -366,6 +380,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-create", dest="create", action="store_false",
                     help="fail if the collection does not exist (default: create it)")
     sp.add_argument("--quiet", action="store_true", help="no progress bars")
+    sp.add_argument("--force", action="store_true",
+                    help="read every file (default: skip files whose size + mtime, or content hash, are "
+                         "those the collection holds for their id)")
     sp.add_argument("--flush", action="store_true",
                     help="seal Milvus segments at the end so a Milvus server indexes them now (bulk loads)")
     sp.add_argument("--json", action="store_true", help="print the result as JSON")

@@ -155,8 +155,11 @@ class IngestResult:
     chunks_deleted: int = 0
     generation: int = 0
     timings_us: dict[str, int] = field(default_factory=dict)  # server stages, summed over requests
+    # ingest_files: files not even read, their size + mtime or content hash as the collection holds
+    files_skipped: int = 0
 
     def __iadd__(self, other: IngestResult) -> IngestResult:
+        self.files_skipped += other.files_skipped
         self.documents_added += other.documents_added
         self.documents_replaced += other.documents_replaced
         self.documents_unchanged += other.documents_unchanged
