@@ -221,8 +221,7 @@ class Client:
                                            prefix=prefix):
             while True:
                 page = _core.documents_from_proto(self._call(self._stub.ListDocuments, req))
-                for d in page.documents:
-                    yield d
+                yield from page.documents
                 if not page.next_page_token:
                     break
                 req.page_token = page.next_page_token

@@ -12,8 +12,8 @@ Page tokens are opaque to clients: the last id of the page, base64url-encoded.
 from __future__ import annotations
 
 import base64
-import bisect
 import binascii
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 

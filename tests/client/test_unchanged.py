@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bitrag import Document
-from bitrag import _unchanged
+from bitrag import Document, _unchanged
 from bitrag._unchanged import fingerprint, select_files
 
 

@@ -104,7 +104,7 @@ def _cli(*args: str, target: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BITRAG_")}
     env["COLUMNS"] = "200"
     return subprocess.run([sys.executable, "-m", "bitrag.cli", "--target", target, *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=180)
+                          capture_output=True, text=True, timeout=180, check=False)
 
 
 def test_cli_reports_unchanged_files_skipped_and_force_reads_them(lite_server, tree: Path) -> None:
