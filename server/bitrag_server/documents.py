@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from .domain import DocumentInfo, DocumentPage
@@ -71,11 +71,11 @@ def check_request(page_size: int, document_ids: Sequence[str], prefix: str, max_
     return size
 
 
-def build_index(key: tuple[str, int, int], batches: Sequence[list[dict]] | object) -> DocumentIndex:
+def build_index(key: tuple[str, int, int], batches: Iterable[list[dict]]) -> DocumentIndex:
     """DocumentIndex from batches of Milvus rows with `row` and `doc_id`."""
     count: dict[str, int] = {}
     first: dict[str, int] = {}
-    for batch in batches:  # type: ignore[attr-defined]
+    for batch in batches:
         for r in batch:
             d, row = r["doc_id"], int(r["row"])
             count[d] = count.get(d, 0) + 1
