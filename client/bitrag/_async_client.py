@@ -16,6 +16,8 @@ from .types import (
     CompactResult,
     DeleteResult,
     Document,
+    DocumentInfo,
+    DocumentPage,
     GateConfig,
     IndexSpec,
     IngestResult,
@@ -142,8 +144,38 @@ class AsyncClient:
         return total
 
     async def delete(self, collection: str, document_ids: Sequence[str]) -> DeleteResult:
+        """Delete documents (all their chunks) by id. `missing` in the result: the ids the
+        collection did not hold."""
         req = pb.DeleteRequest(collection=collection, document_ids=list(document_ids))
         return _core.delete_from_proto(await self._call(self._stub.Delete, req))
+
+    async def list_documents(
+        self, collection: str, *, page_size: int = 0, page_token: str = "",
+        document_ids: Sequence[str] | None = None, prefix: str = "",
+    ) -> DocumentPage:
+        """One page of the collection's documents in id order: id, live chunks, content hash,
+        ingest time and metadata. `page_size`: 1..1000 (0 = 100); `page_token`: a previous page's
+        `next_page_token`; `document_ids`: only these (1..1000; ids not held are left out);
+        `prefix`: only ids starting with it. `iter_documents` pages through them all."""
+        req = _core.list_documents_request(collection, page_size=page_size, page_token=page_token,
+                                           document_ids=document_ids, prefix=prefix)
+        return _core.documents_from_proto(await self._call(self._stub.ListDocuments, req))
+
+    async def iter_documents(
+        self, collection: str, *, page_size: int = 0, document_ids: Sequence[str] | None = None,
+        prefix: str = "",
+    ) -> AsyncIterator[DocumentInfo]:
+        """Every document of the collection (or of `document_ids`, any number of them, or with
+        `prefix`), in id order per listing, fetching pages of `page_size` as it goes."""
+        for req in _core.document_listings(collection, page_size=page_size, document_ids=document_ids,
+                                           prefix=prefix):
+            while True:
+                page = _core.documents_from_proto(await self._call(self._stub.ListDocuments, req))
+                for d in page.documents:
+                    yield d
+                if not page.next_page_token:
+                    break
+                req.page_token = page.next_page_token
 
     async def search(
         self, collection: str, query: str | Any, *, top_k: int = 10, filter: str = "", oversample: int = 0,

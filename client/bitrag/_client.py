@@ -17,6 +17,8 @@ from .types import (
     CompactResult,
     DeleteResult,
     Document,
+    DocumentInfo,
+    DocumentPage,
     GateConfig,
     IndexSpec,
     IngestResult,
@@ -168,18 +170,61 @@ class Client:
 
     def ingest_files(
         self, collection: str, path: str | Path, *, chunk_size: int = 0, chunk_overlap: int = 0,
-        progress: bool = False,
+        progress: bool = False, force: bool = False,
     ) -> IngestResult:
         """Read md/txt/pdf/docx/pptx/html files under `path` (LlamaIndex readers) and ingest them;
-        document ids are the files' paths. Needs the `files` extra."""
-        from ._files import load_documents
+        document ids are the files' paths. Files the collection holds unchanged (same size and
+        mtime, or same SHA-256 of their bytes) are skipped before they are read
+        (`result.files_skipped`) unless `force`. Needs the `files` extra."""
+        from ._files import document_id, find_files, load_documents
+        from ._unchanged import select_files
 
-        docs = load_documents(path, progress=progress)
-        return self.ingest_documents(collection, docs, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+        files = find_files(path)
+        sel = select_files(files, [document_id(f) for f in files],
+                           None if force else lambda ids: self._held_metadata(collection, ids))
+        docs = sel.with_fingerprints(load_documents(path, progress=progress, files=sel.to_read) if sel.to_read else [])
+        res = self.ingest_documents(collection, docs, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+        res.files_skipped = len(sel.unchanged)
+        if not docs:  # nothing sent: the collection's generation as it is
+            res.generation = self.describe_collection(collection).generation
+        return res
+
+    def _held_metadata(self, collection: str, document_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Document id -> its metadata, for those of `document_ids` the collection holds."""
+        return {d.id: d.metadata for d in self.iter_documents(collection, document_ids=document_ids, page_size=1000)}
 
     def delete(self, collection: str, document_ids: Sequence[str]) -> DeleteResult:
+        """Delete documents (all their chunks) by id. `missing` in the result: the ids the
+        collection did not hold."""
         req = pb.DeleteRequest(collection=collection, document_ids=list(document_ids))
         return _core.delete_from_proto(self._call(self._stub.Delete, req))
+
+    def list_documents(
+        self, collection: str, *, page_size: int = 0, page_token: str = "",
+        document_ids: Sequence[str] | None = None, prefix: str = "",
+    ) -> DocumentPage:
+        """One page of the collection's documents in id order: id, live chunks, content hash,
+        ingest time and metadata. `page_size`: 1..1000 (0 = 100); `page_token`: a previous page's
+        `next_page_token`; `document_ids`: only these (1..1000; ids not held are left out);
+        `prefix`: only ids starting with it. `iter_documents` pages through them all."""
+        req = _core.list_documents_request(collection, page_size=page_size, page_token=page_token,
+                                           document_ids=document_ids, prefix=prefix)
+        return _core.documents_from_proto(self._call(self._stub.ListDocuments, req))
+
+    def iter_documents(
+        self, collection: str, *, page_size: int = 0, document_ids: Sequence[str] | None = None,
+        prefix: str = "",
+    ) -> Iterator[DocumentInfo]:
+        """Every document of the collection (or of `document_ids`, any number of them, or with
+        `prefix`), in id order per listing, fetching pages of `page_size` as it goes."""
+        for req in _core.document_listings(collection, page_size=page_size, document_ids=document_ids,
+                                           prefix=prefix):
+            while True:
+                page = _core.documents_from_proto(self._call(self._stub.ListDocuments, req))
+                yield from page.documents
+                if not page.next_page_token:
+                    break
+                req.page_token = page.next_page_token
 
     def search(
         self, collection: str, query: str | Any, *, top_k: int = 10, filter: str = "", oversample: int = 0,

@@ -22,6 +22,8 @@ from .types import (
     SearchPlan,
     DeleteResult,
     Document,
+    DocumentInfo,
+    DocumentPage,
     Hit,
     IndexSpec,
     IngestResult,
@@ -169,6 +171,33 @@ def fetch_request(collection: str, document_ids: Sequence[str], include_vectors:
     if isinstance(document_ids, str):
         raise TypeError("document_ids: a sequence of ids, not one string")
     return pb.FetchRequest(collection=collection, document_ids=list(document_ids), include_vectors=include_vectors)
+
+
+MAX_LIST_IDS = 1000  # document_ids per ListDocuments request
+
+
+def list_documents_request(
+    collection: str, *, page_size: int = 0, page_token: str = "", document_ids: Sequence[str] | None = None,
+    prefix: str = "",
+) -> pb.ListDocumentsRequest:
+    if isinstance(document_ids, str):
+        raise TypeError("document_ids: a sequence of ids, not one string")
+    return pb.ListDocumentsRequest(collection=collection, page_size=page_size, page_token=page_token,
+                                   document_ids=list(document_ids or ()), prefix=prefix)
+
+
+def document_listings(
+    collection: str, *, page_size: int = 0, document_ids: Sequence[str] | None = None, prefix: str = ""
+) -> Iterator[pb.ListDocumentsRequest]:
+    """The first request of each listing `iter_documents` pages through: one for every document (or
+    a prefix), one per MAX_LIST_IDS ids otherwise. The caller follows next_page_token."""
+    if document_ids is None:
+        yield list_documents_request(collection, page_size=page_size, prefix=prefix)
+        return
+    ids = list(dict.fromkeys(document_ids))
+    for i in range(0, len(ids), MAX_LIST_IDS):
+        yield list_documents_request(collection, page_size=page_size, document_ids=ids[i : i + MAX_LIST_IDS],
+                                     prefix=prefix)
 
 
 def set_legacy_request(collection: str, legacy: LegacyStore | None, fallback: Sequence[str]) -> pb.SetLegacyStoreRequest:
@@ -377,13 +406,21 @@ def fetch_from_proto(r: pb.FetchResponse) -> tuple[list[Record], list[str]]:
     return records, list(r.missing)
 
 
+def documents_from_proto(r: pb.ListDocumentsResponse) -> DocumentPage:
+    return DocumentPage(
+        [DocumentInfo(d.id, d.chunks, d.content_hash, d.ingested_unix_ms, from_struct(d.metadata))
+         for d in r.documents],
+        r.next_page_token,
+    )
+
+
 def compact_from_proto(r: pb.CompactResponse) -> CompactResult:
     return CompactResult(r.compacted, r.rows_before, r.rows_after, r.bytes_before, r.bytes_after, r.duration_us,
                          r.generation)
 
 
 def delete_from_proto(r: pb.DeleteResponse) -> DeleteResult:
-    return DeleteResult(r.documents_deleted, r.chunks_deleted, r.generation)
+    return DeleteResult(r.documents_deleted, r.chunks_deleted, r.generation, tuple(r.missing))
 
 
 def diagnostics_from_proto(d: pb.SearchDiagnostics) -> SearchDiagnostics:

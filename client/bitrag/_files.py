@@ -5,6 +5,7 @@ embeds, so every client gets the same chunking."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from .types import Document
@@ -57,11 +58,14 @@ def _scalar(v: object) -> bool:
     return isinstance(v, (str, int, float, bool))
 
 
-def load_documents(path: str | Path, *, progress: bool = False) -> list[Document]:
-    """Every supported file under `path` -> one Document (pages/slides joined), id = its path."""
+def load_documents(
+    path: str | Path, *, progress: bool = False, files: Sequence[Path] | None = None
+) -> list[Document]:
+    """Every supported file under `path` (or only `files`, found under it) -> one Document
+    (pages/slides joined), id = its path."""
     from llama_index.core import SimpleDirectoryReader
 
-    files = find_files(path)
+    files = list(files) if files is not None else find_files(path)
     if not files:
         return []
     html = _html_reader()

@@ -1,5 +1,5 @@
 """`bitrag` command line: client commands (collections, create, describe, drop, ingest, search,
-ask, calibrate, compact, delete) and, when the server package is installed, `bitrag serve`."""
+ask, calibrate, compact, delete, documents) and, when the server package is installed, `bitrag serve`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from rich.table import Table
 
 from ._client import Client
 from .errors import BitragError, NotFoundError
-from .types import AskSummary, CalibrationInfo, CollectionInfo, GateConfig, IndexSpec, SearchResult
+from .types import AskSummary, CalibrationInfo, CollectionInfo, DocumentInfo, GateConfig, IndexSpec, SearchResult
 
 console = Console()
 err_console = Console(stderr=True)
@@ -103,19 +103,30 @@ def cmd_drop(args: argparse.Namespace) -> int:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ._files import load_documents
+    from ._files import document_id, find_files, load_documents
+    from ._unchanged import select_files
 
     with _client(args) as c:
+        created = False
         try:
-            c.describe_collection(args.collection)
+            generation = c.describe_collection(args.collection).generation
         except NotFoundError:
             if not args.create:
                 raise
-            c.create_collection(args.collection, embedder=args.embedder)
+            generation = c.create_collection(args.collection, embedder=args.embedder).generation
+            created = True
             err_console.print(f"created collection {args.collection!r}")
-        err_console.print(f"reading {args.path} ...")
-        docs = load_documents(args.path, progress=not args.quiet)
-        if not docs:
+        files = find_files(args.path)
+        sel = select_files(files, [document_id(f) for f in files],
+                           None if args.force or created else lambda ids: c._held_metadata(args.collection, ids))
+        if sel.unchanged:
+            err_console.print(f"{len(sel.unchanged)} unchanged, skipped (size + mtime or content hash as held)")
+        if sel.to_read:
+            err_console.print(f"reading {len(sel.to_read)} files under {args.path} ...")
+        docs = sel.with_fingerprints(
+            load_documents(args.path, progress=not args.quiet, files=sel.to_read) if sel.to_read else []
+        )
+        if not docs and not sel.unchanged:
             err_console.print(f"no supported files (md, txt, pdf, docx, pptx, html) with text under {args.path}")
             return 1
         with tqdm(total=len(docs), unit="doc", desc="ingest", disable=args.quiet, file=sys.stderr) as bar:
@@ -123,11 +134,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 args.collection, docs, chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap,
                 batch_size=args.batch_size, on_progress=bar.update, flush=args.flush,
             )
+    res.files_skipped = len(sel.unchanged)
+    res.generation = res.generation or generation  # nothing sent: the collection's as it was
     if args.json:
         print(json.dumps(asdict(res)))
     else:
+        skipped = f"{res.files_skipped} unchanged, skipped; " if res.files_skipped else ""
         console.print(
-            f"{len(docs)} files: {res.documents_added} added, {res.documents_replaced} replaced, "
+            f"{len(docs) + res.files_skipped} files: {skipped}{res.documents_added} added, {res.documents_replaced} replaced, "
             f"{res.documents_unchanged} unchanged; {res.chunks_written} chunks written, "
             f"{res.chunks_deleted} old chunks removed (generation {res.generation})"
         )
@@ -253,6 +267,51 @@ def cmd_delete(args: argparse.Namespace) -> int:
     with _client(args) as c:
         res = c.delete(args.collection, args.document_ids)
     console.print(f"deleted {res.documents_deleted} documents, {res.chunks_deleted} chunks")
+    if res.missing:
+        err_console.print(f"not in {args.collection!r} (nothing deleted): {', '.join(res.missing)}")
+        return 1
+    return 0
+
+
+def _keep_end(text: str, width: int) -> str:
+    """`text` cut to `width` characters from the left: a long path keeps its file name."""
+    return text if len(text) <= width else "…" + text[-(width - 1):]
+
+
+def _documents_table(name: str, docs: list[DocumentInfo], id_width: int) -> Table:
+    import datetime as dt
+
+    t = Table(title=f"{name}: documents")
+    for h in ("id", "chunks", "ingested", "content hash"):
+        t.add_column(h, justify="right" if h == "chunks" else "left", no_wrap=True)
+    for d in docs:
+        when = (dt.datetime.fromtimestamp(d.ingested_unix_ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+                if d.ingested_unix_ms else "-")
+        t.add_row(_keep_end(d.id, id_width), str(d.chunks), when, d.content_hash[:12])
+    return t
+
+
+def cmd_documents(args: argparse.Namespace) -> int:
+    with _client(args) as c:
+        if args.all:
+            docs = list(c.iter_documents(args.collection, page_size=args.page_size, prefix=args.prefix))
+            token = ""
+        else:
+            page = c.list_documents(args.collection, page_size=args.page_size, page_token=args.page_token,
+                                    prefix=args.prefix)
+            docs, token = page.documents, page.next_page_token
+    if args.json:
+        print(json.dumps({"documents": [asdict(d) for d in docs], "next_page_token": token}))
+        return 0
+    if not docs:
+        console.print(f"{args.collection}: no documents" + (f" with prefix {args.prefix!r}" if args.prefix else ""))
+        return 0
+    id_width = max(20, min(max(len(d.id) for d in docs), console.width - 50))
+    console.print(_documents_table(args.collection, docs, id_width))
+    if token:
+        more = f" --prefix {args.prefix!r}" if args.prefix else ""
+        console.print(f"[dim]more: bitrag documents {args.collection}{more} --page-size {args.page_size} "
+                      f"--page-token {token}  (or --all)[/dim]")
     return 0
 
 
@@ -321,6 +380,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-create", dest="create", action="store_false",
                     help="fail if the collection does not exist (default: create it)")
     sp.add_argument("--quiet", action="store_true", help="no progress bars")
+    sp.add_argument("--force", action="store_true",
+                    help="read every file (default: skip files whose size + mtime, or content hash, are "
+                         "those the collection holds for their id)")
     sp.add_argument("--flush", action="store_true",
                     help="seal Milvus segments at the end so a Milvus server indexes them now (bulk loads)")
     sp.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -360,9 +422,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--force", action="store_true", help="compact even when no row is dead")
     sp.add_argument("--json", action="store_true", help="print JSON")
 
-    sp = add("delete", cmd_delete, "delete documents (all their chunks) by id")
+    sp = add("delete", cmd_delete,
+             "delete documents (all their chunks) by id; names the ids the collection does not hold "
+             "and exits 1 if there are any")
     sp.add_argument("document_ids", nargs="+")
     sp.add_argument("-c", "--collection", required=True)
+
+    sp = add("documents", cmd_documents,
+             "list a collection's documents in id order (id, chunks, ingest time, content hash), a page at a time")
+    sp.add_argument("collection")
+    sp.add_argument("--page-size", type=int, default=50, help="documents per page, 1..1000 (default %(default)s)")
+    sp.add_argument("--page-token", default="", help="continue after a previous page (the token it printed)")
+    sp.add_argument("--prefix", default="", help="only ids starting with this")
+    sp.add_argument("--all", action="store_true", help="every page, one table")
+    sp.add_argument("--json", action="store_true",
+                    help="print JSON: documents (with their metadata) and next_page_token")
 
     try:
         from bitrag_server.cli import add_serve_parser

@@ -155,8 +155,11 @@ class IngestResult:
     chunks_deleted: int = 0
     generation: int = 0
     timings_us: dict[str, int] = field(default_factory=dict)  # server stages, summed over requests
+    # ingest_files: files not even read, their size + mtime or content hash as the collection holds
+    files_skipped: int = 0
 
     def __iadd__(self, other: IngestResult) -> IngestResult:
+        self.files_skipped += other.files_skipped
         self.documents_added += other.documents_added
         self.documents_replaced += other.documents_replaced
         self.documents_unchanged += other.documents_unchanged
@@ -173,6 +176,29 @@ class DeleteResult:
     documents_deleted: int
     chunks_deleted: int
     generation: int
+    missing: tuple[str, ...] = ()  # requested ids the collection did not hold (nothing deleted)
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """A stored document as `list_documents` returns it. `content_hash`: the server's hash of
+    what was ingested (text, metadata, chunking, embedder), equal iff a re-ingest is a no-op;
+    `ingested_unix_ms`: when its chunks were written (0 for rows written before this was kept);
+    `metadata`: the document's (its first chunk's)."""
+
+    id: str
+    chunks: int
+    content_hash: str
+    ingested_unix_ms: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DocumentPage:
+    """One page of `list_documents`, in id order; `next_page_token` "" on the last page."""
+
+    documents: list[DocumentInfo]
+    next_page_token: str = ""
 
 
 @dataclass(frozen=True)

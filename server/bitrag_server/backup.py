@@ -95,8 +95,11 @@ def backup(settings: Settings, name: str, out: Path, *, progress: bool = True) -
                         if records is not None:
                             for r, rec in zip(batch, records.get([int(r["row"]) for r in batch])):
                                 r.update(chunk_id=rec["chunk_id"], doc_hash=rec["doc_hash"], text=rec["text"])
+                                if rec.get("ingested_ms"):
+                                    r["ingested_ms"] = rec["ingested_ms"]
                         for r in batch:
-                            f.write(json.dumps({k: r[k] for k in fields}, separators=(",", ":")) + "\n")
+                            line = {k: r[k] for k in fields} | ({"ingested_ms": r["ingested_ms"]} if "ingested_ms" in r else {})
+                            f.write(json.dumps(line, separators=(",", ":")) + "\n")
                         live += len(batch)
                         bar.update(len(batch))
                     f.flush()

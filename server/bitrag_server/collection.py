@@ -58,6 +58,8 @@ class Collection:
     _views: collections.Counter = field(default_factory=collections.Counter)
     _views_lock: threading.Lock = field(default_factory=threading.Lock)
     compacting: bool = False  # a compaction is switching the files: manifest reloads wait
+    # ListDocuments' index of live documents (documents.DocumentIndex), for one generation
+    doc_index: object | None = None
 
     # The collection's per-row files, by attribute (None: absent, e.g. no multi-bit tier yet): row
     # i of each describes the same row (== the Milvus primary key i), appended in this order.
@@ -192,11 +194,16 @@ class Collection:
                 self.derive_tier(self.tier_store.rows)
 
 
-def record(chunk_id: str, doc_id: str, doc_hash: str, text: str, metadata: dict) -> dict:
-    """One row's record in the record store."""
-    return {"chunk_id": chunk_id, "doc_id": doc_id, "doc_hash": doc_hash, "text": text, "metadata": metadata}
+def record(chunk_id: str, doc_id: str, doc_hash: str, text: str, metadata: dict, ingested_ms: int = 0) -> dict:
+    """One row's record in the record store. `ingested_ms`: when the row was written (ListDocuments);
+    0 (rows written before it was kept, layout 1 rows) is left out."""
+    rec = {"chunk_id": chunk_id, "doc_id": doc_id, "doc_hash": doc_hash, "text": text, "metadata": metadata}
+    if ingested_ms:
+        rec["ingested_ms"] = ingested_ms
+    return rec
 
 
 def record_of(row: dict) -> dict:
     """The record of a row that carries every record field (a layout 1 Milvus row, a backup line)."""
-    return record(row["chunk_id"], row["doc_id"], row["doc_hash"], row["text"], row["metadata"])
+    return record(row["chunk_id"], row["doc_id"], row["doc_hash"], row["text"], row["metadata"],
+                  int(row.get("ingested_ms", 0)))

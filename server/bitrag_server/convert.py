@@ -16,6 +16,7 @@ from .domain import (
     DeleteResult,
     Diagnostics,
     DocumentIn,
+    DocumentPage,
     GateConfig,
     IndexConfig,
     IngestResult,
@@ -252,7 +253,19 @@ def to_proto_fetch(records: list[RecordIn], missing: list[str]) -> pb.FetchRespo
 
 def to_proto_delete(r: DeleteResult) -> pb.DeleteResponse:
     return pb.DeleteResponse(
-        documents_deleted=r.documents_deleted, chunks_deleted=r.chunks_deleted, generation=r.generation
+        documents_deleted=r.documents_deleted, chunks_deleted=r.chunks_deleted, generation=r.generation,
+        missing=r.missing,
+    )
+
+
+def to_proto_documents(page: DocumentPage) -> pb.ListDocumentsResponse:
+    return pb.ListDocumentsResponse(
+        documents=[
+            pb.DocumentInfo(id=d.id, chunks=d.chunks, content_hash=d.content_hash,
+                            ingested_unix_ms=d.ingested_unix_ms, metadata=to_proto_struct(d.metadata))
+            for d in page.documents
+        ],
+        next_page_token=page.next_page_token,
     )
 
 

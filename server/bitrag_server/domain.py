@@ -174,6 +174,24 @@ class DeleteResult:
     documents_deleted: int
     chunks_deleted: int
     generation: int
+    missing: list[str] = field(default_factory=list)  # requested ids with no live chunk
+
+
+@dataclass
+class DocumentInfo:
+    """A stored document as ListDocuments shows it."""
+
+    id: str
+    chunks: int  # live chunks
+    content_hash: str  # the ingest hash (ingest.document_hash / records_hash)
+    ingested_unix_ms: int  # 0: written before records kept it
+    metadata: dict[str, Any] = field(default_factory=dict)  # of its first chunk
+
+
+@dataclass
+class DocumentPage:
+    documents: list[DocumentInfo]
+    next_page_token: str = ""  # "" = the last page
 
 
 @dataclass

@@ -44,12 +44,13 @@ from .domain import (
     CollectionStats,
     DeleteResult,
     DocumentIn,
+    DocumentPage,
     IngestResult,
     RecordIn,
     SearchQuery,
     SearchResult,
 )
-from . import compact, failpoints, recovery
+from . import compact, documents, failpoints, recovery
 from .collection import Collection, record
 from .domain import Mode, Tier, closed
 from .embed import Embedders
@@ -590,7 +591,9 @@ class Engine:
                             f"chunk {ch.chunk_id!r} text exceeds {TEXT_MAX_BYTES} bytes", field="records"
                         )
                 codes = binarize(vectors, c.thresholds)  # [n, d/8]
-                recs = [record(ch.chunk_id, ch.doc_id, new_hash[ch.doc_id], ch.text, ch.metadata) for ch in chunks]
+                now_ms = int(time.time() * 1000)
+                recs = [record(ch.chunk_id, ch.doc_id, new_hash[ch.doc_id], ch.text, ch.metadata, now_ms)
+                        for ch in chunks]
                 start = await asyncio.to_thread(self._append_rows, c, vectors, codes, recs)
                 timer.lap("float_store")
                 await asyncio.to_thread(recovery.begin, c, "ingest", (start, start + len(chunks)), old_rows)
@@ -664,7 +667,46 @@ class Engine:
                 c.manifest.generation += 1
                 self._save(c)
                 await asyncio.to_thread(recovery.end, c)
-            return DeleteResult(len(existing), len(rows), c.manifest.generation)
+            return DeleteResult(len(existing), len(rows), c.manifest.generation,
+                                missing=[d for d in ids if d not in existing])
+
+    async def list_documents(
+        self, name: str, *, page_size: int = 0, page_token: str = "", document_ids: list[str] | None = None,
+        prefix: str = "",
+    ) -> DocumentPage:
+        """The collection's documents in id order, a page at a time (`documents.py`)."""
+        c = await self._get(name)
+        ids_filter = list(document_ids or [])
+        size = documents.check_request(page_size, ids_filter, prefix, DOC_ID_MAX_BYTES)
+        after = documents.decode_token(page_token)
+
+        def run() -> DocumentPage:
+            if ids_filter:
+                wanted = sorted({d for d in ids_filter if d.startswith(prefix) and d > after})
+                found = self._idx.rows_of_documents(c.milvus, wanted)
+                held = [d for d in wanted if d in found]
+                page, more = held[:size], len(held) > size
+                chunks = [len(found[d]) for d in page]
+                first = [min(found[d]) for d in page]
+            else:
+                ix = self._document_index(c)
+                span, more = documents.select(ix.ids, after, prefix, size)
+                page = [ix.ids[i] for i in span]
+                chunks = [ix.chunks[i] for i in span]
+                first = [ix.first_row[i] for i in span]
+            return documents.page_of(page, chunks, c.records.get(first), more)
+
+        return await asyncio.to_thread(run)
+
+    def _document_index(self, c: Collection) -> documents.DocumentIndex:
+        """Every live document of the collection's current generation (one scan per generation)."""
+        key = (c.milvus, c.manifest.generation, c.manifest.compactions)
+        ix = c.doc_index
+        if isinstance(ix, documents.DocumentIndex) and ix.key == key:
+            return ix
+        ix = documents.build_index(key, self._idx.iterate(c.milvus, ["row", "doc_id"], documents.SCAN_BATCH))
+        c.doc_index = ix
+        return ix
 
     async def fetch(self, name: str, document_ids: list[str], include_vectors: bool) -> tuple[list[RecordIn], list[str]]:
         """The live chunks of documents, in row order, with their float32 rows exactly as stored;

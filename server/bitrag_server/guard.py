@@ -55,6 +55,7 @@ METHODS: dict[str, tuple[Role, str | None]] = {
     "DropCollection": ("write", "name"),
     "Ingest": ("write", "collection"),
     "Delete": ("write", "collection"),
+    "ListDocuments": ("read", "collection"),
     "Search": ("read", "collection"),
     "Ask": ("read", "collection"),
     "Calibrate": ("write", "collection"),

@@ -50,6 +50,13 @@ class BitragService(pb_grpc.BitragServiceServicer):
         result = await self.engine.delete(request.collection, list(request.document_ids))
         return convert.to_proto_delete(result)
 
+    async def ListDocuments(self, request: pb.ListDocumentsRequest, context: grpc.aio.ServicerContext):  # noqa: N802
+        page = await self.engine.list_documents(
+            request.collection, page_size=request.page_size, page_token=request.page_token,
+            document_ids=list(request.document_ids), prefix=request.prefix,
+        )
+        return convert.to_proto_documents(page)
+
     async def Search(self, request: pb.SearchRequest, context: grpc.aio.ServicerContext):  # noqa: N802
         result = await self.engine.search(convert.from_proto_search(request))
         return convert.to_proto_search(result)

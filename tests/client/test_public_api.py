@@ -23,6 +23,8 @@ PUBLIC = [
     "DeadlineExceededError",
     "DeleteResult",
     "Document",
+    "DocumentInfo",
+    "DocumentPage",
     "FailedPreconditionError",
     "GateConfig",
     "GenerationFailure",

@@ -95,7 +95,12 @@ def test_reingest_is_unchanged(lite_server, ingested: str, corpus: Path) -> None
     p = bitrag_cli("ingest", "notes", "-c", ingested, "--quiet", "--json", target=lite_server.target, cwd=corpus)
     assert p.returncode == 0, p.stderr
     res = json.loads(p.stdout)
-    assert (res["documents_unchanged"], res["documents_added"], res["chunks_written"]) == (3, 0, 0)
+    # not even read: the collection holds their fingerprints (size + mtime); --force reads them
+    assert (res["files_skipped"], res["documents_added"], res["chunks_written"]) == (3, 0, 0)
+    p = bitrag_cli("ingest", "notes", "-c", ingested, "--quiet", "--json", "--force", target=lite_server.target,
+                   cwd=corpus)
+    res = json.loads(p.stdout)
+    assert (res["files_skipped"], res["documents_unchanged"], res["chunks_written"]) == (0, 3, 0)
 
 
 def test_collections_and_describe_json(lite_server, ingested: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -232,11 +233,14 @@ async def test_validation_errors(engine: Engine) -> None:
 async def test_records_live_in_the_data_dir_and_hits_come_from_there(engine: Engine) -> None:
     await _create(engine)
     x = _clustered(30, DIM, seed=12)
+    t0 = int(time.time() * 1000)
     await engine.ingest("vecs", [], _records(x, per_doc=3))
     c = engine._collections["vecs"]
     assert c.manifest.layout == 2 and c.records.rows == c.floats.rows == 30
-    assert c.records.get([4])[0] == {"chunk_id": "c4", "doc_id": "doc1", "doc_hash": c.records.get([3])[0]["doc_hash"],
-                                     "text": "text 4", "metadata": {"i": 4, "group": 4}}
+    rec = c.records.get([4])[0]
+    assert t0 <= rec.pop("ingested_ms") <= time.time() * 1000  # when the row was written (ListDocuments)
+    assert rec == {"chunk_id": "c4", "doc_id": "doc1", "doc_hash": c.records.get([3])[0]["doc_hash"],
+                   "text": "text 4", "metadata": {"i": 4, "group": 4}}
     fields = [f["name"] for f in engine.index._client.describe_collection(c.milvus)["fields"]]
     assert fields == ["row", "code", "doc_id", "metadata"]
     out = await engine.search(SearchQuery("vecs", vector=x[4], top_k=3, oversample=16, mode="RESCORED"))
@@ -304,7 +308,8 @@ async def test_layout_1_collection_migrates_its_records_from_milvus(tmp_path: Pa
     d = e.catalog.dir("vecs")
     idx = BinaryIndex.from_settings(s)
     idx.create(milvus_name, DIM, IndexConfig("BIN_FLAT"), legacy=True)
-    idx.insert(milvus_name, [{"row": i, "code": codes[i].tobytes(), **recs[i]} for i in range(30) if i != 7])
+    legacy_recs = [{k: v for k, v in r.items() if k != "ingested_ms"} for r in recs]  # layout 1 had no ingest time
+    idx.insert(milvus_name, [{"row": i, "code": codes[i].tobytes(), **legacy_recs[i]} for i in range(30) if i != 7])
     idx.close()  # row 7: deleted in Milvus, its record never copied
     (d / RECORDS).unlink()
     (d / RECORD_INDEX).unlink()
@@ -316,7 +321,7 @@ async def test_layout_1_collection_migrates_its_records_from_milvus(tmp_path: Pa
     try:
         c = e2._collections["vecs"]
         assert c.manifest.layout == 1 and c.records.rows == 30
-        assert c.records.get([7, 8]) == [{}, recs[8]]
+        assert c.records.get([7, 8]) == [{}, legacy_recs[8]]
         out = await e2.search(SearchQuery("vecs", vector=x[8], top_k=1, oversample=16, mode="RESCORED"))
         assert (out.hits[0].chunk_id, out.hits[0].text) == ("c8", "text 8")
         res = await e2.ingest("vecs", [], _records(x[30:], start=30, per_doc=3))  # legacy fields filled

@@ -64,6 +64,11 @@ class BitragServiceStub:
                 request_serializer=bitrag_dot_v1_dot_bitrag__pb2.DeleteRequest.SerializeToString,
                 response_deserializer=bitrag_dot_v1_dot_bitrag__pb2.DeleteResponse.FromString,
                 _registered_method=True)
+        self.ListDocuments = channel.unary_unary(
+                '/bitrag.v1.BitragService/ListDocuments',
+                request_serializer=bitrag_dot_v1_dot_bitrag__pb2.ListDocumentsRequest.SerializeToString,
+                response_deserializer=bitrag_dot_v1_dot_bitrag__pb2.ListDocumentsResponse.FromString,
+                _registered_method=True)
         self.Search = channel.unary_unary(
                 '/bitrag.v1.BitragService/Search',
                 request_serializer=bitrag_dot_v1_dot_bitrag__pb2.SearchRequest.SerializeToString,
@@ -134,6 +139,14 @@ class BitragServiceServicer:
 
     def Delete(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDocuments(self, request, context):
+        """The documents a collection holds (id, chunks, content hash, ingest time, metadata), in id
+        order, a page at a time; optionally only given ids or ids with a prefix.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -222,6 +235,11 @@ def add_BitragServiceServicer_to_server(servicer, server):
                     servicer.Delete,
                     request_deserializer=bitrag_dot_v1_dot_bitrag__pb2.DeleteRequest.FromString,
                     response_serializer=bitrag_dot_v1_dot_bitrag__pb2.DeleteResponse.SerializeToString,
+            ),
+            'ListDocuments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDocuments,
+                    request_deserializer=bitrag_dot_v1_dot_bitrag__pb2.ListDocumentsRequest.FromString,
+                    response_serializer=bitrag_dot_v1_dot_bitrag__pb2.ListDocumentsResponse.SerializeToString,
             ),
             'Search': grpc.unary_unary_rpc_method_handler(
                     servicer.Search,
@@ -416,6 +434,33 @@ class BitragService:
             '/bitrag.v1.BitragService/Delete',
             bitrag_dot_v1_dot_bitrag__pb2.DeleteRequest.SerializeToString,
             bitrag_dot_v1_dot_bitrag__pb2.DeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDocuments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bitrag.v1.BitragService/ListDocuments',
+            bitrag_dot_v1_dot_bitrag__pb2.ListDocumentsRequest.SerializeToString,
+            bitrag_dot_v1_dot_bitrag__pb2.ListDocumentsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -240,7 +240,10 @@ export class BitragClient {
   /** Deletes every chunk of each document. */
   async deleteDocuments(collection: string, documentIds: string[]): Promise<t.DeleteResult> {
     const r = await this.unary<DeleteRequest, DeleteResponse__Output>(this.stub.Delete, { collection, document_ids: documentIds });
-    return { documentsDeleted: r.documents_deleted, chunksDeleted: r.chunks_deleted, generation: r.generation };
+    return {
+      documentsDeleted: r.documents_deleted, chunksDeleted: r.chunks_deleted, generation: r.generation,
+      missing: r.missing ?? [],
+    };
   }
 
   // ---- retrieval ---------------------------------------------------------------------------------

@@ -111,6 +111,7 @@ export interface DeleteResult {
   documentsDeleted: number;
   chunksDeleted: number;
   generation: number;
+  missing: string[]; // requested ids the collection did not hold
 }
 
 export interface SearchOptions {

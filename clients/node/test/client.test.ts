@@ -114,8 +114,9 @@ describe("BitragClient against a live server", () => {
     assert.equal(binary.diagnostics.path, "BINARY_ONLY");
     assert.equal(binary.diagnostics.milvusCalls, 1);
     assert.equal(binary.hits[0].hammingDistance, 0);
-    const deleted = await client.deleteDocuments(vectorCollection, ["v4"]);
+    const deleted = await client.deleteDocuments(vectorCollection, ["v4", "never-ingested"]);
     assert.equal(deleted.chunksDeleted, 1);
+    assert.deepEqual(deleted.missing, ["never-ingested"]);
   });
 
   test("ask streams text, then a summary with numbered sources", async () => {

@@ -352,6 +352,9 @@ def _search_rpc(conn: Any, request: Any, timeout: int) -> Any:
 
 
 def _str_list(values: Sequence[str]) -> str:
+    """A Milvus list literal of strings. Non-ASCII stays as it is: Milvus' expression parser reads
+    no `\\uXXXX` escapes (with them, `doc_id in ["b/\\u00fc.txt"]` matches nothing, and a document
+    with such an id was never found again: re-ingest duplicated it, delete missed it)."""
     import json
 
-    return "[" + ", ".join(json.dumps(v) for v in values) + "]"
+    return "[" + ", ".join(json.dumps(v, ensure_ascii=False) for v in values) + "]"

@@ -17,6 +17,7 @@ import type { DeleteRequest as _bitrag_v1_DeleteRequest, DeleteRequest__Output a
 import type { DeleteResponse as _bitrag_v1_DeleteResponse, DeleteResponse__Output as _bitrag_v1_DeleteResponse__Output } from './bitrag/v1/DeleteResponse';
 import type { DescribeCollectionRequest as _bitrag_v1_DescribeCollectionRequest, DescribeCollectionRequest__Output as _bitrag_v1_DescribeCollectionRequest__Output } from './bitrag/v1/DescribeCollectionRequest';
 import type { Document as _bitrag_v1_Document, Document__Output as _bitrag_v1_Document__Output } from './bitrag/v1/Document';
+import type { DocumentInfo as _bitrag_v1_DocumentInfo, DocumentInfo__Output as _bitrag_v1_DocumentInfo__Output } from './bitrag/v1/DocumentInfo';
 import type { DropCollectionRequest as _bitrag_v1_DropCollectionRequest, DropCollectionRequest__Output as _bitrag_v1_DropCollectionRequest__Output } from './bitrag/v1/DropCollectionRequest';
 import type { DropCollectionResponse as _bitrag_v1_DropCollectionResponse, DropCollectionResponse__Output as _bitrag_v1_DropCollectionResponse__Output } from './bitrag/v1/DropCollectionResponse';
 import type { FetchRequest as _bitrag_v1_FetchRequest, FetchRequest__Output as _bitrag_v1_FetchRequest__Output } from './bitrag/v1/FetchRequest';
@@ -29,6 +30,8 @@ import type { IngestResponse as _bitrag_v1_IngestResponse, IngestResponse__Outpu
 import type { LegacyStore as _bitrag_v1_LegacyStore, LegacyStore__Output as _bitrag_v1_LegacyStore__Output } from './bitrag/v1/LegacyStore';
 import type { ListCollectionsRequest as _bitrag_v1_ListCollectionsRequest, ListCollectionsRequest__Output as _bitrag_v1_ListCollectionsRequest__Output } from './bitrag/v1/ListCollectionsRequest';
 import type { ListCollectionsResponse as _bitrag_v1_ListCollectionsResponse, ListCollectionsResponse__Output as _bitrag_v1_ListCollectionsResponse__Output } from './bitrag/v1/ListCollectionsResponse';
+import type { ListDocumentsRequest as _bitrag_v1_ListDocumentsRequest, ListDocumentsRequest__Output as _bitrag_v1_ListDocumentsRequest__Output } from './bitrag/v1/ListDocumentsRequest';
+import type { ListDocumentsResponse as _bitrag_v1_ListDocumentsResponse, ListDocumentsResponse__Output as _bitrag_v1_ListDocumentsResponse__Output } from './bitrag/v1/ListDocumentsResponse';
 import type { ReliabilityBin as _bitrag_v1_ReliabilityBin, ReliabilityBin__Output as _bitrag_v1_ReliabilityBin__Output } from './bitrag/v1/ReliabilityBin';
 import type { SearchDiagnostics as _bitrag_v1_SearchDiagnostics, SearchDiagnostics__Output as _bitrag_v1_SearchDiagnostics__Output } from './bitrag/v1/SearchDiagnostics';
 import type { SearchPlan as _bitrag_v1_SearchPlan, SearchPlan__Output as _bitrag_v1_SearchPlan__Output } from './bitrag/v1/SearchPlan';
@@ -67,6 +70,7 @@ export interface ProtoGrpcType {
       DeleteResponse: MessageTypeDefinition<_bitrag_v1_DeleteResponse, _bitrag_v1_DeleteResponse__Output>
       DescribeCollectionRequest: MessageTypeDefinition<_bitrag_v1_DescribeCollectionRequest, _bitrag_v1_DescribeCollectionRequest__Output>
       Document: MessageTypeDefinition<_bitrag_v1_Document, _bitrag_v1_Document__Output>
+      DocumentInfo: MessageTypeDefinition<_bitrag_v1_DocumentInfo, _bitrag_v1_DocumentInfo__Output>
       DropCollectionRequest: MessageTypeDefinition<_bitrag_v1_DropCollectionRequest, _bitrag_v1_DropCollectionRequest__Output>
       DropCollectionResponse: MessageTypeDefinition<_bitrag_v1_DropCollectionResponse, _bitrag_v1_DropCollectionResponse__Output>
       FetchRequest: MessageTypeDefinition<_bitrag_v1_FetchRequest, _bitrag_v1_FetchRequest__Output>
@@ -79,6 +83,8 @@ export interface ProtoGrpcType {
       LegacyStore: MessageTypeDefinition<_bitrag_v1_LegacyStore, _bitrag_v1_LegacyStore__Output>
       ListCollectionsRequest: MessageTypeDefinition<_bitrag_v1_ListCollectionsRequest, _bitrag_v1_ListCollectionsRequest__Output>
       ListCollectionsResponse: MessageTypeDefinition<_bitrag_v1_ListCollectionsResponse, _bitrag_v1_ListCollectionsResponse__Output>
+      ListDocumentsRequest: MessageTypeDefinition<_bitrag_v1_ListDocumentsRequest, _bitrag_v1_ListDocumentsRequest__Output>
+      ListDocumentsResponse: MessageTypeDefinition<_bitrag_v1_ListDocumentsResponse, _bitrag_v1_ListDocumentsResponse__Output>
       ReliabilityBin: MessageTypeDefinition<_bitrag_v1_ReliabilityBin, _bitrag_v1_ReliabilityBin__Output>
       SearchDiagnostics: MessageTypeDefinition<_bitrag_v1_SearchDiagnostics, _bitrag_v1_SearchDiagnostics__Output>
       SearchMode: EnumTypeDefinition

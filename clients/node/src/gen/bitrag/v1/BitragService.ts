@@ -21,6 +21,8 @@ import type { IngestRequest as _bitrag_v1_IngestRequest, IngestRequest__Output a
 import type { IngestResponse as _bitrag_v1_IngestResponse, IngestResponse__Output as _bitrag_v1_IngestResponse__Output } from '../../bitrag/v1/IngestResponse';
 import type { ListCollectionsRequest as _bitrag_v1_ListCollectionsRequest, ListCollectionsRequest__Output as _bitrag_v1_ListCollectionsRequest__Output } from '../../bitrag/v1/ListCollectionsRequest';
 import type { ListCollectionsResponse as _bitrag_v1_ListCollectionsResponse, ListCollectionsResponse__Output as _bitrag_v1_ListCollectionsResponse__Output } from '../../bitrag/v1/ListCollectionsResponse';
+import type { ListDocumentsRequest as _bitrag_v1_ListDocumentsRequest, ListDocumentsRequest__Output as _bitrag_v1_ListDocumentsRequest__Output } from '../../bitrag/v1/ListDocumentsRequest';
+import type { ListDocumentsResponse as _bitrag_v1_ListDocumentsResponse, ListDocumentsResponse__Output as _bitrag_v1_ListDocumentsResponse__Output } from '../../bitrag/v1/ListDocumentsResponse';
 import type { SearchRequest as _bitrag_v1_SearchRequest, SearchRequest__Output as _bitrag_v1_SearchRequest__Output } from '../../bitrag/v1/SearchRequest';
 import type { SearchResponse as _bitrag_v1_SearchResponse, SearchResponse__Output as _bitrag_v1_SearchResponse__Output } from '../../bitrag/v1/SearchResponse';
 import type { SetLegacyStoreRequest as _bitrag_v1_SetLegacyStoreRequest, SetLegacyStoreRequest__Output as _bitrag_v1_SetLegacyStoreRequest__Output } from '../../bitrag/v1/SetLegacyStoreRequest';
@@ -112,6 +114,15 @@ export interface BitragServiceClient extends grpc.Client {
   listCollections(argument: _bitrag_v1_ListCollectionsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_bitrag_v1_ListCollectionsResponse__Output>): grpc.ClientUnaryCall;
   listCollections(argument: _bitrag_v1_ListCollectionsRequest, callback: grpc.requestCallback<_bitrag_v1_ListCollectionsResponse__Output>): grpc.ClientUnaryCall;
   
+  ListDocuments(argument: _bitrag_v1_ListDocumentsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_bitrag_v1_ListDocumentsResponse__Output>): grpc.ClientUnaryCall;
+  ListDocuments(argument: _bitrag_v1_ListDocumentsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_bitrag_v1_ListDocumentsResponse__Output>): grpc.ClientUnaryCall;
+  ListDocuments(argument: _bitrag_v1_ListDocumentsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_bitrag_v1_ListDocumentsResponse__Output>): grpc.ClientUnaryCall;
+  ListDocuments(argument: _bitrag_v1_ListDocumentsRequest, callback: grpc.requestCallback<_bitrag_v1_ListDocumentsResponse__Output>): grpc.ClientUnaryCall;
+  listDocuments(argument: _bitrag_v1_ListDocumentsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_bitrag_v1_ListDocumentsResponse__Output>): grpc.ClientUnaryCall;
+  listDocuments(argument: _bitrag_v1_ListDocumentsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_bitrag_v1_ListDocumentsResponse__Output>): grpc.ClientUnaryCall;
+  listDocuments(argument: _bitrag_v1_ListDocumentsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_bitrag_v1_ListDocumentsResponse__Output>): grpc.ClientUnaryCall;
+  listDocuments(argument: _bitrag_v1_ListDocumentsRequest, callback: grpc.requestCallback<_bitrag_v1_ListDocumentsResponse__Output>): grpc.ClientUnaryCall;
+  
   Search(argument: _bitrag_v1_SearchRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_bitrag_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
   Search(argument: _bitrag_v1_SearchRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_bitrag_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
   Search(argument: _bitrag_v1_SearchRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_bitrag_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
@@ -153,6 +164,8 @@ export interface BitragServiceHandlers extends grpc.UntypedServiceImplementation
   
   ListCollections: grpc.handleUnaryCall<_bitrag_v1_ListCollectionsRequest__Output, _bitrag_v1_ListCollectionsResponse>;
   
+  ListDocuments: grpc.handleUnaryCall<_bitrag_v1_ListDocumentsRequest__Output, _bitrag_v1_ListDocumentsResponse>;
+  
   Search: grpc.handleUnaryCall<_bitrag_v1_SearchRequest__Output, _bitrag_v1_SearchResponse>;
   
   SetLegacyStore: grpc.handleUnaryCall<_bitrag_v1_SetLegacyStoreRequest__Output, _bitrag_v1_CollectionInfo>;
@@ -170,6 +183,7 @@ export interface BitragServiceDefinition extends grpc.ServiceDefinition {
   Fetch: MethodDefinition<_bitrag_v1_FetchRequest, _bitrag_v1_FetchResponse, _bitrag_v1_FetchRequest__Output, _bitrag_v1_FetchResponse__Output>
   Ingest: MethodDefinition<_bitrag_v1_IngestRequest, _bitrag_v1_IngestResponse, _bitrag_v1_IngestRequest__Output, _bitrag_v1_IngestResponse__Output>
   ListCollections: MethodDefinition<_bitrag_v1_ListCollectionsRequest, _bitrag_v1_ListCollectionsResponse, _bitrag_v1_ListCollectionsRequest__Output, _bitrag_v1_ListCollectionsResponse__Output>
+  ListDocuments: MethodDefinition<_bitrag_v1_ListDocumentsRequest, _bitrag_v1_ListDocumentsResponse, _bitrag_v1_ListDocumentsRequest__Output, _bitrag_v1_ListDocumentsResponse__Output>
   Search: MethodDefinition<_bitrag_v1_SearchRequest, _bitrag_v1_SearchResponse, _bitrag_v1_SearchRequest__Output, _bitrag_v1_SearchResponse__Output>
   SetLegacyStore: MethodDefinition<_bitrag_v1_SetLegacyStoreRequest, _bitrag_v1_CollectionInfo, _bitrag_v1_SetLegacyStoreRequest__Output, _bitrag_v1_CollectionInfo__Output>
 }

@@ -6,10 +6,12 @@ export interface DeleteResponse {
   'documents_deleted'?: (number);
   'chunks_deleted'?: (number);
   'generation'?: (number | string | Long);
+  'missing'?: (string)[];
 }
 
 export interface DeleteResponse__Output {
   'documents_deleted': (number);
   'chunks_deleted': (number);
   'generation': (number);
+  'missing': (string)[];
 }
