@@ -28,6 +28,7 @@ PUBLIC = [
     "GenerationFailure",
     "Hit",
     "IndexSpec",
+    "IngestProgress",
     "IngestResult",
     "InternalError",
     "InvalidArgumentError",
