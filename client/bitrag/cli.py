@@ -16,7 +16,15 @@ from rich.table import Table
 from . import _core
 from ._client import Client
 from .errors import BitragError, NotFoundError
-from .types import AskSummary, CalibrationInfo, CollectionInfo, GateConfig, IndexSpec, IngestProgress, SearchResult
+from .types import (
+    AskSummary,
+    CalibrationInfo,
+    CollectionInfo,
+    GateConfig,
+    IndexSpec,
+    IngestProgress,
+    SearchResult,
+)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -101,7 +109,7 @@ def cmd_drop(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress_bar(quiet: bool):  # noqa: ANN202 - (tqdm bar, on_progress callback)
+def _progress_bar(quiet: bool):  # -> (tqdm bar, on_progress callback)
     """A bar in text bytes answered by the server (rate and ETA), with the chunks embedded so far
     and their rate beside it."""
     from tqdm import tqdm

@@ -7,9 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from bitrag import Document
-from bitrag import InvalidArgumentError, NotFoundError
-from bitrag._files import EXTENSIONS, document_id, documents_to_ingest, find_files, load_documents, nothing_to_ingest, scan
+from bitrag import Document, InvalidArgumentError, NotFoundError
+from bitrag._files import (
+    EXTENSIONS,
+    document_id,
+    documents_to_ingest,
+    find_files,
+    load_documents,
+    nothing_to_ingest,
+    scan,
+)
 
 
 def _make_docx(path: Path, paragraphs: list[str]) -> None:

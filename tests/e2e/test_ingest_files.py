@@ -5,6 +5,7 @@ moves in chunks embedded (not in batches of documents)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import uuid
 from collections.abc import Callable
@@ -17,8 +18,8 @@ import pytest
 import bitrag
 from bitrag import Document, IngestProgress
 
-WORDS = ("binary codes live in RAM while the float32 rows stay on disk and are read only to rescore "
-         "the few candidates the Hamming search kept").split()
+WORDS = ["binary", "codes", "live", "in", "RAM", "while", "the", "float32", "rows", "stay", "on", "disk",
+         "and", "are", "read", "only", "to", "rescore", "few", "candidates", "Hamming", "search", "kept"]
 
 
 def unique(prefix: str) -> str:
@@ -153,7 +154,7 @@ def test_document_requests_sized_by_text_bytes(lite_server, kind: str) -> None:
     res = call(kind, lite_server.target, "ingest_documents", name, docs, batch_bytes=600, on_progress=on_progress)
     assert res.documents_added == 10
     items = [0] + [p.items for p in seen]
-    per_request = [y - x for x, y in zip(items, items[1:])]
+    per_request = [y - x for x, y in itertools.pairwise(items)]
     assert len(seen) > 3 and max(per_request) <= 3  # at most ~600 bytes per request, not 16 documents
     assert seen[-1].chunks == res.chunks_written == 10
     call(kind, lite_server.target, "drop_collection", name)
