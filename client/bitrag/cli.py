@@ -109,17 +109,18 @@ def cmd_drop(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress_bar(quiet: bool):  # -> (tqdm bar, on_progress callback)
+def _progress_bar(total_bytes: int, quiet: bool):  # -> (tqdm bar, on_progress callback)
     """A bar in text bytes answered by the server (rate and ETA), with the chunks embedded so far
     and their rate beside it."""
     from tqdm import tqdm
 
-    bar = tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1024, desc="embed", disable=quiet, file=sys.stderr)
+    bar = tqdm(total=total_bytes, unit="B", unit_scale=True, unit_divisor=1024, desc="embed", disable=quiet,
+               file=sys.stderr)
 
     def on_progress(p: IngestProgress) -> None:
-        bar.total = p.bytes_total
+        bar.set_postfix_str(f"{p.chunks:,} chunks, {p.chunks_per_s:.1f} chunks/s, {p.items}/{p.items_total} files",
+                            refresh=False)
         bar.update(p.bytes_done - bar.n)
-        bar.set_postfix_str(f"{p.chunks:,} chunks, {p.chunks_per_s:.1f} chunks/s, {p.items}/{p.items_total} files")
 
     return bar, on_progress
 
@@ -151,7 +152,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if not exists:
             c.create_collection(args.collection, embedder=args.embedder)
             err_console.print(f"created collection {args.collection!r}")
-        bar, on_progress = _progress_bar(args.quiet)
+        bar, on_progress = _progress_bar(sum(len(d.text.encode()) for d in docs), args.quiet)
         with bar:
             res = c.ingest_documents(
                 args.collection, docs, chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap,
