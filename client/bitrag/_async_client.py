@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
 
 from . import _core
+from ._files import file_ids, read_selected, scan_to_ingest
+from ._unchanged import select_files
 from .errors import from_rpc_error
 from .types import (
     AnswerChunk,
@@ -20,6 +24,7 @@ from .types import (
     DocumentPage,
     GateConfig,
     IndexSpec,
+    IngestProgress,
     IngestResult,
     LegacyStore,
     Record,
@@ -108,16 +113,25 @@ class AsyncClient:
         chunk_size: int = 0,
         chunk_overlap: int = 0,
         batch_size: int = 32,
-        on_progress: Callable[[int], None] | None = None,
+        batch_bytes: int = _core.DEFAULT_BATCH_TEXT_BYTES,
+        on_progress: Callable[[IngestProgress], None] | None = None,
         flush: bool = False,
     ) -> IngestResult:
+        """Send documents for the server to split, embed and store. Unchanged documents are
+        skipped; changed ones replace their old chunks. Requests carry at most `batch_size`
+        documents and `batch_bytes` of text (a larger document goes alone); after each one the
+        server has answered, `on_progress(IngestProgress)` gets the chunks embedded so far, the
+        documents and text bytes answered, and a rate and ETA (see `IngestProgress`)."""
+        docs = list(documents)
+        meter = _core.ProgressMeter.for_documents(docs, on_progress)
         total = IngestResult()
-        for req, n in _core.flush_last(_core.document_requests(
-            collection, list(documents), chunk_size=chunk_size, chunk_overlap=chunk_overlap, batch_size=batch_size
+        for batch in _core.flush_last(_core.document_requests(
+            collection, docs, chunk_size=chunk_size, chunk_overlap=chunk_overlap, batch_size=batch_size,
+            batch_bytes=batch_bytes,
         ), flush):
-            total += _core.ingest_from_proto(await self._call(self._stub.Ingest, req))
-            if on_progress:
-                on_progress(n)
+            res = _core.ingest_from_proto(await self._call(self._stub.Ingest, batch[0]))
+            total += res
+            meter.answered(batch, res)
         return total
 
     async def ingest_vectors(
@@ -130,18 +144,71 @@ class AsyncClient:
         texts: Sequence[str] | None = None,
         metadata: Sequence[Mapping[str, Any]] | None = None,
         batch_size: int = 2048,
-        on_progress: Callable[[int], None] | None = None,
+        on_progress: Callable[[IngestProgress], None] | None = None,
         flush: bool = False,
     ) -> IngestResult:
+        """Store pre-computed vectors `[n, d]` (float32) with optional text and metadata, in
+        requests of at most `batch_size` records (a document's records travel together);
+        `on_progress(IngestProgress)` after each, in records stored (`chunks`) and vector bytes."""
+        vectors = _core.as_float32(vectors)
+        meter = _core.ProgressMeter.for_vectors(vectors, on_progress)
         total = IngestResult()
-        for req, n in _core.flush_last(_core.vector_requests(
+        for batch in _core.flush_last(_core.vector_requests(
             collection, vectors, texts=texts, metadata=metadata, ids=ids, document_ids=document_ids,
             batch_size=batch_size,
         ), flush):
-            total += _core.ingest_from_proto(await self._call(self._stub.Ingest, req))
-            if on_progress:
-                on_progress(n)
+            res = _core.ingest_from_proto(await self._call(self._stub.Ingest, batch[0]))
+            total += res
+            meter.answered(batch, res)
         return total
+
+    async def ingest_files(
+        self,
+        collection: str,
+        path: str | Path,
+        *,
+        root: str | Path | None = None,
+        id_prefix: str = "",
+        chunk_size: int = 0,
+        chunk_overlap: int = 0,
+        batch_size: int = 32,
+        batch_bytes: int = _core.DEFAULT_BATCH_TEXT_BYTES,
+        on_progress: Callable[[IngestProgress], None] | None = None,
+        progress: bool = False,
+        flush: bool = False,
+        force: bool = False,
+    ) -> IngestResult:
+        """Read md/txt/pdf/docx/pptx/html files under `path` (LlamaIndex readers; the `files`
+        extra) and ingest them as `ingest_documents` does, one document per file.
+
+        Document ids are `id_prefix` + each file's path relative to `root` ("/" separators);
+        `root` defaults to `path` for a directory and to its parent for a file (whose id is its
+        name). The working directory plays no part, so ingesting the same tree again, from
+        anywhere and however `path` is spelled, is a no-op. Hidden files and unsupported
+        extensions are not read. Files the collection holds unchanged (same size and mtime, or
+        same SHA-256 of their bytes) are skipped before they are read (`result.files_skipped`)
+        unless `force`. Raises `NotFoundError` (field "path") for a missing path,
+        `InvalidArgumentError` (field "path") when nothing under it has text to ingest, (field
+        "root") when `path` is not under `root`. `progress`: the reader's per-file bar;
+        `on_progress`: see `ingest_documents`."""
+        found = await asyncio.to_thread(scan_to_ingest, path, root=root)
+        ids = file_ids(found, id_prefix)
+        held = None if force else await self._held_metadata(collection, ids)
+        sel = await asyncio.to_thread(select_files, found.files, ids, None if held is None else (lambda _: held))
+        docs = await asyncio.to_thread(read_selected, found, sel, id_prefix=id_prefix, progress=progress)
+        res = await self.ingest_documents(
+            collection, docs, chunk_size=chunk_size, chunk_overlap=chunk_overlap, batch_size=batch_size,
+            batch_bytes=batch_bytes, on_progress=on_progress, flush=flush,
+        )
+        res.files_skipped = len(sel.unchanged)
+        if not docs:  # nothing sent: the collection's generation as it is
+            res.generation = (await self.describe_collection(collection)).generation
+        return res
+
+    async def _held_metadata(self, collection: str, document_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Document id -> its metadata, for those of `document_ids` the collection holds."""
+        return {d.id: d.metadata
+                async for d in self.iter_documents(collection, document_ids=document_ids, page_size=1000)}
 
     async def delete(self, collection: str, document_ids: Sequence[str]) -> DeleteResult:
         """Delete documents (all their chunks) by id. `missing` in the result: the ids the

@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 import grpc
 
 from . import _core
+from ._files import file_ids, read_selected, scan_to_ingest
+from ._unchanged import select_files
 from .errors import from_rpc_error
 from .types import (
     AnswerChunk,
@@ -21,6 +23,7 @@ from .types import (
     DocumentPage,
     GateConfig,
     IndexSpec,
+    IngestProgress,
     IngestResult,
     LegacyStore,
     Record,
@@ -130,18 +133,25 @@ class Client:
         chunk_size: int = 0,
         chunk_overlap: int = 0,
         batch_size: int = 32,
-        on_progress: Callable[[int], None] | None = None,
+        batch_bytes: int = _core.DEFAULT_BATCH_TEXT_BYTES,
+        on_progress: Callable[[IngestProgress], None] | None = None,
         flush: bool = False,
     ) -> IngestResult:
         """Send documents for the server to split, embed and store. Unchanged documents are
-        skipped; changed ones replace their old chunks. `on_progress(n)` after each batch."""
+        skipped; changed ones replace their old chunks. Requests carry at most `batch_size`
+        documents and `batch_bytes` of text (a larger document goes alone); after each one the
+        server has answered, `on_progress(IngestProgress)` gets the chunks embedded so far, the
+        documents and text bytes answered, and a rate and ETA (see `IngestProgress`)."""
+        docs = list(documents)
+        meter = _core.ProgressMeter.for_documents(docs, on_progress)
         total = IngestResult()
-        for req, n in _core.flush_last(_core.document_requests(
-            collection, list(documents), chunk_size=chunk_size, chunk_overlap=chunk_overlap, batch_size=batch_size
+        for batch in _core.flush_last(_core.document_requests(
+            collection, docs, chunk_size=chunk_size, chunk_overlap=chunk_overlap, batch_size=batch_size,
+            batch_bytes=batch_bytes,
         ), flush):
-            total += _core.ingest_from_proto(self._call(self._stub.Ingest, req))
-            if on_progress:
-                on_progress(n)
+            res = _core.ingest_from_proto(self._call(self._stub.Ingest, batch[0]))
+            total += res
+            meter.answered(batch, res)
         return total
 
     def ingest_vectors(
@@ -154,36 +164,61 @@ class Client:
         texts: Sequence[str] | None = None,
         metadata: Sequence[Mapping[str, Any]] | None = None,
         batch_size: int = 2048,
-        on_progress: Callable[[int], None] | None = None,
+        on_progress: Callable[[IngestProgress], None] | None = None,
         flush: bool = False,
     ) -> IngestResult:
-        """Store pre-computed vectors `[n, d]` (float32) with optional text and metadata."""
+        """Store pre-computed vectors `[n, d]` (float32) with optional text and metadata, in
+        requests of at most `batch_size` records (a document's records travel together);
+        `on_progress(IngestProgress)` after each, in records stored (`chunks`) and vector bytes."""
+        vectors = _core.as_float32(vectors)
+        meter = _core.ProgressMeter.for_vectors(vectors, on_progress)
         total = IngestResult()
-        for req, n in _core.flush_last(_core.vector_requests(
+        for batch in _core.flush_last(_core.vector_requests(
             collection, vectors, texts=texts, metadata=metadata, ids=ids, document_ids=document_ids,
             batch_size=batch_size,
         ), flush):
-            total += _core.ingest_from_proto(self._call(self._stub.Ingest, req))
-            if on_progress:
-                on_progress(n)
+            res = _core.ingest_from_proto(self._call(self._stub.Ingest, batch[0]))
+            total += res
+            meter.answered(batch, res)
         return total
 
     def ingest_files(
-        self, collection: str, path: str | Path, *, chunk_size: int = 0, chunk_overlap: int = 0,
-        progress: bool = False, force: bool = False,
+        self,
+        collection: str,
+        path: str | Path,
+        *,
+        root: str | Path | None = None,
+        id_prefix: str = "",
+        chunk_size: int = 0,
+        chunk_overlap: int = 0,
+        batch_size: int = 32,
+        batch_bytes: int = _core.DEFAULT_BATCH_TEXT_BYTES,
+        on_progress: Callable[[IngestProgress], None] | None = None,
+        progress: bool = False,
+        flush: bool = False,
+        force: bool = False,
     ) -> IngestResult:
-        """Read md/txt/pdf/docx/pptx/html files under `path` (LlamaIndex readers) and ingest them;
-        document ids are the files' paths. Files the collection holds unchanged (same size and
-        mtime, or same SHA-256 of their bytes) are skipped before they are read
-        (`result.files_skipped`) unless `force`. Needs the `files` extra."""
-        from ._files import document_id, find_files, load_documents
-        from ._unchanged import select_files
+        """Read md/txt/pdf/docx/pptx/html files under `path` (LlamaIndex readers; the `files`
+        extra) and ingest them as `ingest_documents` does, one document per file.
 
-        files = find_files(path)
-        sel = select_files(files, [document_id(f) for f in files],
+        Document ids are `id_prefix` + each file's path relative to `root` ("/" separators);
+        `root` defaults to `path` for a directory and to its parent for a file (whose id is its
+        name). The working directory plays no part, so ingesting the same tree again, from
+        anywhere and however `path` is spelled, is a no-op. Hidden files and unsupported
+        extensions are not read. Files the collection holds unchanged (same size and mtime, or
+        same SHA-256 of their bytes) are skipped before they are read (`result.files_skipped`)
+        unless `force`. Raises `NotFoundError` (field "path") for a missing path,
+        `InvalidArgumentError` (field "path") when nothing under it has text to ingest, (field
+        "root") when `path` is not under `root`. `progress`: the reader's per-file bar;
+        `on_progress`: see `ingest_documents`."""
+        found = scan_to_ingest(path, root=root)
+        sel = select_files(found.files, file_ids(found, id_prefix),
                            None if force else lambda ids: self._held_metadata(collection, ids))
-        docs = sel.with_fingerprints(load_documents(path, progress=progress, files=sel.to_read) if sel.to_read else [])
-        res = self.ingest_documents(collection, docs, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+        docs = read_selected(found, sel, id_prefix=id_prefix, progress=progress)
+        res = self.ingest_documents(
+            collection, docs, chunk_size=chunk_size, chunk_overlap=chunk_overlap, batch_size=batch_size,
+            batch_bytes=batch_bytes, on_progress=on_progress, flush=flush,
+        )
         res.files_skipped = len(sel.unchanged)
         if not docs:  # nothing sent: the collection's generation as it is
             res.generation = self.describe_collection(collection).generation

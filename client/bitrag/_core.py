@@ -3,7 +3,8 @@ conversion. The clients themselves only send."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from .types import (
     DocumentPage,
     Hit,
     IndexSpec,
+    IngestProgress,
     IngestResult,
     LegacyStore,
     Record,
@@ -34,12 +36,16 @@ from .types import (
     Source,
     TokenUsage,
 )
+from .errors import InvalidArgumentError
 from .v1 import bitrag_pb2 as pb
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 DEFAULT_MAX_MESSAGE_MB = 64
 # Keep each Ingest request well under the default 64 MiB message limit.
 MAX_BATCH_BYTES = 16 * 1024 * 1024
+# Text per Ingest request of documents: ~30 chunks of 512 tokens, about a second of CPU embedding,
+# so progress moves about once a second; the per-request cost (a lookup, a journal) stays small.
+DEFAULT_BATCH_TEXT_BYTES = 64 * 1024
 
 
 def channel_options(max_message_mb: int, tls_server_name: str = "") -> list[tuple[str, Any]]:
@@ -205,7 +211,11 @@ def set_legacy_request(collection: str, legacy: LegacyStore | None, fallback: Se
                                     fallback=list(fallback))
 
 
-def flush_last(requests: Iterator[tuple[pb.IngestRequest, int]], flush: bool) -> Iterator[tuple[pb.IngestRequest, int]]:
+# A request: (IngestRequest, documents or records in it, their text or vector bytes).
+Batch = tuple[pb.IngestRequest, int, int]
+
+
+def flush_last(requests: Iterator[Batch], flush: bool) -> Iterator[Batch]:
     """Pass requests through, with `flush` set on the last one (seal Milvus segments once, at the end)."""
     prev = None
     for item in requests:
@@ -217,24 +227,74 @@ def flush_last(requests: Iterator[tuple[pb.IngestRequest, int]], flush: bool) ->
         yield prev
 
 
+class ProgressMeter:
+    """Sums the answered requests of one ingest into `IngestProgress` for `on_progress`."""
+
+    def __init__(self, items_total: int, bytes_total: int, on_progress: Callable[[IngestProgress], None] | None):
+        self.items_total, self.bytes_total, self.on_progress = items_total, bytes_total, on_progress
+        self.chunks = self.items = self.bytes_done = 0
+        self.start = time.monotonic()
+
+    @classmethod
+    def for_documents(cls, documents: Sequence[Document], on_progress: Callable[[IngestProgress], None] | None
+                      ) -> ProgressMeter:
+        return cls(len(documents), sum(len(d.text.encode()) for d in documents), on_progress)
+
+    @classmethod
+    def for_vectors(cls, vectors: np.ndarray, on_progress: Callable[[IngestProgress], None] | None
+                    ) -> ProgressMeter:
+        return cls(vectors.shape[0] if vectors.ndim else 0, vectors.nbytes, on_progress)
+
+    def answered(self, batch: Batch, result: IngestResult) -> None:
+        _, items, nbytes = batch
+        self.chunks += result.chunks_written
+        self.items += items
+        self.bytes_done += nbytes
+        if self.on_progress is not None:
+            self.on_progress(IngestProgress(
+                chunks=self.chunks, chunks_step=result.chunks_written, items=self.items,
+                items_total=self.items_total, bytes_done=self.bytes_done, bytes_total=self.bytes_total,
+                elapsed_s=time.monotonic() - self.start,
+            ))
+
+
+def _batch_limit(value: int, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidArgumentError(f"{name}: must be a positive integer, got {value!r}", field=name)
+
+
 def document_requests(
-    collection: str, documents: Sequence[Document], *, chunk_size: int, chunk_overlap: int, batch_size: int
-) -> Iterator[tuple[pb.IngestRequest, int]]:
-    """(request, number of documents in it), batches bounded by count and bytes."""
+    collection: str, documents: Sequence[Document], *, chunk_size: int, chunk_overlap: int, batch_size: int,
+    batch_bytes: int = DEFAULT_BATCH_TEXT_BYTES,
+) -> Iterator[Batch]:
+    """Requests of at most `batch_size` documents and `batch_bytes` of text (a larger document
+    goes alone), each under the message size limit. Small requests are what make progress move:
+    the server answers a request once it has embedded all of it."""
+    _batch_limit(batch_size, "batch_size")
+    _batch_limit(batch_bytes, "batch_bytes")
+
+    def request(msgs: list[pb.Document]) -> pb.IngestRequest:
+        return pb.IngestRequest(collection=collection, documents=msgs, chunk_size=chunk_size,
+                                chunk_overlap=chunk_overlap)
+
     batch: list[pb.Document] = []
-    size = 0
+    size = text = 0
     for d in documents:
         msg = pb.Document(id=d.id, text=d.text, metadata=to_struct(d.metadata))
-        n = msg.ByteSize()
-        if batch and (len(batch) >= batch_size or size + n > MAX_BATCH_BYTES):
-            yield pb.IngestRequest(collection=collection, documents=batch, chunk_size=chunk_size,
-                                   chunk_overlap=chunk_overlap), len(batch)
-            batch, size = [], 0
+        n, t = msg.ByteSize(), len(d.text.encode())
+        if batch and (len(batch) >= batch_size or size + n > MAX_BATCH_BYTES or text + t > batch_bytes):
+            yield request(batch), len(batch), text
+            batch, size, text = [], 0, 0
         batch.append(msg)
         size += n
+        text += t
     if batch:
-        yield pb.IngestRequest(collection=collection, documents=batch, chunk_size=chunk_size,
-                               chunk_overlap=chunk_overlap), len(batch)
+        yield request(batch), len(batch), text
+
+
+def as_float32(vectors: Any) -> np.ndarray:
+    """Array-like -> float32 little-endian ndarray (no copy if it already is one)."""
+    return np.asarray(vectors, dtype="<f4")
 
 
 def vector_requests(
@@ -246,7 +306,7 @@ def vector_requests(
     ids: Sequence[str] | None,
     document_ids: Sequence[str] | None,
     batch_size: int,
-) -> Iterator[tuple[pb.IngestRequest, int]]:
+) -> Iterator[Batch]:
     """Raw vectors `[n, d]` -> IngestRequests of records. Records of one document stay in one
     request (a document is replaced as a whole)."""
     v = np.asarray(vectors, dtype="<f4")
@@ -286,7 +346,7 @@ def vector_requests(
             )
             for i in order[start:end]
         ]
-        yield pb.IngestRequest(collection=collection, records=records), end - start
+        yield pb.IngestRequest(collection=collection, records=records), end - start, (end - start) * v.shape[1] * 4
         start = end
 
 

@@ -1,13 +1,21 @@
 """Read files into `Document`s with LlamaIndex's SimpleDirectoryReader (md, txt, pdf, docx, pptx,
 html), one Document per file. Files are read where they live (the client); the server splits and
-embeds, so every client gets the same chunking."""
+embeds, so every client gets the same chunking.
+
+Document ids are the files' paths relative to the ingested root (`scan`): the directory given, or
+for a file given directly its own name, so the same tree gets the same ids whatever the working
+directory and however its path is spelled (relative, absolute, through `..`). `root` picks another
+base and `id_prefix` is prepended verbatim, for callers who need another scheme."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .errors import InvalidArgumentError, NotFoundError
+from ._unchanged import FileSelection
 from .types import Document
 
 EXTENSIONS = (".md", ".txt", ".pdf", ".docx", ".pptx", ".html", ".htm")
@@ -15,23 +23,98 @@ EXTENSIONS = (".md", ".txt", ".pdf", ".docx", ".pptx", ".html", ".htm")
 _VOLATILE = {"creation_date", "last_modified_date", "last_accessed_date", "file_size"}
 
 
-def document_id(path: Path) -> str:
-    """A file's stable id: its path relative to the working directory (absolute if outside)."""
-    p = path.resolve()
-    rel = os.path.relpath(p, Path.cwd())
-    return (p.as_posix() if rel.startswith("..") else Path(rel).as_posix())
+def _kinds(extensions: tuple[str, ...]) -> str:
+    return ", ".join(dict.fromkeys(e.lstrip(".") for e in extensions if e != ".htm"))
+
+
+@dataclass(frozen=True)
+class FileScan:
+    """What `scan` found under a path, before anything is read. `root`: the directory ids are
+    relative to; `files`: the supported files, sorted; `skipped`: unsupported files counted by
+    extension ("" = none); `hidden`: files under a hidden name (".git/...", ".env"), never read."""
+
+    path: Path
+    root: Path
+    files: list[Path]
+    skipped: dict[str, int] = field(default_factory=dict)
+    hidden: int = 0
+
+    def skipped_summary(self) -> str:
+        """e.g. "skipped 3 files: .png 2, .zip 1; 12 hidden files ignored" ("" if none)."""
+        parts = []
+        if self.skipped:
+            n = sum(self.skipped.values())
+            kinds = ", ".join(
+                f"{ext or '(no extension)'} {c}"
+                for ext, c in sorted(self.skipped.items(), key=lambda kv: (-kv[1], kv[0]))
+            )
+            parts.append(f"skipped {n} file{'s' if n != 1 else ''}: {kinds}")
+        if self.hidden:
+            parts.append(f"{self.hidden} hidden file{'s' if self.hidden != 1 else ''} ignored")
+        return "; ".join(parts)
+
+    def document_id(self, file: Path, id_prefix: str = "") -> str:
+        return document_id(file, self.root, id_prefix)
+
+
+def _absolute(p: Path) -> Path:
+    # Lexical (no symlink resolution): a symlinked file inside the tree keeps its place in it.
+    return Path(os.path.abspath(p))
+
+
+def _relative(file: Path, root: Path) -> str | None:
+    for f, r in ((_absolute(file), _absolute(root)), (file.resolve(), root.resolve())):
+        rel = os.path.relpath(f, r)
+        if rel != ".." and not rel.startswith(".." + os.sep) and not os.path.isabs(rel):
+            return Path(rel).as_posix()
+    return None
+
+
+def document_id(file: Path, root: Path, id_prefix: str = "") -> str:
+    """`id_prefix` + the file's path relative to `root`, with "/" separators. The working
+    directory plays no part. Raises `InvalidArgumentError` (field "root") for a file outside `root`."""
+    rel = _relative(Path(file), Path(root))
+    if rel is None or rel == ".":
+        raise InvalidArgumentError(f"{file} is not under the root {root}", field="root")
+    return id_prefix + rel
+
+
+def scan(path: str | Path, *, root: str | Path | None = None,
+         extensions: tuple[str, ...] = EXTENSIONS) -> FileScan:
+    """List what ingesting `path` would read, without reading it. `root` defaults to `path` for a
+    directory and to its parent for a file (whose id is then its name). Raises `NotFoundError`
+    (field "path") if `path` does not exist and `InvalidArgumentError` (field "root") if `path` is
+    not under `root`; an empty `files` is the caller's to report."""
+    p = Path(path)
+    if not p.exists():
+        raise NotFoundError(f"{p}: no such file or directory", field="path")
+    base = Path(root) if root is not None else (p if p.is_dir() else p.parent)
+    if root is not None:
+        if not base.is_dir():
+            raise InvalidArgumentError(f"{base}: not a directory", field="root")
+        if _relative(p, base) is None:
+            raise InvalidArgumentError(f"{p} is not under the root {base}", field="root")
+    if p.is_file():
+        candidates = [p]
+        hidden = 0
+    else:
+        candidates, hidden = [], 0
+        for f in p.rglob("*"):
+            if not f.is_file():
+                continue
+            # hidden below `path` only: `../docs` or `~/.local/share/docs` themselves are fine
+            if any(part.startswith(".") for part in f.relative_to(p).parts):
+                hidden += 1
+            else:
+                candidates.append(f)
+    files = sorted(f for f in candidates if f.suffix.lower() in extensions)
+    skipped = Counter(f.suffix.lower() for f in candidates if f.suffix.lower() not in extensions)
+    return FileScan(p, base, files, dict(skipped), hidden)
 
 
 def find_files(path: str | Path, extensions: tuple[str, ...] = EXTENSIONS) -> list[Path]:
-    root = Path(path)
-    if not root.exists():
-        raise FileNotFoundError(f"{root}: no such file or directory")
-    if root.is_file():
-        return [root]
-    return sorted(
-        p for p in root.rglob("*")
-        if p.is_file() and p.suffix.lower() in extensions and not any(part.startswith(".") for part in p.parts)
-    )
+    """The supported files under `path` (see `scan`)."""
+    return scan(path, extensions=extensions).files
 
 
 def _html_reader():  # noqa: ANN202 - a LlamaIndex BaseReader, imported lazily
@@ -58,14 +141,13 @@ def _scalar(v: object) -> bool:
     return isinstance(v, (str, int, float, bool))
 
 
-def load_documents(
-    path: str | Path, *, progress: bool = False, files: Sequence[Path] | None = None
-) -> list[Document]:
-    """Every supported file under `path` (or only `files`, found under it) -> one Document
-    (pages/slides joined), id = its path."""
+def read_documents(found: FileScan, *, id_prefix: str = "", progress: bool = False) -> list[Document]:
+    """Read `found.files` -> one Document per file (pages/slides joined), id = `id_prefix` + its
+    path relative to `found.root` (also its "file_path" metadata). Files with no extractable text
+    (empty, a scanned PDF) are left out. `progress`: the reader's per-file progress bar."""
     from llama_index.core import SimpleDirectoryReader
 
-    files = list(files) if files is not None else find_files(path)
+    files = found.files
     if not files:
         return []
     html = _html_reader()
@@ -86,6 +168,66 @@ def load_documents(
         if not texts or not "".join(texts).strip():
             continue  # nothing extractable (e.g. a scanned PDF)
         md = dict(meta.get(str(f)) or meta.get(str(f.resolve())) or {})
-        md["file_path"] = document_id(f)
-        docs.append(Document(document_id(f), "\n\n".join(texts), md))
+        doc_id = found.document_id(f, id_prefix)
+        md["file_path"] = doc_id  # the reader's is absolute: it would make the content hash depend on the location
+        docs.append(Document(doc_id, "\n\n".join(texts), md))
+    return docs
+
+
+def load_documents(
+    path: str | Path, *, root: str | Path | None = None, id_prefix: str = "", progress: bool = False
+) -> list[Document]:
+    """Every supported file under `path` -> one Document (see `scan` and `read_documents`)."""
+    return read_documents(scan(path, root=root), id_prefix=id_prefix, progress=progress)
+
+
+def nothing_to_ingest(found: FileScan) -> str:
+    """The one-line reason a scan has nothing to ingest."""
+    skipped = found.skipped_summary()
+    return f"no supported files ({_kinds(EXTENSIONS)}) under {found.path}" + (f"; {skipped}" if skipped else "")
+
+
+def no_text(found: FileScan) -> str:
+    """The one-line reason none of a scan's files gave a document."""
+    n = len(found.files)
+    what = f"the supported file under {found.path} has" if n == 1 else \
+        f"none of the {n} supported files under {found.path} has"
+    return f"{what} no text (an empty file or a scanned PDF)" if n == 1 else f"{what} text (empty files or scanned PDFs)"
+
+
+def scan_to_ingest(path: str | Path, *, root: str | Path | None = None) -> FileScan:
+    """`scan` for `ingest_files`: `InvalidArgumentError` (field "path") when nothing under
+    `path` is a supported file, rather than an empty scan."""
+    found = scan(path, root=root)
+    if not found.files:
+        raise InvalidArgumentError(nothing_to_ingest(found), field="path")
+    return found
+
+
+def file_ids(found: FileScan, id_prefix: str = "") -> list[str]:
+    """The document id of each of `found.files`, in step."""
+    return [found.document_id(f, id_prefix) for f in found.files]
+
+
+def read_selected(found: FileScan, sel: FileSelection, *, id_prefix: str = "",
+                  progress: bool = False) -> list[Document]:
+    """The files `sel` says to read (`_unchanged.select_files`) -> Documents carrying their
+    files' fingerprints. `InvalidArgumentError` (field "path") when there was something to read,
+    nothing was unchanged and no file had text."""
+    docs = read_documents(replace(found, files=sel.to_read), id_prefix=id_prefix, progress=progress) \
+        if sel.to_read else []
+    if not docs and not sel.unchanged:
+        raise InvalidArgumentError(no_text(found), field="path")
+    return sel.with_fingerprints(docs)
+
+
+def documents_to_ingest(
+    path: str | Path, *, root: str | Path | None = None, id_prefix: str = "", progress: bool = False
+) -> list[Document]:
+    """`load_documents` for callers that must have something to ingest: `InvalidArgumentError`
+    (field "path") when there is nothing, rather than an empty list."""
+    found = scan_to_ingest(path, root=root)
+    docs = read_documents(found, id_prefix=id_prefix, progress=progress)
+    if not docs:
+        raise InvalidArgumentError(no_text(found), field="path")
     return docs

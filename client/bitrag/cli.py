@@ -7,15 +7,25 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from . import _core
 from ._client import Client
 from .errors import BitragError, NotFoundError
-from .types import AskSummary, CalibrationInfo, CollectionInfo, DocumentInfo, GateConfig, IndexSpec, SearchResult
+from .types import (
+    AskSummary,
+    CalibrationInfo,
+    CollectionInfo,
+    DocumentInfo,
+    GateConfig,
+    IndexSpec,
+    IngestProgress,
+    SearchResult,
+)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -100,39 +110,63 @@ def cmd_drop(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_ingest(args: argparse.Namespace) -> int:
+def _progress_bar(total_bytes: int, quiet: bool):  # -> (tqdm bar, on_progress callback)
+    """A bar in text bytes answered by the server (rate and ETA), with the chunks embedded so far
+    and their rate beside it."""
     from tqdm import tqdm
 
-    from ._files import document_id, find_files, load_documents
+    bar = tqdm(total=total_bytes, unit="B", unit_scale=True, unit_divisor=1024, desc="embed", disable=quiet,
+               file=sys.stderr)
+
+    def on_progress(p: IngestProgress) -> None:
+        bar.set_postfix_str(f"{p.chunks:,} chunks, {p.chunks_per_s:.1f} chunks/s, {p.items}/{p.items_total} files",
+                            refresh=False)
+        bar.update(p.bytes_done - bar.n)
+
+    return bar, on_progress
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from ._files import file_ids, no_text, nothing_to_ingest, read_documents, scan
     from ._unchanged import select_files
 
+    found = scan(args.path, root=args.root)  # before anything exists on the server
+    skipped = found.skipped_summary()
+    if not found.files:
+        err_console.print(f"[red]error[/red]: {nothing_to_ingest(found)}", soft_wrap=True)
+        return 1
+    if skipped:
+        err_console.print(skipped, soft_wrap=True)
     with _client(args) as c:
-        created = False
         try:
             generation = c.describe_collection(args.collection).generation
+            exists = True
         except NotFoundError:
             if not args.create:
                 raise
-            generation = c.create_collection(args.collection, embedder=args.embedder).generation
-            created = True
-            err_console.print(f"created collection {args.collection!r}")
-        files = find_files(args.path)
-        sel = select_files(files, [document_id(f) for f in files],
-                           None if args.force or created else lambda ids: c._held_metadata(args.collection, ids))
+            generation, exists = 0, False
+        sel = select_files(found.files, file_ids(found, args.id_prefix),
+                           None if args.force or not exists else lambda ids: c._held_metadata(args.collection, ids))
         if sel.unchanged:
             err_console.print(f"{len(sel.unchanged)} unchanged, skipped (size + mtime or content hash as held)")
         if sel.to_read:
-            err_console.print(f"reading {len(sel.to_read)} files under {args.path} ...")
-        docs = sel.with_fingerprints(
-            load_documents(args.path, progress=not args.quiet, files=sel.to_read) if sel.to_read else []
-        )
+            n = len(sel.to_read)
+            err_console.print(f"reading {n} file{'s' if n != 1 else ''} under {args.path} ...")
+        docs = read_documents(replace(found, files=sel.to_read), id_prefix=args.id_prefix,
+                              progress=not args.quiet) if sel.to_read else []
         if not docs and not sel.unchanged:
-            err_console.print(f"no supported files (md, txt, pdf, docx, pptx, html) with text under {args.path}")
+            err_console.print(f"[red]error[/red]: {no_text(found)}", soft_wrap=True)
             return 1
-        with tqdm(total=len(docs), unit="doc", desc="ingest", disable=args.quiet, file=sys.stderr) as bar:
+        docs = sel.with_fingerprints(docs)
+        if not exists:
+            c.create_collection(args.collection, embedder=args.embedder)
+            err_console.print(f"created collection {args.collection!r}")
+        bar, on_progress = _progress_bar(sum(len(d.text.encode()) for d in docs), args.quiet)
+        with bar:
             res = c.ingest_documents(
                 args.collection, docs, chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap,
-                batch_size=args.batch_size, on_progress=bar.update, flush=args.flush,
+                batch_size=args.batch_size, batch_bytes=args.batch_kib * 1024, on_progress=on_progress,
+                flush=args.flush,
             )
     res.files_skipped = len(sel.unchanged)
     res.generation = res.generation or generation  # nothing sent: the collection's as it was
@@ -371,11 +405,25 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--yes", action="store_true", help="really drop")
 
     sp = add("ingest", cmd_ingest, "ingest md/txt/pdf/docx/pptx/html files (a file or a directory)")
+    sp.description = (
+        "Read md/txt/pdf/docx/pptx/html files (a file or a directory, recursively; hidden files and "
+        "other extensions are skipped and counted) and ingest one document per file. Document ids are "
+        "the files' paths relative to the ingested directory (a file given directly: its name), with "
+        "'/' separators, whatever the working directory: ingesting the same tree again from anywhere "
+        "is a no-op. --root DIR makes them relative to DIR instead; --id-prefix is put in front. The "
+        "path is checked before the collection is created. Progress is in text bytes embedded by the "
+        "server (rate, ETA) and chunks."
+    )
     sp.add_argument("path")
     sp.add_argument("-c", "--collection", required=True)
+    sp.add_argument("--root", default=None,
+                    help="directory the ids are relative to (default: PATH itself, or a file's own directory)")
+    sp.add_argument("--id-prefix", default="", help="text put in front of every id, e.g. 'manuals/' (default none)")
     sp.add_argument("--chunk-size", type=int, default=0, help="tokens per chunk (server default 512)")
     sp.add_argument("--chunk-overlap", type=int, default=0, help="token overlap (server default 64)")
-    sp.add_argument("--batch-size", type=int, default=16, help="documents per request")
+    sp.add_argument("--batch-size", type=int, default=16, help="most documents per request (default %(default)s)")
+    sp.add_argument("--batch-kib", type=int, default=_core.DEFAULT_BATCH_TEXT_BYTES // 1024,
+                    help="most KiB of text per request; a larger file goes alone (default %(default)s)")
     sp.add_argument("--embedder", default="", help="embedder if the collection is created")
     sp.add_argument("--no-create", dest="create", action="store_false",
                     help="fail if the collection does not exist (default: create it)")

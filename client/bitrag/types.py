@@ -172,6 +172,45 @@ class IngestResult:
 
 
 @dataclass(frozen=True)
+class IngestProgress:
+    """Where an ingest stands, passed to `on_progress` after each request the server has answered.
+
+    The server splits and embeds a request's documents before it answers, so progress moves once
+    per request: the SDK sends small requests (`batch_bytes` of text, default 64 KiB, about 30
+    chunks of 512 tokens) so that it moves often. A document is never split across requests (an
+    ingest replaces a document whole), so one very large file is one step.
+
+    `chunks`: chunks the server has written so far (documents: split and embedded; vectors:
+    records stored); unchanged documents add none. `items`: documents (or vector records) answered
+    so far, unchanged ones included, of `items_total`. `bytes_done` of `bytes_total`: their UTF-8
+    text (or float32 vectors); the ETA is by bytes, since the chunk count of documents is known
+    only once the server has split them, and embedding time grows with the text."""
+
+    chunks: int
+    chunks_step: int  # written by the request just answered
+    items: int
+    items_total: int
+    bytes_done: int
+    bytes_total: int
+    elapsed_s: float
+
+    @property
+    def chunks_per_s(self) -> float:
+        return self.chunks / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def bytes_per_s(self) -> float:
+        return self.bytes_done / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds left at the rate so far (None before any byte was answered)."""
+        if self.bytes_done <= 0 or self.elapsed_s <= 0:
+            return None
+        return (self.bytes_total - self.bytes_done) / self.bytes_per_s
+
+
+@dataclass(frozen=True)
 class DeleteResult:
     documents_deleted: int
     chunks_deleted: int

@@ -7,8 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from bitrag import Document
-from bitrag._files import EXTENSIONS, document_id, find_files, load_documents
+from bitrag import Document, InvalidArgumentError, NotFoundError
+from bitrag._files import (
+    EXTENSIONS,
+    document_id,
+    documents_to_ingest,
+    find_files,
+    load_documents,
+    nothing_to_ingest,
+    scan,
+)
 
 
 def _make_docx(path: Path, paragraphs: list[str]) -> None:
@@ -88,9 +96,32 @@ def test_find_files(corpus: Path) -> None:
     rel = [p.relative_to(corpus).as_posix() for p in find_files(corpus)]
     assert rel == sorted(EXPECTED_IDS + ["blank.md", "empty.txt"])
     assert find_files(corpus / "plain.txt") == [corpus / "plain.txt"]
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(NotFoundError) as e:
         find_files(corpus / "missing")
+    assert e.value.field == "path" and "no such file or directory" in e.value.message
     assert set(EXTENSIONS) == {".md", ".txt", ".pdf", ".docx", ".pptx", ".html", ".htm"}
+
+
+def test_scan_counts_skipped_files_by_extension(corpus: Path) -> None:
+    found = scan(corpus)
+    assert found.root == corpus and len(found.files) == 9
+    assert found.skipped == {".csv": 1, ".png": 1, ".py": 1}
+    assert found.hidden == 2  # .hidden/secret.md, .dotfile.txt
+    assert found.skipped_summary() == "skipped 3 files: .csv 1, .png 1, .py 1; 2 hidden files ignored"
+    one = scan(corpus / "image.png")
+    assert (one.files, one.skipped, one.skipped_summary()) == ([], {".png": 1}, "skipped 1 file: .png 1")
+    assert "no supported files (md, txt, pdf, docx, pptx, html) under" in nothing_to_ingest(one)
+    assert scan(corpus / "sub").skipped_summary() == ""
+
+
+def test_scan_from_a_parent_or_hidden_directory(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # hidden names count below the path only: `../x` and a tree inside ~/.local are read
+    monkeypatch.chdir(corpus / "sub")
+    assert [d.id for d in load_documents("../sub")] == ["deep/slides.pptx", "report.docx"]
+    inside = tmp_path / ".local" / "docs"
+    inside.mkdir(parents=True)
+    (inside / "a.md").write_text("Alpha.")
+    assert [d.id for d in load_documents(inside)] == ["a.md"]
 
 
 def test_load_documents_one_per_file(in_dir: Path) -> None:
@@ -125,33 +156,70 @@ def test_load_documents_one_per_file(in_dir: Path) -> None:
     assert by_id["paper.pdf"].metadata["file_type"] == "application/pdf"
 
 
-def test_ids_stable_across_calls(in_dir: Path) -> None:
+def test_ids_are_relative_to_the_root_not_the_working_directory(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(corpus)
     a = load_documents(".")
-    b = load_documents(in_dir)  # absolute path, same cwd: same ids
-    assert [(d.id, d.text, d.metadata) for d in a] == [(d.id, d.text, d.metadata) for d in b]
-    c = load_documents("sub")
-    assert sorted(d.id for d in c) == ["sub/deep/slides.pptx", "sub/report.docx"]
-    assert {d.id: d.text for d in c} == {d.id: d.text for d in a if d.id.startswith("sub/")}
+    b = load_documents(corpus)  # absolute path
+    monkeypatch.chdir(corpus.parent)
+    c = load_documents(corpus.name)  # relative, from the parent
+    monkeypatch.chdir(tmp_path)
+    d = load_documents(os.path.relpath(corpus / "sub" / ".." , tmp_path))  # through `..`, from elsewhere
+    same = [(x.id, x.text, x.metadata) for x in a]
+    assert sorted(x.id for x in a) == EXPECTED_IDS
+    for other in (b, c, d):
+        assert [(x.id, x.text, x.metadata) for x in other] == same
+    # a subdirectory is a root of its own
+    sub = load_documents(corpus / "sub")
+    assert sorted(x.id for x in sub) == ["deep/slides.pptx", "report.docx"]
+    assert {x.id: x.text for x in sub} == {x.id.removeprefix("sub/"): x.text for x in a if x.id.startswith("sub/")}
 
 
-def test_single_file_and_outside_cwd(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_root_and_id_prefix(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    sub = load_documents(corpus / "sub", root=corpus, id_prefix="kb:")
+    assert sorted(x.id for x in sub) == ["kb:sub/deep/slides.pptx", "kb:sub/report.docx"]
+    assert all(x.metadata["file_path"] == x.id for x in sub)
+    (one,) = load_documents(corpus / "sub" / "report.docx", root=corpus)
+    assert one.id == "sub/report.docx"
+    with pytest.raises(InvalidArgumentError) as e:
+        load_documents(corpus, root=corpus / "sub")
+    assert e.value.field == "root"
+    with pytest.raises(InvalidArgumentError) as e:
+        scan(corpus, root=corpus / "plain.txt")
+    assert e.value.field == "root"
+
+
+def test_single_file_id_is_its_name(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     (d,) = load_documents(corpus / "plain.txt")
-    assert d.id == (corpus / "plain.txt").resolve().as_posix()  # outside cwd: absolute
-    assert d.metadata["file_path"] == d.id
+    assert d.id == "plain.txt" and d.metadata["file_path"] == "plain.txt"
+    monkeypatch.chdir(corpus / "sub")
+    (e,) = load_documents("deep/slides.pptx")
+    assert e.id == "slides.pptx"
 
 
 def test_empty_or_unsupported_only(tmp_path: Path) -> None:
     (tmp_path / "x.csv").write_text("1,2")
     (tmp_path / "e.md").write_text("")
     assert load_documents(tmp_path) == []
+    with pytest.raises(InvalidArgumentError, match="has no text") as e:
+        documents_to_ingest(tmp_path)
+    assert e.value.field == "path"
+    (tmp_path / "e.md").unlink()
+    with pytest.raises(InvalidArgumentError, match=r"no supported files .*; skipped 1 file: \.csv 1") as e:
+        documents_to_ingest(tmp_path)
+    assert e.value.field == "path"
 
 
 def test_document_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "a").mkdir()
-    assert document_id(Path("a/b.md")) == "a/b.md"
-    assert document_id(tmp_path / "a" / "b.md") == "a/b.md"
-    assert document_id(Path("./a/../a/b.md")) == "a/b.md"
-    outside = Path(os.path.dirname(tmp_path)) / "z.md"
-    assert document_id(outside) == outside.resolve().as_posix()
+    assert document_id(Path("a/b.md"), Path(".")) == "a/b.md"
+    assert document_id(tmp_path / "a" / "b.md", Path(".")) == "a/b.md"
+    assert document_id(Path("./a/../a/b.md"), tmp_path) == "a/b.md"
+    assert document_id(Path("a/b.md"), Path("a"), "p/") == "p/b.md"
+    with pytest.raises(InvalidArgumentError) as e:
+        document_id(Path(os.path.dirname(tmp_path)) / "z.md", tmp_path)
+    assert e.value.field == "root"

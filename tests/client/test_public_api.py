@@ -30,6 +30,7 @@ PUBLIC = [
     "GenerationFailure",
     "Hit",
     "IndexSpec",
+    "IngestProgress",
     "IngestResult",
     "InternalError",
     "InvalidArgumentError",

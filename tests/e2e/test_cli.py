@@ -53,6 +53,7 @@ def ingested(lite_server, corpus: Path) -> str:
     assert p.returncode == 0, p.stderr
     assert "3 files: 3 added, 0 replaced, 0 unchanged" in p.stdout, p.stdout
     assert f"created collection {name!r}" in p.stderr
+    assert "skipped 1 file: .bin 1" in p.stderr  # reported, not skipped silently
     return name
 
 
@@ -67,10 +68,10 @@ def test_ingest_then_search_json(lite_server, ingested: str, corpus: Path) -> No
     hits = res["hits"]
     assert len(hits) == 2
     top = hits[0]
-    assert top["document_id"] == "notes/rust.md"  # ids are paths relative to the working directory
-    assert top["chunk_id"] == "notes/rust.md#0"
+    assert top["document_id"] == "rust.md"  # ids are paths relative to the ingested directory
+    assert top["chunk_id"] == "rust.md#0"
     assert "memory safety" in top["text"]
-    assert top["metadata"]["file_path"] == "notes/rust.md"
+    assert top["metadata"]["file_path"] == "rust.md"
     assert hits[0]["score"] >= hits[1]["score"]
     assert {"score", "hamming_distance", "metadata", "text"} <= set(top)
     d = res["diagnostics"]
@@ -81,14 +82,14 @@ def test_ingest_then_search_json(lite_server, ingested: str, corpus: Path) -> No
 
 def test_search_filter_and_table_output(lite_server, ingested: str) -> None:
     p = bitrag_cli("search", "bread", "-c", ingested, "-k", "3", "--json",
-                   "--filter", 'file_path == "notes/deep/tides.md"', target=lite_server.target)
+                   "--filter", 'file_path == "deep/tides.md"', target=lite_server.target)
     assert p.returncode == 0, p.stderr
     hits = json.loads(p.stdout)["hits"]
-    assert [h["document_id"] for h in hits] == ["notes/deep/tides.md"]
+    assert [h["document_id"] for h in hits] == ["deep/tides.md"]
 
     p = bitrag_cli("search", "sourdough starter", "-c", ingested, "-k", "1", target=lite_server.target)
     assert p.returncode == 0, p.stderr
-    assert "notes/bread.txt#0" in p.stdout and "BINARY_RESCORED" in p.stdout
+    assert "bread.txt#0" in p.stdout and "BINARY_RESCORED" in p.stdout
 
 
 def test_reingest_is_unchanged(lite_server, ingested: str, corpus: Path) -> None:
@@ -101,6 +102,69 @@ def test_reingest_is_unchanged(lite_server, ingested: str, corpus: Path) -> None
                    cwd=corpus)
     res = json.loads(p.stdout)
     assert (res["files_skipped"], res["documents_unchanged"], res["chunks_written"]) == (0, 3, 0)
+
+
+def _rows(target: str, name: str) -> int:
+    p = bitrag_cli("describe", name, "--json", target=target)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)["rows"]
+
+
+def test_same_tree_from_another_directory_is_a_noop(lite_server, ingested: str, corpus: Path) -> None:
+    """The issue's case: `bitrag ingest /usr/share/x` and `bitrag ingest x` from /usr/share gave two id sets."""
+    rows = _rows(lite_server.target, ingested)
+    for cwd, path in ((corpus / "notes", "."), (Path("/"), str(corpus / "notes")), (corpus / "notes" / "deep", "..")):
+        p = bitrag_cli("ingest", path, "-c", ingested, "--quiet", "--json", target=lite_server.target, cwd=cwd)
+        assert p.returncode == 0, p.stderr
+        res = json.loads(p.stdout)
+        # same ids: the collection holds their fingerprints, so the files are not even read
+        assert (res["files_skipped"], res["documents_added"], res["chunks_written"]) == (3, 0, 0), (cwd, path)
+        assert _rows(lite_server.target, ingested) == rows == 3
+
+
+def test_root_and_id_prefix(lite_server, corpus: Path) -> None:
+    name = unique("cli_ids")
+    p = bitrag_cli("ingest", "notes/deep", "-c", name, "--root", ".", "--id-prefix", "kb/", "--quiet",
+                   target=lite_server.target, cwd=corpus)
+    assert p.returncode == 0, p.stderr
+    p = bitrag_cli("search", "moon", "-c", name, "-k", "1", "--json", target=lite_server.target)
+    assert json.loads(p.stdout)["hits"][0]["document_id"] == "kb/notes/deep/tides.md"
+    p = bitrag_cli("ingest", "notes", "-c", name, "--root", "notes/deep", "--quiet", target=lite_server.target,
+                   cwd=corpus)
+    assert p.returncode == 1 and "INVALID_ARGUMENT" in p.stderr and "root" in p.stderr
+    assert _rows(lite_server.target, name) == 1
+
+
+def test_bad_paths_leave_no_collection(lite_server, corpus: Path, tmp_path: Path) -> None:
+    (tmp_path / "pics").mkdir()
+    for f in ("a.png", "b.png", "c.zip"):
+        (tmp_path / "pics" / f).write_bytes(b"x")
+    (tmp_path / "blank").mkdir()
+    (tmp_path / "blank" / "empty.md").write_text("")
+    cases = {
+        str(tmp_path / "no" / "such"): "no such file or directory",
+        str(tmp_path / "pics"): "no supported files (md, txt, pdf, docx, pptx, html) under "
+                                f"{tmp_path / 'pics'}; skipped 3 files: .png 2, .zip 1",
+        str(tmp_path / "pics" / "a.png"): "skipped 1 file: .png 1",
+        str(tmp_path / "blank"): "has no text (an empty file or a scanned PDF)",
+    }
+    for path, message in cases.items():
+        name = unique("cli_bad")
+        p = bitrag_cli("ingest", path, "-c", name, target=lite_server.target)
+        assert p.returncode == 1, (path, p.stderr)
+        assert message in p.stderr, p.stderr
+        errors = [ln for ln in p.stderr.splitlines() if "error" in ln]
+        assert len(errors) == 1 and message in errors[0], p.stderr  # one line, whatever progress preceded it
+        d = bitrag_cli("describe", name, target=lite_server.target)
+        assert d.returncode == 1 and "NOT_FOUND" in d.stderr, (path, d.stdout)
+
+
+def test_ingest_help_says_how_ids_are_formed() -> None:
+    p = bitrag_cli("ingest", "--help")
+    assert p.returncode == 0
+    text = " ".join(p.stdout.split())
+    assert "Document ids are the files' paths relative to the ingested directory" in text
+    assert "--root" in text and "--id-prefix" in text and "whatever the working directory" in text
 
 
 def test_collections_and_describe_json(lite_server, ingested: str) -> None:
@@ -121,7 +185,7 @@ def test_delete_and_drop(lite_server, corpus: Path) -> None:
     name = unique("cli_del")
     p = bitrag_cli("ingest", "notes/bread.txt", "-c", name, "--quiet", target=lite_server.target, cwd=corpus)
     assert p.returncode == 0, p.stderr
-    p = bitrag_cli("delete", "notes/bread.txt", "-c", name, target=lite_server.target)
+    p = bitrag_cli("delete", "bread.txt", "-c", name, target=lite_server.target)  # a file's id: its name
     assert p.returncode == 0, p.stderr
     assert "deleted 1 documents, 1 chunks" in p.stdout
     p = bitrag_cli("drop", name, target=lite_server.target)

@@ -31,7 +31,7 @@ def tree(tmp_path: Path, monkeypatch) -> Path:
         p = tmp_path / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text)
-    monkeypatch.chdir(tmp_path)  # ids are paths relative to the working directory
+    monkeypatch.chdir(tmp_path)  # the tests pass "guide": ids are relative to it
     return tmp_path / "guide"
 
 
@@ -64,7 +64,7 @@ def test_second_ingest_parses_nothing_and_a_changed_file_alone_is_read(lite_serv
         assert (first.documents_added, first.files_skipped, counters["parsed"]) == (3, 0, 3)
         rows = c.describe_collection(name).rows
         before = {d.id: d for d in c.iter_documents(name)}
-        assert before["guide/bread.txt"].metadata["file_sha256"]
+        assert before["bread.txt"].metadata["file_sha256"]
 
         counters.update(parsed=0, hashed=0)
         again = c.ingest_files(name, "guide")
@@ -83,9 +83,9 @@ def test_second_ingest_parses_nothing_and_a_changed_file_alone_is_read(lite_serv
         assert (res.files_skipped, res.documents_replaced, res.documents_added) == (2, 1, 0)
         assert (counters["parsed"], counters["hashed"]) == (1, 2)  # bread read; intro hashed, skipped
         after = {d.id: d for d in c.iter_documents(name)}
-        assert after["guide/bread.txt"].content_hash != before["guide/bread.txt"].content_hash
-        assert after["guide/bread.txt"].ingested_unix_ms >= before["guide/bread.txt"].ingested_unix_ms
-        for doc_id in ("guide/intro.md", "guide/deep/tides.html"):
+        assert after["bread.txt"].content_hash != before["bread.txt"].content_hash
+        assert after["bread.txt"].ingested_unix_ms >= before["bread.txt"].ingested_unix_ms
+        for doc_id in ("intro.md", "deep/tides.html"):
             assert after[doc_id] == before[doc_id]
         hits = c.search(name, "what does sourdough need?", top_k=1).hits
         assert "bubbly" in hits[0].text
@@ -120,7 +120,7 @@ def test_cli_reports_unchanged_files_skipped_and_force_reads_them(lite_server, t
     (tree / "intro.md").write_text(FILES["guide/intro.md"] + "\nMore.\n")
     p = _cli("ingest", "guide", "-c", name, "--quiet", target=t, cwd=tree.parent)
     assert "3 files: 2 unchanged, skipped; 0 added, 1 replaced, 0 unchanged" in p.stdout, p.stdout
-    assert "reading 1 files" in p.stderr
+    assert "reading 1 file " in p.stderr
     p = _cli("ingest", "guide", "-c", name, "--quiet", "--force", target=t, cwd=tree.parent)
     assert "3 files: 0 added, 0 replaced, 3 unchanged" in p.stdout, p.stdout
     with bitrag.Client(t) as c:

@@ -250,7 +250,7 @@ def run_n(cfg: ScaleConfig, n: int) -> dict[str, Any]:
                 block = np.asarray(corpus[a:b])
                 t = time.perf_counter()
                 c.ingest_vectors(COLLECTION, block, ids=[str(i) for i in range(a, b)], batch_size=cfg.ingest_batch,
-                                 on_progress=bar.update)
+                                 on_progress=lambda p: bar.update(p.chunks_step))
                 dt = time.perf_counter() - t
                 secs += dt
                 rows_done += b - a

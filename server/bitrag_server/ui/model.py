@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bitrag import Client, CollectionInfo, Document, IngestResult, SearchDiagnostics
+from bitrag import Client, CollectionInfo, Document, IngestProgress, IngestResult, SearchDiagnostics
 from bitrag._files import EXTENSIONS, load_documents
 from bitrag.cli import _bytes as format_bytes
 
@@ -115,15 +115,8 @@ def documents_from_uploads(files: Sequence[tuple[str, bytes]]) -> list[Document]
         root = Path(tmp).resolve()
         for name, (_, content) in zip(names, files):
             (root / name).write_bytes(content)
-        docs = load_documents(root)
-    out = []
-    for d in docs:
-        path = Path(d.metadata.get("file_path") or d.id)
-        path = path if path.is_absolute() else Path.cwd() / path
-        name = path.resolve().relative_to(root).as_posix()
-        meta = {**d.metadata, "file_path": name, "file_name": name}
-        out.append(Document(name, d.text, meta))
-    return out
+        docs = load_documents(root)  # ids: the names, relative to the upload directory
+    return [Document(d.id, d.text, {**d.metadata, "file_name": d.id}) for d in docs]
 
 
 def ingest_uploads(
@@ -133,13 +126,10 @@ def ingest_uploads(
     """Read and ingest uploaded files one document per request, calling `on_progress(done, total)`
     after each; returns the summed result and the number of documents with text."""
     docs = documents_from_uploads(files)
-    done = 0
 
-    def step(n: int) -> None:
-        nonlocal done
-        done += n
+    def step(p: IngestProgress) -> None:
         if on_progress:
-            on_progress(done, len(docs))
+            on_progress(p.items, p.items_total)
 
     if not docs:
         return IngestResult(), 0
