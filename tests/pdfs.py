@@ -14,6 +14,25 @@ import io
 import os
 from pathlib import Path
 
+# A manual of justified paragraphs, one per page, each on a subject of its own (a search finds its page).
+MANUAL_PAGES = [
+    ("A DHCP client configuration can be set up by creating a network file in the systemd network "
+     "directory. The file names the interface and asks for an address lease from the local server, "
+     "which then also hands out the gateway and the name servers of the segment."),
+    ("The firewall is configured with nftables rulesets that are loaded at boot. Each table holds "
+     "chains of rules, and every chain is attached to a netfilter hook with a priority that orders "
+     "it against the other chains registered on the same hook."),
+    ("Kernel modules are loaded on demand by udev when a device appears. Options for a module are "
+     "written to a file under the modprobe configuration directory, and a module that must never load "
+     "is blacklisted there by its name."),
+    ("Backups of the home directories are made every night with rsync to an external disk that is "
+     "mounted only for the copy. Hard links keep unchanged files from taking space twice, so a week "
+     "of snapshots costs little more than one."),
+    ("Printing goes through CUPS, which keeps a queue for each printer and converts documents with "
+     "filters before they reach the device. The web interface on the local port adds printers and "
+     "shows the jobs that are waiting."),
+]
+
 SPACE = b"\x00\x20"  # fpdf2 keeps the space at CID 32 of its Identity-H subsets
 
 

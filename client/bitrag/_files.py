@@ -95,9 +95,7 @@ def _running_keys(pages: list[list[str]], edge: int) -> set[str]:
     with_text = sum(1 for lines in pages if lines)
     keys = set()
     for key, hits in seen.items():
-        if len(hits) >= max(3, with_text / 2):
-            keys.add(key)
-        elif len(hits) >= 3 and _counts_pages(hits):
+        if len(hits) >= max(3, with_text / 2) or (len(hits) >= 3 and _counts_pages(hits)):
             keys.add(key)
     return keys
 

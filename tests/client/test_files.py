@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from bitrag import Document
-from bitrag._files import EXTENSIONS, document_id, find_files, load_documents
+from bitrag._files import EXTENSIONS, PAGE_BREAK, document_id, find_files, load_documents, strip_running_lines
+from pdfs import MANUAL_PAGES, tex_pdf
 
 
 def _make_docx(path: Path, paragraphs: list[str]) -> None:
@@ -122,6 +123,7 @@ def test_load_documents_one_per_file(in_dir: Path) -> None:
     pdf_text = by_id["paper.pdf"].text
     assert "First page about Milvus Lite." in pdf_text and "Second page about recall." in pdf_text
     assert pdf_text.index("First page") < pdf_text.index("Second page")  # pages joined in order
+    assert pdf_text.split(PAGE_BREAK) == ["First page about Milvus Lite.", "Second page about recall."]
     assert by_id["paper.pdf"].metadata["file_type"] == "application/pdf"
 
 
@@ -155,3 +157,50 @@ def test_document_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert document_id(Path("./a/../a/b.md")) == "a/b.md"
     outside = Path(os.path.dirname(tmp_path)) / "z.md"
     assert document_id(outside) == outside.resolve().as_posix()
+
+
+# ---- PDFs: word spacing, pages, running headers and footers -------------------------------------
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.fixture(scope="module")
+def tex_manual(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tex_pdf(tmp_path_factory.mktemp("pdf") / "manual.pdf", MANUAL_PAGES, header="Debian Reference")
+
+
+def test_tex_pdf_fixture_shows_the_glued_words(tex_manual: Path) -> None:
+    """The fixture is set as TeX sets it: pypdf (LlamaIndex's default reader) glues its words."""
+    import pypdf
+
+    text = pypdf.PdfReader(tex_manual).pages[0].extract_text()
+    assert "ADHCPclientconfigurationcanbesetupbycreating" in text
+
+
+def test_pdf_keeps_word_spaces_and_pages_and_drops_headers(tex_manual: Path) -> None:
+    (doc,) = load_documents(tex_manual)
+    pages = doc.text.split(PAGE_BREAK)
+    assert len(pages) == len(MANUAL_PAGES) == doc.metadata["pages"]
+    for got, want in zip(pages, MANUAL_PAGES):
+        assert _squash(got) == want  # every word, spaced, on its page; header and "n / 5" footer gone
+    assert "page_label" not in doc.metadata
+
+
+def test_strip_running_lines() -> None:
+    words = " ".join(MANUAL_PAGES).split()
+    body = [" ".join(words[i * 9:i * 9 + 9]) + "\n" + " ".join(words[i * 9 + 90:i * 9 + 99]) for i in range(8)]
+    pages = [  # a running title with "n / N", or a page number with the chapter's title
+        f"Debian Reference {i} / 8\n{b}\n{100 + i}" if i % 2 else f"{100 + i} Chapter 3. Networking\n{b}"
+        for i, b in enumerate(body, 1)
+    ]
+    pages[4] = "Chapter 3\nNetworking in depth\n" + body[4]  # a chapter's first page: no running head
+    out = strip_running_lines(pages)
+    assert out[4] == pages[4]
+    assert [o for i, o in enumerate(out) if i != 4] == [b for i, b in enumerate(body) if i != 4]
+    # fewer than 4 pages: too few to tell furniture from text
+    assert strip_running_lines(pages[:3]) == pages[:3]
+    # a line repeated inside the pages, away from their top and bottom, is text
+    inside = [f"{b}\nSee the table below.\n{b.upper()}" for b in body]
+    assert strip_running_lines(inside) == inside

@@ -10,35 +10,22 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 import bitrag
 from bitrag_server.launch import ServerProcess
 from llm_server import LLMServer, Reply
+from pdfs import MANUAL_PAGES as PAGES
 from pdfs import tex_pdf
 
 KEY = "test-llm-key"
-PAGES = [  # one justified paragraph per page, each on a subject of its own
-    "A DHCP client configuration can be set up by creating a network file in the systemd network "
-    "directory. The file names the interface and asks for an address lease from the local server, "
-    "which then also hands out the gateway and the name servers of the segment.",
-    "The firewall is configured with nftables rulesets that are loaded at boot. Each table holds "
-    "chains of rules, and every chain is attached to a netfilter hook with a priority that orders "
-    "it against the other chains registered on the same hook.",
-    "Kernel modules are loaded on demand by udev when a device appears. Options for a module are "
-    "written to a file under the modprobe configuration directory, and a module that must never load "
-    "is blacklisted there by its name.",
-    "Backups of the home directories are made every night with rsync to an external disk that is "
-    "mounted only for the copy. Hard links keep unchanged files from taking space twice, so a week "
-    "of snapshots costs little more than one.",
-]
 QUERIES = {  # question -> the page that answers it
     "How do I get an address lease for my network interface with DHCP?": 1,
     "How are nftables firewall chains attached to netfilter hooks?": 2,
     "How do I blacklist a kernel module so that it never loads?": 3,
     "How are nightly rsync backups with hard link snapshots made?": 4,
+    "Which service keeps the print queues and converts the documents?": 5,
 }
 
 
@@ -81,7 +68,7 @@ def bitrag_cli(target: str, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BITRAG_")}
     env["COLUMNS"] = "250"  # rich wraps at 80 columns when not on a terminal
     return subprocess.run([sys.executable, "-m", "bitrag.cli", "--target", target, *args], env=env,
-                          capture_output=True, text=True, timeout=180)
+                          capture_output=True, text=True, timeout=180, check=False)
 
 
 def test_search_finds_each_page_with_its_words_spaced(server: ServerProcess, manual: str) -> None:
@@ -91,7 +78,7 @@ def test_search_finds_each_page_with_its_words_spaced(server: ServerProcess, man
             assert top.document_id.endswith("manual.pdf")
             assert top.metadata["page"] == page, (query, top.metadata)
             assert top.metadata["pages"] == len(PAGES)
-            assert squash(top.text) == PAGES[page - 1]  # spaced words; no header, no "n / 4" footer
+            assert squash(top.text) == PAGES[page - 1]  # spaced words; no header, no "n / 5" footer
             assert top.chunk_id == f"{top.document_id}#{page - 1}"
 
 
