@@ -204,3 +204,15 @@ def test_strip_running_lines() -> None:
     # a line repeated inside the pages, away from their top and bottom, is text
     inside = [f"{b}\nSee the table below.\n{b.upper()}" for b in body]
     assert strip_running_lines(inside) == inside
+
+
+def test_strip_running_lines_roman_front_matter() -> None:
+    """Front matter numbered ii, iii, iv on three pages of eight: fewer than half the pages, but the
+    number rises with the page, so it is a page number."""
+    words = " ".join(MANUAL_PAGES).split()
+    body = [" ".join(words[i * 7:i * 7 + 7]) for i in range(8)]
+    pages = [f"{b}\nThe bitrag manual {n}" if n else b for b, n in zip(body, ["", "ii", "iii", "iv"] + [""] * 4)]
+    assert strip_running_lines(pages) == body
+    # the same line on three pages whose number does not follow the pages is text
+    text = [f"{b}\nSee section {n}" if n else b for b, n in zip(body, ["", "4", "9", "2"] + [""] * 4)]
+    assert strip_running_lines(text) == text
