@@ -65,7 +65,9 @@ PAGE_BREAK = "\f"  # between a document's pages: the server splits there and set
 _PDF_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]")
 _DIGITS = re.compile(r"\d+")
 # a front-matter page number: "Debian Reference iv"
-_ROMAN_END = re.compile(r"(?:^|(?<=\s))(?=[ivxlcdm])m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})$")
+_ROMAN_END = re.compile(
+    r"(?:^|(?<=\s))(?=[ivxlcdm])m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})$"
+)
 _ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100, "d": 500, "m": 1000}
 
 
