@@ -5,12 +5,18 @@ embeds, so every client gets the same chunking.
 Document ids are the files' paths relative to the ingested root (`scan`): the directory given, or
 for a file given directly its own name, so the same tree gets the same ids whatever the working
 directory and however its path is spelled (relative, absolute, through `..`). `root` picks another
-base and `id_prefix` is prepended verbatim, for callers who need another scheme."""
+base and `id_prefix` is prepended verbatim, for callers who need another scheme.
+
+PDFs are read by pdfium (`pypdfium2`), which spaces words by the glyphs' positions as poppler's
+`pdftotext` does (pypdf glues the words of TeX-made justified text together:
+bench/results/pdf_readers.md). Their pages are joined by form feeds, where the server splits them
+and records each chunk's `page`; headers and footers repeated on the pages are dropped."""
 
 from __future__ import annotations
 
 import os
-from collections import Counter
+import re
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -135,6 +141,119 @@ def _html_reader():  # noqa: ANN202 - a LlamaIndex BaseReader, imported lazily
     return HtmlTextReader()
 
 
+PAGE_BREAK = "\f"  # between a document's pages: the server splits there and sets each chunk's `page`
+
+# pdfium's text: \r\n line ends, \x02 for a hyphen that breaks a word across lines (joined here),
+# other control characters for glyphs without Unicode (dropped).
+_PDF_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]")
+_DIGITS = re.compile(r"\d+")
+# a front-matter page number: "Debian Reference iv"
+_ROMAN_END = re.compile(
+    r"(?:^|(?<=\s))(?=[ivxlcdm])m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})$"
+)
+_ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100, "d": 500, "m": 1000}
+
+
+def _pdf_page_text(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x02", "")
+    lines = (_PDF_CONTROL.sub("", line).rstrip() for line in text.split("\n"))
+    return "\n".join(lines).strip("\n")
+
+
+def _line_key(line: str) -> str:
+    """A line as it recurs from page to page: numbers (the page's, a chapter's) made alike."""
+    key = _DIGITS.sub("#", " ".join(line.split()).lower())
+    return _ROMAN_END.sub("#", key)
+
+
+def _running_keys(pages: list[list[str]], edge: int) -> set[str]:
+    """Keys of the lines at the top or bottom of pages that are page furniture: the same on at
+    least half the pages, or carrying the page number (a number that rises with the page on three
+    or more pages: "42 Chapter 5. Best practices", a bare "42")."""
+    seen: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for i, lines in enumerate(pages):
+        page_keys: dict[str, str] = {}
+        for line in lines[:edge] + lines[-edge:]:
+            page_keys.setdefault(_line_key(line), line)
+        for key, line in page_keys.items():
+            seen[key].append((i, line))
+    with_text = sum(1 for lines in pages if lines)
+    keys = set()
+    for key, hits in seen.items():
+        if len(hits) >= max(3, with_text / 2) or (len(hits) >= 3 and _counts_pages(hits)):
+            keys.add(key)
+    return keys
+
+
+def _numbers(line: str) -> list[int]:
+    found = [int(n) for n in _DIGITS.findall(line)]
+    roman = _ROMAN_END.search(line.lower())
+    if roman:
+        value = 0
+        for a, b in zip(roman.group(), roman.group()[1:] + " "):
+            v = _ROMAN[a]
+            value += -v if _ROMAN.get(b, 0) > v else v
+        found.append(value)
+    return found
+
+
+def _counts_pages(hits: list[tuple[int, str]]) -> bool:
+    numbers = [_numbers(line) for _, line in hits]
+    if not numbers[0] or any(len(n) != len(numbers[0]) for n in numbers):
+        return False
+    return any(len({n[j] - i for (i, _), n in zip(hits, numbers)}) == 1 for j in range(len(numbers[0])))
+
+
+def strip_running_lines(pages: list[str], edge: int = 2) -> list[str]:
+    """Pages without their running headers and footers (see `_running_keys`), looked for among
+    each page's first and last `edge` non-blank lines. Fewer than 4 pages: nothing is dropped."""
+    if len(pages) < 4:
+        return pages
+    split = [[line for line in p.split("\n") if line.strip()] for p in pages]
+    keys = _running_keys(split, edge)
+    out = []
+    for lines in split:
+        n = len(lines)
+        out.append("\n".join(
+            ln for j, ln in enumerate(lines) if not ((j < edge or j >= n - edge) and _line_key(ln) in keys)
+        ))
+    return out
+
+
+def pdf_pages(path: str | Path) -> list[str]:
+    """A PDF's text, one string per page (pdfium), running headers and footers dropped."""
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(str(path))
+    pages = []
+    try:
+        for i in range(len(pdf)):
+            page = pdf[i]
+            textpage = page.get_textpage()
+            try:
+                pages.append(_pdf_page_text(textpage.get_text_bounded()))
+            finally:
+                textpage.close()
+                page.close()
+    finally:
+        pdf.close()
+    return strip_running_lines(pages)
+
+
+def _pdf_reader():  # noqa: ANN202 - a LlamaIndex BaseReader, imported lazily
+    """PDF -> one LlamaIndex Document: its pages joined by PAGE_BREAK."""
+    from llama_index.core.readers.base import BaseReader
+    from llama_index.core.schema import Document as LlamaDocument
+
+    class PdfiumReader(BaseReader):
+        def load_data(self, file: Path, extra_info: dict | None = None, **_: object) -> list[LlamaDocument]:
+            pages = pdf_pages(file)
+            text = PAGE_BREAK.join(pages) if any(p.strip() for p in pages) else ""
+            return [LlamaDocument(text=text, metadata={**(extra_info or {}), "pages": len(pages)})]
+
+    return PdfiumReader()
+
+
 def _scalar(v: object) -> bool:
     # Reader metadata is copied onto every chunk: keep what filters can use (the pptx reader
     # adds nested per-slide structures that can exceed the server's metadata size limit).
@@ -152,7 +271,8 @@ def read_documents(found: FileScan, *, id_prefix: str = "", progress: bool = Fal
         return []
     html = _html_reader()
     reader = SimpleDirectoryReader(
-        input_files=[str(f) for f in files], raise_on_error=True, file_extractor={".html": html, ".htm": html}
+        input_files=[str(f) for f in files], raise_on_error=True,
+        file_extractor={".html": html, ".htm": html, ".pdf": _pdf_reader()},
     )
     parts: dict[str, list[str]] = {}
     meta: dict[str, dict] = {}

@@ -182,6 +182,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _where(chunk_id: str, metadata: dict) -> str:
+    """The document column: the chunk's id, and its page where the reader recorded one (PDFs)."""
+    page = metadata.get("page")
+    return f"{chunk_id} p.{page}" if isinstance(page, int) and not isinstance(page, bool) else chunk_id
+
+
 def _print_search(res: SearchResult, query: str) -> None:
     t = Table(title=f"{query!r}", show_lines=False)
     t.add_column("#", justify="right")
@@ -191,7 +197,7 @@ def _print_search(res: SearchResult, query: str) -> None:
     t.add_column("text")
     for i, h in enumerate(res.hits, 1):
         snippet = " ".join(h.text.split())
-        t.add_row(str(i), f"{h.score:.4f}", str(h.hamming_distance), h.chunk_id,
+        t.add_row(str(i), f"{h.score:.4f}", str(h.hamming_distance), _where(h.chunk_id, h.metadata),
                   snippet[:160] + ("…" if len(snippet) > 160 else ""))
     console.print(t)
     d = res.diagnostics
@@ -222,7 +228,7 @@ def _print_sources(a: AskSummary) -> None:
         t.add_column(h, justify="right" if h in ("#", "score") else "left")
     for s in a.sources:
         mark = "" if s.number in a.cited else " (not cited)"
-        t.add_row(f"[{s.number}]", f"{s.score:.4f}", s.chunk_id + mark, s.snippet[:160])
+        t.add_row(f"[{s.number}]", f"{s.score:.4f}", _where(s.chunk_id, s.metadata) + mark, s.snippet[:160])
     console.print(t)
     tm = a.timings
     label = a.model if a.generated else f"{a.model} (not generated)"

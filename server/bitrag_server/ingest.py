@@ -1,6 +1,8 @@
 """Documents -> chunks with stable ids, and content hashes that make re-ingest idempotent.
 
-Chunk ids are `<document id>#<n>`: stable for a given document and chunking. A document's hash
+Chunk ids are `<document id>#<n>`: stable for a given document and chunking. A form feed (`\f`) in a
+document's text is a page break (the SDK joins a PDF's pages with it): chunks never span one, and
+each chunk's metadata gets `page`, the 1-based number of the page it comes from. A document's hash
 covers everything that determines its chunks and vectors (text, metadata, chunking parameters,
 embedder), so re-ingesting an unchanged document is a no-op and a changed one is replaced whole.
 """
@@ -37,10 +39,26 @@ def _splitter(chunk_size: int, chunk_overlap: int):  # noqa: ANN202 - llama_inde
     return SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
 
 
+PAGE_BREAK = "\f"
+
+
 def split_document(doc: DocumentIn, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
     """LlamaIndex SentenceSplitter (token-sized chunks, sentence boundaries preferred)."""
+    if PAGE_BREAK in doc.text:
+        return split_pages(doc, chunk_size, chunk_overlap)
     texts = [t for t in _splitter(chunk_size, chunk_overlap).split_text(doc.text) if t.strip()]
     return [Chunk(chunk_id(doc.id, i), doc.id, t, doc.metadata) for i, t in enumerate(texts)]
+
+
+def split_pages(doc: DocumentIn, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
+    """A paged document (pages joined by PAGE_BREAK) split page by page: no chunk spans two pages,
+    each carries `page` (1-based; blank pages keep their number), ids run on across pages."""
+    chunks: list[Chunk] = []
+    for page, page_text in enumerate(doc.text.split(PAGE_BREAK), 1):
+        page_doc = DocumentIn(doc.id, page_text, {**doc.metadata, "page": page})
+        for c in split_document(page_doc, chunk_size, chunk_overlap):
+            chunks.append(Chunk(chunk_id(doc.id, len(chunks)), doc.id, c.text, c.metadata))
+    return chunks
 
 
 def _canon(obj: Any) -> bytes:

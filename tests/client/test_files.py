@@ -10,13 +10,16 @@ import pytest
 from bitrag import Document, InvalidArgumentError, NotFoundError
 from bitrag._files import (
     EXTENSIONS,
+    PAGE_BREAK,
     document_id,
     documents_to_ingest,
     find_files,
     load_documents,
     nothing_to_ingest,
     scan,
+    strip_running_lines,
 )
+from pdfs import MANUAL_PAGES, tex_pdf
 
 
 def _make_docx(path: Path, paragraphs: list[str]) -> None:
@@ -153,6 +156,7 @@ def test_load_documents_one_per_file(in_dir: Path) -> None:
     pdf_text = by_id["paper.pdf"].text
     assert "First page about Milvus Lite." in pdf_text and "Second page about recall." in pdf_text
     assert pdf_text.index("First page") < pdf_text.index("Second page")  # pages joined in order
+    assert pdf_text.split(PAGE_BREAK) == ["First page about Milvus Lite.", "Second page about recall."]
     assert by_id["paper.pdf"].metadata["file_type"] == "application/pdf"
 
 
@@ -223,3 +227,62 @@ def test_document_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(InvalidArgumentError) as e:
         document_id(Path(os.path.dirname(tmp_path)) / "z.md", tmp_path)
     assert e.value.field == "root"
+
+
+# ---- PDFs: word spacing, pages, running headers and footers -------------------------------------
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.fixture(scope="module")
+def tex_manual(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tex_pdf(tmp_path_factory.mktemp("pdf") / "manual.pdf", MANUAL_PAGES, header="Debian Reference")
+
+
+def test_tex_pdf_fixture_shows_the_glued_words(tex_manual: Path) -> None:
+    """The fixture is set as TeX sets it: pypdf (LlamaIndex's default reader) glues its words."""
+    import pypdf
+
+    text = pypdf.PdfReader(tex_manual).pages[0].extract_text()
+    assert "ADHCPclientconfigurationcanbesetupbycreating" in text
+
+
+def test_pdf_keeps_word_spaces_and_pages_and_drops_headers(tex_manual: Path) -> None:
+    (doc,) = load_documents(tex_manual)
+    pages = doc.text.split(PAGE_BREAK)
+    assert len(pages) == len(MANUAL_PAGES) == doc.metadata["pages"]
+    for got, want in zip(pages, MANUAL_PAGES):
+        assert _squash(got) == want  # every word, spaced, on its page; header and "n / 5" footer gone
+    assert "page_label" not in doc.metadata
+
+
+def test_strip_running_lines() -> None:
+    words = " ".join(MANUAL_PAGES).split()
+    body = [" ".join(words[i * 9:i * 9 + 9]) + "\n" + " ".join(words[i * 9 + 90:i * 9 + 99]) for i in range(8)]
+    pages = [  # a running title with "n / N", or a page number with the chapter's title
+        f"Debian Reference {i} / 8\n{b}\n{100 + i}" if i % 2 else f"{100 + i} Chapter 3. Networking\n{b}"
+        for i, b in enumerate(body, 1)
+    ]
+    pages[4] = "Chapter 3\nNetworking in depth\n" + body[4]  # a chapter's first page: no running head
+    out = strip_running_lines(pages)
+    assert out[4] == pages[4]
+    assert [o for i, o in enumerate(out) if i != 4] == [b for i, b in enumerate(body) if i != 4]
+    # fewer than 4 pages: too few to tell furniture from text
+    assert strip_running_lines(pages[:3]) == pages[:3]
+    # a line repeated inside the pages, away from their top and bottom, is text
+    inside = [f"{b}\nSee the table below.\n{b.upper()}" for b in body]
+    assert strip_running_lines(inside) == inside
+
+
+def test_strip_running_lines_roman_front_matter() -> None:
+    """Front matter numbered ii, iii, iv on three pages of eight: fewer than half the pages, but the
+    number rises with the page, so it is a page number."""
+    words = " ".join(MANUAL_PAGES).split()
+    body = [" ".join(words[i * 7:i * 7 + 7]) for i in range(8)]
+    pages = [f"{b}\nThe bitrag manual {n}" if n else b for b, n in zip(body, ["", "ii", "iii", "iv"] + [""] * 4)]
+    assert strip_running_lines(pages) == body
+    # the same line on three pages whose number does not follow the pages is text
+    text = [f"{b}\nSee section {n}" if n else b for b, n in zip(body, ["", "4", "9", "2"] + [""] * 4)]
+    assert strip_running_lines(text) == text

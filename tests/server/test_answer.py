@@ -66,6 +66,18 @@ def test_build_messages_numbered_blocks_and_question() -> None:
     assert user.endswith("Answer with citations:")
 
 
+def test_build_messages_names_the_page_of_paged_sources() -> None:
+    sources = [
+        src(1, "Set up DHCP with a network file.", "manual.pdf", page=12, file_name="manual.pdf"),
+        src(2, "Rows live on disk.", "floats.md", page="cover"),  # not a reader's page number
+    ]
+    blocks = source_blocks(build_messages("dhcp?", sources, 12000)[1]["content"]).split("\n\n")
+    assert blocks == [
+        "[1] (document: manual.pdf, page 12) manual.pdf\nSet up DHCP with a network file.",
+        "[2] (document: floats.md)\nRows live on disk.",
+    ]
+
+
 def test_build_messages_without_sources() -> None:
     user = build_messages("anything?", [], 1000)[1]["content"]
     assert "(no sources matched)" in user and "Question: anything?" in user

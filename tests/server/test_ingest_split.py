@@ -1,4 +1,4 @@
-"""ingest.py: chunk ids, chunk sizes (splitter tokens), content hashes."""
+"""ingest.py: chunk ids, chunk sizes (splitter tokens), pages, content hashes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bitrag_server.domain import DocumentIn, RecordIn
-from bitrag_server.ingest import _splitter, chunk_id, document_hash, records_hash, split_document
+from bitrag_server.ingest import PAGE_BREAK, _splitter, chunk_id, document_hash, records_hash, split_document
 
 WORDS = (
     "binary codes live in memory while float rows stay on disk and every query is rescored "
@@ -103,6 +103,32 @@ def test_document_hash_changes(change) -> None:  # noqa: ANN001
     d = DocumentIn("a", "hello world", {"year": 2020})
     d2, kw = change(d, dict(BASE))
     assert document_hash(d2, **kw) != document_hash(d, **BASE)
+
+
+def test_page_breaks_split_pages_and_number_them() -> None:
+    """A form feed is a page break (the SDK joins a PDF's pages with it): no chunk spans two
+    pages, each chunk carries the 1-based page it comes from, a blank page keeps its number."""
+    pages = [_text(30, seed=1), _text(3, seed=2), "  \n ", _text(30, seed=3)]
+    doc = DocumentIn("manual.pdf", PAGE_BREAK.join(pages), {"file_type": "application/pdf"})
+    chunks = split_document(doc, 64, 8)
+    assert [c.chunk_id for c in chunks] == [f"manual.pdf#{i}" for i in range(len(chunks))]  # ids run on
+    assert all(PAGE_BREAK not in c.text for c in chunks)
+    assert all(c.metadata["file_type"] == "application/pdf" for c in chunks)
+    by_page: dict[int, list[str]] = {}
+    for c in chunks:
+        by_page.setdefault(c.metadata["page"], []).append(c.text)
+    assert sorted(by_page) == [1, 2, 4]  # the blank third page has no chunk but keeps its number
+    assert [c.metadata["page"] for c in chunks] == sorted(c.metadata["page"] for c in chunks)
+    for n, texts in by_page.items():
+        # each page's chunks hold exactly that page's words, as a page of its own would be split
+        alone = split_document(DocumentIn("p", pages[n - 1]), 64, 8)
+        assert texts == [c.text for c in alone]
+    assert len(by_page[1]) > 1 and len(by_page[2]) == 1  # a short page is one chunk, not merged on
+
+
+def test_text_without_page_breaks_has_no_page() -> None:
+    chunks = split_document(DocumentIn("a.md", _text(40), {"page": "cover"}), 64, 8)
+    assert all(c.metadata == {"page": "cover"} for c in chunks)  # the caller's metadata untouched
 
 
 def _rec(i: int, v: np.ndarray, text: str = "t", md: dict | None = None) -> RecordIn:

@@ -11,7 +11,7 @@ SYSTEM_PROMPT = (
     "with its number in square brackets, like [1] or [2][3]. If the sources do not contain the "
     "answer, say so plainly. Never cite a number that is not a source."
 )
-PROMPT_VERSION = 1  # part of the cache key: change it when the prompt changes
+PROMPT_VERSION = 2  # part of the cache key: change it when the prompt changes
 
 _WS = re.compile(r"\s+")
 _CITE = re.compile(r"\[(\d{1,3})\]")
@@ -31,8 +31,11 @@ def snippet(text: str, limit: int) -> str:
 
 
 def _source_block(s: Source, limit: int) -> str:
-    """`[n] (document: id) title` + the chunk's text, in at most `limit` characters."""
-    head = f"[{s.number}] (document: {s.document_id})"
+    """`[n] (document: id, page p) title` + the chunk's text, in at most `limit` characters (the
+    page where the chunk's reader recorded one)."""
+    page = s.metadata.get("page")
+    where = f", page {page}" if isinstance(page, int) and not isinstance(page, bool) else ""
+    head = f"[{s.number}] (document: {s.document_id}{where})"
     title = s.metadata.get("title") or s.metadata.get("file_name")
     if title:
         head += f" {title}"
