@@ -30,7 +30,10 @@ T = TypeVar("T")
 
 
 class AsyncClient:
-    """Non-blocking bitrag client (grpc.aio). Use `async with AsyncClient(target) as c: ...`."""
+    """Non-blocking bitrag client (grpc.aio). Use `async with AsyncClient(target) as c: ...`.
+
+    The twin of `Client`: the same methods and arguments, awaited (`ask` async-iterated), the same
+    errors and client-side checks (`_core` builds every request for both)."""
 
     def __init__(
         self,
@@ -78,6 +81,11 @@ class AsyncClient:
         num_partitions: int = 0,
         tier: str = "",
     ) -> CollectionInfo:
+        """Create a collection. `embedder`: "" (server default), "local", "openai[:model]" or
+        "none" (raw vectors only; then `dimension` is required). `consistency_level`: Milvus'
+        ("Strong", "Bounded", "Session", "Eventually"; "" = server default). `partition_key`: a
+        metadata key every chunk carries (e.g. "tenant"); filters on it search only its partition.
+        `tier`: the middle tier ("sign", "sq2", "sq4"; "" = server default, sq4)."""
         req = _core.create_request(
             name, dimension=dimension, embedder=embedder, index=index,
             default_oversample=default_oversample, description=description, gate=gate,
@@ -87,15 +95,18 @@ class AsyncClient:
         return _core.collection_from_proto(await self._call(self._stub.CreateCollection, req))
 
     async def list_collections(self) -> list[CollectionInfo]:
+        """Every collection on the server, with its size, gate and calibration."""
         resp = await self._call(self._stub.ListCollections, pb.ListCollectionsRequest())
         return [_core.collection_from_proto(c) for c in resp.collections]
 
     async def describe_collection(self, name: str) -> CollectionInfo:
+        """One collection: dimension, embedder, index, tier, rows, memory and disk, gate, calibration."""
         return _core.collection_from_proto(
             await self._call(self._stub.DescribeCollection, pb.DescribeCollectionRequest(name=name))
         )
 
     async def drop_collection(self, name: str) -> None:
+        """Drop a collection and its data (`NotFoundError` if there is none of that name)."""
         await self._call(self._stub.DropCollection, pb.DropCollectionRequest(name=name))
 
     async def ingest_documents(
@@ -109,6 +120,8 @@ class AsyncClient:
         on_progress: Callable[[int], None] | None = None,
         flush: bool = False,
     ) -> IngestResult:
+        """Send documents for the server to split, embed and store. Unchanged documents are
+        skipped; changed ones replace their old chunks. `on_progress(n)` after each batch."""
         total = IngestResult()
         for req, n in _core.flush_last(_core.document_requests(
             collection, list(documents), chunk_size=chunk_size, chunk_overlap=chunk_overlap, batch_size=batch_size
@@ -131,6 +144,7 @@ class AsyncClient:
         on_progress: Callable[[int], None] | None = None,
         flush: bool = False,
     ) -> IngestResult:
+        """Store pre-computed vectors `[n, d]` (float32) with optional text and metadata."""
         total = IngestResult()
         for req, n in _core.flush_last(_core.vector_requests(
             collection, vectors, texts=texts, metadata=metadata, ids=ids, document_ids=document_ids,
@@ -142,13 +156,20 @@ class AsyncClient:
         return total
 
     async def delete(self, collection: str, document_ids: Sequence[str]) -> DeleteResult:
-        req = pb.DeleteRequest(collection=collection, document_ids=list(document_ids))
+        """Delete documents (all their chunks) by id; returns the documents and chunks deleted."""
+        req = _core.delete_request(collection, document_ids)
         return _core.delete_from_proto(await self._call(self._stub.Delete, req))
 
     async def search(
         self, collection: str, query: str | Any, *, top_k: int = 10, filter: str = "", oversample: int = 0,
         mode: str = "AUTO", confidence_threshold: float | None = None,
     ) -> SearchResult:
+        """Search by text (embedded by the collection's embedder) or by a float32 vector.
+
+        `filter`: e.g. `year >= 2020 and source in ["a.md"]`; `oversample`: float32 rows rescored
+        per result (0 = the collection's default); `mode`: "AUTO" (gated, full-precision fallback
+        below the confidence threshold), "RESCORED", "BINARY_ONLY" or "EXACT";
+        `confidence_threshold` overrides the collection's gate for this request."""
         req = _core.search_request(
             collection, query, top_k=top_k, filter=filter, oversample=oversample, mode=mode,
             confidence_threshold=confidence_threshold,
@@ -173,7 +194,9 @@ class AsyncClient:
         return _core.collection_from_proto(await self._call(self._stub.SetLegacyStore, req))
 
     async def calibrate(self, collection: str, *, samples: int = 0) -> CalibrationInfo:
-        req = pb.CalibrateRequest(collection=collection, samples=samples)
+        """Fit the collection's confidence gate now on `samples` pseudo-queries (0 = server default);
+        returns the threshold in force and a cross-validated reliability table."""
+        req = _core.calibrate_request(collection, samples)
         return _core.calibration_from_proto(await self._call(self._stub.Calibrate, req))
 
     async def compact(self, collection: str, *, force: bool = False) -> CompactResult:
@@ -210,6 +233,7 @@ class AsyncClient:
             call.cancel()  # no-op when finished; stops the server's work if the caller breaks out
 
     async def close(self) -> None:
+        """Close the channel (also done by leaving a `with` block)."""
         await self._channel.close()
 
     async def __aenter__(self) -> AsyncClient:

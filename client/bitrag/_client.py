@@ -39,7 +39,11 @@ class Client:
     ...     res = c.search("docs", "where do the codes live?", top_k=3)
 
     Every method raises a `bitrag.BitragError` subclass on failure (e.g. `NotFoundError`,
-    `InvalidArgumentError` with `.field` naming the bad request field).
+    `InvalidArgumentError` with `.field` naming the bad request field). What the SDK can check
+    itself (integer ranges, vector shapes, list lengths, metadata types, search modes) raises
+    `InvalidArgumentError` before anything is sent. Metadata values may be numpy scalars and
+    arrays or datetimes (pandas Timestamps too): they are sent as JSON numbers, lists and ISO 8601
+    strings.
 
     Security: `token` is sent as `authorization: Bearer TOKEN` on every call; `tls_ca` (a path or
     PEM bytes) is the CA that signed the server's certificate and turns TLS on; `tls_client_cert`
@@ -107,15 +111,18 @@ class Client:
         return _core.collection_from_proto(self._call(self._stub.CreateCollection, req))
 
     def list_collections(self) -> list[CollectionInfo]:
+        """Every collection on the server, with its size, gate and calibration."""
         resp = self._call(self._stub.ListCollections, pb.ListCollectionsRequest())
         return [_core.collection_from_proto(c) for c in resp.collections]
 
     def describe_collection(self, name: str) -> CollectionInfo:
+        """One collection: dimension, embedder, index, tier, rows, memory and disk, gate, calibration."""
         return _core.collection_from_proto(
             self._call(self._stub.DescribeCollection, pb.DescribeCollectionRequest(name=name))
         )
 
     def drop_collection(self, name: str) -> None:
+        """Drop a collection and its data (`NotFoundError` if there is none of that name)."""
         self._call(self._stub.DropCollection, pb.DropCollectionRequest(name=name))
 
     # ---- data ----------------------------------------------------------------------------------
@@ -178,7 +185,8 @@ class Client:
         return self.ingest_documents(collection, docs, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
 
     def delete(self, collection: str, document_ids: Sequence[str]) -> DeleteResult:
-        req = pb.DeleteRequest(collection=collection, document_ids=list(document_ids))
+        """Delete documents (all their chunks) by id; returns the documents and chunks deleted."""
+        req = _core.delete_request(collection, document_ids)
         return _core.delete_from_proto(self._call(self._stub.Delete, req))
 
     def search(
@@ -217,7 +225,7 @@ class Client:
     def calibrate(self, collection: str, *, samples: int = 0) -> CalibrationInfo:
         """Fit the collection's confidence gate now on `samples` pseudo-queries (0 = server default);
         returns the threshold in force and a cross-validated reliability table."""
-        req = pb.CalibrateRequest(collection=collection, samples=samples)
+        req = _core.calibrate_request(collection, samples)
         return _core.calibration_from_proto(self._call(self._stub.Calibrate, req))
 
     def compact(self, collection: str, *, force: bool = False) -> CompactResult:
@@ -256,6 +264,7 @@ class Client:
     # ---- lifecycle -----------------------------------------------------------------------------
 
     def close(self) -> None:
+        """Close the channel (also done by leaving a `with` block)."""
         self._channel.close()
 
     def __enter__(self) -> Client:
