@@ -18,7 +18,7 @@ from .retrieve.plan import SearchPlan
 from .retrieve.tiers import MiddleTier
 from .stores.catalog import Manifest
 from .stores.float_store import CodeStore, FloatStore, RowFile, TierStore
-from .stores.record_store import RecordStore
+from .stores.record_store import ChunkRecord, RecordStore
 from .stores.shared import FileLock
 
 
@@ -192,11 +192,11 @@ class Collection:
                 self.derive_tier(self.tier_store.rows)
 
 
-def record(chunk_id: str, doc_id: str, doc_hash: str, text: str, metadata: dict) -> dict:
+def record(chunk_id: str, doc_id: str, doc_hash: str, text: str, metadata: dict) -> ChunkRecord:
     """One row's record in the record store."""
-    return {"chunk_id": chunk_id, "doc_id": doc_id, "doc_hash": doc_hash, "text": text, "metadata": metadata}
+    return ChunkRecord(chunk_id, doc_id, doc_hash, text, metadata)
 
 
-def record_of(row: dict) -> dict:
+def record_of(row: dict) -> ChunkRecord:
     """The record of a row that carries every record field (a layout 1 Milvus row, a backup line)."""
     return record(row["chunk_id"], row["doc_id"], row["doc_hash"], row["text"], row["metadata"])

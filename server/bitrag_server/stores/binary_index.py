@@ -13,7 +13,7 @@ pymilvus is synchronous; callers run these methods in a worker thread.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -159,6 +159,27 @@ class BinaryIndex:
             self._client.load_collection(coll, timeout=self.timeout_s)
 
         _milvus_call("create_collection", create)
+
+    @staticmethod
+    def row(
+        row: int, code: np.ndarray | bytes, doc_id: str, metadata: dict[str, Any], *, partition_key: str = "",
+        legacy: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """One Milvus row as `create` declares it: primary key `row` (the row files' row), the packed
+        `code` ([d/8] uint8), the document id and metadata; with the collection's `partition_key`,
+        that metadata value as a string in PARTITION_FIELD; for a layout 1 collection, its `legacy`
+        fields (LEGACY_FIELDS: chunk id, document hash, text)."""
+        out: dict[str, Any] = {
+            "row": int(row),
+            "code": code if isinstance(code, bytes) else code.tobytes(),
+            "doc_id": doc_id,
+            "metadata": metadata,
+        }
+        if partition_key:
+            out[PARTITION_FIELD] = str(metadata.get(partition_key, ""))
+        if legacy is not None:
+            out.update({k: legacy[k] for k in LEGACY_FIELDS})
+        return out
 
     def drop(self, coll: str) -> None:
         self._schemas.pop(coll, None)
@@ -355,3 +376,6 @@ def _str_list(values: Sequence[str]) -> str:
     import json
 
     return "[" + ", ".join(json.dumps(v) for v in values) + "]"
+
+
+milvus_row = BinaryIndex.row  # the row shape, importable beside the class
