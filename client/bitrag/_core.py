@@ -224,7 +224,7 @@ def check_ids(ids: Any, field: str) -> list[str]:
 
 SearchModeName = Literal["AUTO", "RESCORED", "BINARY_ONLY", "EXACT"]
 # The search modes by name (case-insensitive), looked up (never built by f-string).
-_MODES: dict[str, int] = {
+_MODES: dict[str, pb.SearchMode] = {
     "AUTO": pb.SEARCH_MODE_AUTO,
     "RESCORED": pb.SEARCH_MODE_RESCORED,
     "BINARY_ONLY": pb.SEARCH_MODE_BINARY_ONLY,
@@ -233,7 +233,7 @@ _MODES: dict[str, int] = {
 MODES = tuple(_MODES)
 
 
-def search_mode(mode: Any, field: str = "mode") -> int:
+def search_mode(mode: Any, field: str = "mode") -> pb.SearchMode:
     key = mode.upper() if isinstance(mode, str) else None
     if key not in _MODES:
         raise invalid(field, f"one of {', '.join(MODES)}; got {mode!r}")
@@ -427,7 +427,7 @@ def search_request(
 ) -> pb.SearchRequest:
     req = pb.SearchRequest(
         collection=collection, top_k=check_uint(top_k, "top_k"), filter=filter,
-        oversample=check_uint(oversample, "oversample"), mode=search_mode(mode),  # type: ignore[arg-type]
+        oversample=check_uint(oversample, "oversample"), mode=search_mode(mode),
     )
     if confidence_threshold is not None:
         req.confidence_threshold = check_float(confidence_threshold, "confidence_threshold")
@@ -449,7 +449,7 @@ def ask_request(
         raise invalid("question", f"expected a string, got {type(question).__name__}")
     req = pb.AskRequest(
         collection=collection, question=question, top_k=check_uint(top_k, "top_k"), filter=filter,
-        oversample=check_uint(oversample, "oversample"), mode=search_mode(mode),  # type: ignore[arg-type]
+        oversample=check_uint(oversample, "oversample"), mode=search_mode(mode),
         model=model, max_tokens=check_uint(max_tokens, "max_tokens"), no_cache=not cache,
     )
     if confidence_threshold is not None:

@@ -13,11 +13,11 @@ import numpy as np
 
 from .domain import Tier
 from .quantize import ScalarQuantizer, binarize
-from .retrieve.gate import Calibration
+from .retrieve.gate import Calibration, Steps
 from .retrieve.plan import SearchPlan
 from .retrieve.tiers import MiddleTier
 from .stores.catalog import Manifest
-from .stores.float_store import CodeStore, FloatStore, RowFile, TierStore
+from .stores.float_store import CodeStore, FloatStore, TierStore
 from .stores.record_store import ChunkRecord, RecordStore
 from .stores.shared import FileLock
 
@@ -44,9 +44,9 @@ class Collection:
     tier_store: TierStore | None = None
     quantizer: ScalarQuantizer | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    # served queries waiting for verification, and verified (z, exact?, recall) triples
+    # served queries waiting for verification, and verified queries: (z, exact?, recall) per batch
     pending: collections.deque = field(default_factory=lambda: collections.deque(maxlen=1000))
-    verified: list[tuple[float, float, float]] = field(default_factory=list)
+    verified: list[Steps] = field(default_factory=list)
     verified_at_fit: int = 0
     calibrating: threading.Lock = field(default_factory=threading.Lock)
     # cross-process write lock (replicas sharing the data directory) and the manifest file's

@@ -58,6 +58,7 @@ from .ingest_pipeline import check_id
 from .migrate.live import LegacyReads
 from .quantize import ScalarQuantizer
 from .retrieve import calibrate
+from .retrieve.calibrate import Fit as CalibrationFit  # `calibrate` is also a method name here
 from .retrieve.gate import Calibration
 from .retrieve.pipeline import Searcher, Timer
 from .retrieve.plan import SearchPlan
@@ -225,15 +226,18 @@ class Engine:
     async def _write(self, c: Collection):
         """Exclusive write access to a collection across requests and processes, with its manifest
         and row files brought up to date first."""
+        flock = c.flock
+        if flock is None:  # opened without its lock file: never by the engine
+            raise FailedPrecondition(f"collection {c.name!r} is not open for writing")
         async with c.lock:
-            await asyncio.to_thread(c.flock.acquire)
+            await asyncio.to_thread(flock.acquire)
             try:
                 if self._collections.get(c.name) is not c or not self._refresh(c):
                     raise NotFound(f"collection {c.name!r} does not exist", field="collection")
                 await asyncio.to_thread(c.refresh)
                 yield c
             finally:
-                c.flock.release()
+                flock.release()
 
     async def close(self) -> None:
         for task in (self._calibration_task, self._compaction_task):
@@ -676,7 +680,7 @@ class Engine:
         with c.calibrating:  # not while a compaction switches the row files
             return calibrate.verify_served(c, self._searcher, self.settings)
 
-    def _calibrate_locked(self, c: Collection, samples: int) -> calibrate.Fit:
+    def _calibrate_locked(self, c: Collection, samples: int) -> CalibrationFit:
         with c.calibrating:  # one calibration of a collection at a time
             return calibrate.calibrate_pseudo(c, self._searcher, samples)
 

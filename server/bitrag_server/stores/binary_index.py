@@ -12,6 +12,7 @@ pymilvus is synchronous; callers run these methods in a worker thread.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -224,8 +225,8 @@ class BinaryIndex:
                 for f in schema["fields"] if f["name"] in names
             ]
             conn = self._client._get_connection()
-            _milvus_call("insert", lambda e=entities, sc=schema: conn.batch_insert(
-                coll, e, schema=sc, timeout=self.timeout_s))
+            _milvus_call("insert", functools.partial(conn.batch_insert, coll, entities, schema=schema,
+                                                     timeout=self.timeout_s))
 
     def flush(self, coll: str) -> None:
         """Seal growing segments so a server indexes them (searches of growing ones are brute force)."""
@@ -236,7 +237,7 @@ class BinaryIndex:
         pks = [int(p) for p in pks]
         for i in range(0, len(pks), INSERT_BATCH):
             batch = pks[i : i + INSERT_BATCH]
-            _milvus_call("delete", lambda b=batch: self._client.delete(coll, ids=b, timeout=self.timeout_s))
+            _milvus_call("delete", functools.partial(self._client.delete, coll, ids=batch, timeout=self.timeout_s))
         if pks and not self.lite:
             # Session reads wait for this client's last write timestamp, but a Milvus 2.3 server
             # answers a delete without one (pymilvus keeps the last insert's), so later reads could
@@ -255,13 +256,10 @@ class BinaryIndex:
         for i in range(0, len(doc_ids), 256):
             batch = list(doc_ids[i : i + 256])
             expr = f"doc_id in {_str_list(batch)}"
-            res = _milvus_call(
-                "query",
-                lambda e=expr: self._client.query(
-                    coll, filter=e, output_fields=["row", "doc_id"], limit=QUERY_LIMIT,
-                    timeout=self.timeout_s,
-                ),
-            )
+            res = _milvus_call("query", functools.partial(
+                self._client.query, coll, filter=expr, output_fields=["row", "doc_id"], limit=QUERY_LIMIT,
+                timeout=self.timeout_s,
+            ))
             for r in res:
                 out.setdefault(r["doc_id"], []).append(int(r["row"]))
         return out
@@ -272,11 +270,9 @@ class BinaryIndex:
         for i in range(0, len(pks), QUERY_LIMIT):
             batch = [int(p) for p in pks[i : i + QUERY_LIMIT]]
             e = f"row in {batch}" + (f" and ({expr})" if expr else "")
-            res = _milvus_call(
-                "query", lambda e=e, n=len(batch): self._client.query(
-                    coll, filter=e, output_fields=["row"], limit=n, timeout=self.timeout_s
-                )
-            )
+            res = _milvus_call("query", functools.partial(
+                self._client.query, coll, filter=e, output_fields=["row"], limit=len(batch), timeout=self.timeout_s,
+            ))
             out.update(int(r["row"]) for r in res)
         return out
 
