@@ -162,7 +162,10 @@ class Client:
         on_progress: Callable[[int], None] | None = None,
         flush: bool = False,
     ) -> IngestResult:
-        """Store pre-computed vectors `[n, d]` (float32) with optional text and metadata."""
+        """Store pre-computed vectors `[n, d]` (float32) with optional text and metadata.
+
+        One vector `[d]` is one row. `ids`, `document_ids`, `texts` and `metadata` have one item
+        per row (else `InvalidArgumentError` naming the list); ids or document_ids are required."""
         total = IngestResult()
         for req, n in _core.flush_last(_core.vector_requests(
             collection, vectors, texts=texts, metadata=metadata, ids=ids, document_ids=document_ids,
