@@ -49,7 +49,13 @@ ui: $(STAMP)
 browser:
 	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
-test: $(STAMP) browser $(NODE_STAMP)
+# Lint: ruff and mypy as configured in pyproject.toml (generated stubs excluded); `make test` runs it first.
+.PHONY: lint
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+test: $(STAMP) lint browser $(NODE_STAMP)
 	@redis-cli -p 6379 ping >/dev/null 2>&1 || redis-server --daemonize yes --port 6379 --save "" --appendonly no >/dev/null 2>&1 || true
 	$(PY) -m pytest
 

@@ -12,6 +12,7 @@ import pytest
 
 import bitrag
 from bitrag_server.milvus_standalone import MilvusStandalone
+from sdk_twins import SDK_KINDS
 from servers import MILVUS_START_TIMEOUT_S, SMALL_IVF, ServerProc, start_server  # noqa: F401 (re-exported)
 
 @pytest.fixture(scope="session")
@@ -44,6 +45,13 @@ def standalone_server(tmp_path_factory: pytest.TempPathFactory, milvus_standalon
 def server(request: pytest.FixtureRequest) -> ServerProc:
     """The bitrag server on each backend: Milvus Lite and Milvus standalone."""
     return request.getfixturevalue(f"{request.param}_server")
+
+
+@pytest.fixture(params=SDK_KINDS)
+def sdk_kind(request: pytest.FixtureRequest) -> str:
+    """Each SDK twin: "Client", "AsyncClient" (behind Client's blocking interface, tests/sdk_twins.py).
+    A module runs its sync tests over both by overriding `client` with `sdk_client(sdk_kind, ...)`."""
+    return request.param
 
 
 @pytest.fixture

@@ -435,7 +435,7 @@ class Fuzzer:
         try:
             if m.server_streaming:
                 call = self.channel.unary_stream(path, request_serializer=None, response_deserializer=None)
-                for response in call(raw, timeout=self.timeout_s):
+                for _response in call(raw, timeout=self.timeout_s):
                     pass
             else:
                 call = self.channel.unary_unary(path, request_serializer=None, response_deserializer=None)

@@ -87,7 +87,7 @@ def test_streaming_is_incremental(llm: LLMServer) -> None:
     t0 = time.monotonic()
     arrivals = []
     with client(llm) as c:
-        for ch in c.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True):
+        for _ch in c.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True):
             arrivals.append(time.monotonic() - t0)
     assert len(arrivals) == 4
     assert arrivals[0] < 0.3  # the first chunk is not held back until the end

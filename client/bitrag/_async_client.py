@@ -37,7 +37,10 @@ T = TypeVar("T")
 
 
 class AsyncClient:
-    """Non-blocking bitrag client (grpc.aio). Use `async with AsyncClient(target) as c: ...`."""
+    """Non-blocking bitrag client (grpc.aio). Use `async with AsyncClient(target) as c: ...`.
+
+    The twin of `Client`: the same methods and arguments, awaited (`ask` async-iterated), the same
+    errors and client-side checks (`_core` builds every request for both)."""
 
     def __init__(
         self,
@@ -85,6 +88,11 @@ class AsyncClient:
         num_partitions: int = 0,
         tier: str = "",
     ) -> CollectionInfo:
+        """Create a collection. `embedder`: "" (server default), "local", "openai[:model]" or
+        "none" (raw vectors only; then `dimension` is required). `consistency_level`: Milvus'
+        ("Strong", "Bounded", "Session", "Eventually"; "" = server default). `partition_key`: a
+        metadata key every chunk carries (e.g. "tenant"); filters on it search only its partition.
+        `tier`: the middle tier ("sign", "sq2", "sq4"; "" = server default, sq4)."""
         req = _core.create_request(
             name, dimension=dimension, embedder=embedder, index=index,
             default_oversample=default_oversample, description=description, gate=gate,
@@ -94,15 +102,18 @@ class AsyncClient:
         return _core.collection_from_proto(await self._call(self._stub.CreateCollection, req))
 
     async def list_collections(self) -> list[CollectionInfo]:
+        """Every collection on the server, with its size, gate and calibration."""
         resp = await self._call(self._stub.ListCollections, pb.ListCollectionsRequest())
         return [_core.collection_from_proto(c) for c in resp.collections]
 
     async def describe_collection(self, name: str) -> CollectionInfo:
+        """One collection: dimension, embedder, index, tier, rows, memory and disk, gate, calibration."""
         return _core.collection_from_proto(
             await self._call(self._stub.DescribeCollection, pb.DescribeCollectionRequest(name=name))
         )
 
     async def drop_collection(self, name: str) -> None:
+        """Drop a collection and its data (`NotFoundError` if there is none of that name)."""
         await self._call(self._stub.DropCollection, pb.DropCollectionRequest(name=name))
 
     async def ingest_documents(
@@ -149,7 +160,10 @@ class AsyncClient:
     ) -> IngestResult:
         """Store pre-computed vectors `[n, d]` (float32) with optional text and metadata, in
         requests of at most `batch_size` records (a document's records travel together);
-        `on_progress(IngestProgress)` after each, in records stored (`chunks`) and vector bytes."""
+        `on_progress(IngestProgress)` after each, in records stored (`chunks`) and vector bytes.
+
+        One vector `[d]` is one row. `ids`, `document_ids`, `texts` and `metadata` have one item
+        per row (else `InvalidArgumentError` naming the list); ids or document_ids are required."""
         vectors = _core.as_float32(vectors)
         meter = _core.ProgressMeter.for_vectors(vectors, on_progress)
         total = IngestResult()
@@ -213,7 +227,7 @@ class AsyncClient:
     async def delete(self, collection: str, document_ids: Sequence[str]) -> DeleteResult:
         """Delete documents (all their chunks) by id. `missing` in the result: the ids the
         collection did not hold."""
-        req = pb.DeleteRequest(collection=collection, document_ids=list(document_ids))
+        req = _core.delete_request(collection, document_ids)
         return _core.delete_from_proto(await self._call(self._stub.Delete, req))
 
     async def list_documents(
@@ -248,6 +262,12 @@ class AsyncClient:
         self, collection: str, query: str | Any, *, top_k: int = 10, filter: str = "", oversample: int = 0,
         mode: str = "AUTO", confidence_threshold: float | None = None,
     ) -> SearchResult:
+        """Search by text (embedded by the collection's embedder) or by a float32 vector.
+
+        `filter`: e.g. `year >= 2020 and source in ["a.md"]`; `oversample`: float32 rows rescored
+        per result (0 = the collection's default); `mode`: "AUTO" (gated, full-precision fallback
+        below the confidence threshold), "RESCORED", "BINARY_ONLY" or "EXACT";
+        `confidence_threshold` overrides the collection's gate for this request."""
         req = _core.search_request(
             collection, query, top_k=top_k, filter=filter, oversample=oversample, mode=mode,
             confidence_threshold=confidence_threshold,
@@ -272,7 +292,9 @@ class AsyncClient:
         return _core.collection_from_proto(await self._call(self._stub.SetLegacyStore, req))
 
     async def calibrate(self, collection: str, *, samples: int = 0) -> CalibrationInfo:
-        req = pb.CalibrateRequest(collection=collection, samples=samples)
+        """Fit the collection's confidence gate now on `samples` pseudo-queries (0 = server default);
+        returns the threshold in force and a cross-validated reliability table."""
+        req = _core.calibrate_request(collection, samples)
         return _core.calibration_from_proto(await self._call(self._stub.Calibrate, req))
 
     async def compact(self, collection: str, *, force: bool = False) -> CompactResult:
@@ -309,6 +331,7 @@ class AsyncClient:
             call.cancel()  # no-op when finished; stops the server's work if the caller breaks out
 
     async def close(self) -> None:
+        """Close the channel (also done by leaving a `with` block)."""
         await self._channel.close()
 
     async def __aenter__(self) -> AsyncClient:

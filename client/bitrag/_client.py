@@ -44,7 +44,11 @@ class Client:
     ...     res = c.search("docs", "where do the codes live?", top_k=3)
 
     Every method raises a `bitrag.BitragError` subclass on failure (e.g. `NotFoundError`,
-    `InvalidArgumentError` with `.field` naming the bad request field).
+    `InvalidArgumentError` with `.field` naming the bad request field). What the SDK can check
+    itself (integer ranges, vector shapes, list lengths, metadata types, search modes) raises
+    `InvalidArgumentError` before anything is sent. Metadata values may be numpy scalars and
+    arrays or datetimes (pandas Timestamps too): they are sent as JSON numbers, lists and ISO 8601
+    strings.
 
     Security: `token` is sent as `authorization: Bearer TOKEN` on every call; `tls_ca` (a path or
     PEM bytes) is the CA that signed the server's certificate and turns TLS on; `tls_client_cert`
@@ -112,15 +116,18 @@ class Client:
         return _core.collection_from_proto(self._call(self._stub.CreateCollection, req))
 
     def list_collections(self) -> list[CollectionInfo]:
+        """Every collection on the server, with its size, gate and calibration."""
         resp = self._call(self._stub.ListCollections, pb.ListCollectionsRequest())
         return [_core.collection_from_proto(c) for c in resp.collections]
 
     def describe_collection(self, name: str) -> CollectionInfo:
+        """One collection: dimension, embedder, index, tier, rows, memory and disk, gate, calibration."""
         return _core.collection_from_proto(
             self._call(self._stub.DescribeCollection, pb.DescribeCollectionRequest(name=name))
         )
 
     def drop_collection(self, name: str) -> None:
+        """Drop a collection and its data (`NotFoundError` if there is none of that name)."""
         self._call(self._stub.DropCollection, pb.DropCollectionRequest(name=name))
 
     # ---- data ----------------------------------------------------------------------------------
@@ -169,7 +176,10 @@ class Client:
     ) -> IngestResult:
         """Store pre-computed vectors `[n, d]` (float32) with optional text and metadata, in
         requests of at most `batch_size` records (a document's records travel together);
-        `on_progress(IngestProgress)` after each, in records stored (`chunks`) and vector bytes."""
+        `on_progress(IngestProgress)` after each, in records stored (`chunks`) and vector bytes.
+
+        One vector `[d]` is one row. `ids`, `document_ids`, `texts` and `metadata` have one item
+        per row (else `InvalidArgumentError` naming the list); ids or document_ids are required."""
         vectors = _core.as_float32(vectors)
         meter = _core.ProgressMeter.for_vectors(vectors, on_progress)
         total = IngestResult()
@@ -231,7 +241,7 @@ class Client:
     def delete(self, collection: str, document_ids: Sequence[str]) -> DeleteResult:
         """Delete documents (all their chunks) by id. `missing` in the result: the ids the
         collection did not hold."""
-        req = pb.DeleteRequest(collection=collection, document_ids=list(document_ids))
+        req = _core.delete_request(collection, document_ids)
         return _core.delete_from_proto(self._call(self._stub.Delete, req))
 
     def list_documents(
@@ -297,7 +307,7 @@ class Client:
     def calibrate(self, collection: str, *, samples: int = 0) -> CalibrationInfo:
         """Fit the collection's confidence gate now on `samples` pseudo-queries (0 = server default);
         returns the threshold in force and a cross-validated reliability table."""
-        req = pb.CalibrateRequest(collection=collection, samples=samples)
+        req = _core.calibrate_request(collection, samples)
         return _core.calibration_from_proto(self._call(self._stub.Calibrate, req))
 
     def compact(self, collection: str, *, force: bool = False) -> CompactResult:
@@ -336,6 +346,7 @@ class Client:
     # ---- lifecycle -----------------------------------------------------------------------------
 
     def close(self) -> None:
+        """Close the channel (also done by leaving a `with` block)."""
         self._channel.close()
 
     def __enter__(self) -> Client:

@@ -3,13 +3,17 @@ conversion. The clients themselves only send."""
 
 from __future__ import annotations
 
+import datetime as _dt
+import math
+import operator
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from google.protobuf import json_format, struct_pb2
 
+from .errors import InvalidArgumentError
 from .types import (
     AnswerChunk,
     CompactResult,
@@ -36,7 +40,6 @@ from .types import (
     Source,
     TokenUsage,
 )
-from .errors import InvalidArgumentError
 from .v1 import bitrag_pb2 as pb
 
 DEFAULT_TARGET = "127.0.0.1:50051"
@@ -103,11 +106,93 @@ def _ints(value: Any) -> Any:
     return value
 
 
-def to_struct(d: Mapping[str, Any] | None) -> struct_pb2.Struct | None:
+# ---- client-side validation: mistakes raise InvalidArgumentError naming the field, before a call --
+
+
+def invalid(field: str, message: str) -> InvalidArgumentError:
+    """The SDK's own InvalidArgumentError, shaped as the server's (`.field`, "field: message")."""
+    return InvalidArgumentError(f"{field}: {message}", field=field)
+
+
+UINT32_MAX = 2**32 - 1
+UINT64_MAX = 2**64 - 1
+
+
+def check_uint(value: Any, field: str, *, minimum: int = 0, maximum: int = UINT32_MAX) -> int:
+    """An integer (Python or numpy) in `minimum..maximum` (a proto uint32 by default), as int."""
+    if isinstance(value, (bool, np.bool_)):
+        raise invalid(field, f"expected an integer, got {value!r}")
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise invalid(field, f"expected an integer, got {type(value).__name__} {value!r}") from None
+    if not minimum <= n <= maximum:
+        raise invalid(field, f"{n} out of range (expected {minimum}..{maximum})")
+    return n
+
+
+def check_float(value: Any, field: str) -> float:
+    """A finite real number (Python or numpy), as float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise invalid(field, f"expected a number, got {type(value).__name__} {value!r}")
+    f = float(value)
+    if not math.isfinite(f):
+        raise invalid(field, f"expected a finite number, got {f}")
+    return f
+
+
+MAX_EXACT_INT = 2**53  # a Struct number is a double: integers past this lose digits
+
+
+def plain_value(value: Any, field: str) -> Any:
+    """A metadata value as JSON-shaped Python (what a protobuf Struct holds): numpy scalars and
+    arrays become Python numbers and lists, datetimes (pandas Timestamps too) ISO 8601 strings,
+    tuples and sets lists. Anything else raises InvalidArgumentError naming `field` (the key's path)."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.generic):  # np.int64(3), np.float32(0.5), np.bool_(True), np.str_
+        return plain_value(value.item(), field)
+    if isinstance(value, int):
+        if abs(value) > MAX_EXACT_INT:
+            raise invalid(field, f"integer {value} does not fit a JSON number exactly (send it as a string)")
+        return value
+    if isinstance(value, float):
+        return value
+    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
+        if value != value:  # pandas NaT
+            return None
+        return value.isoformat()
+    if isinstance(value, np.ndarray):
+        return [plain_value(v, f"{field}[{i}]") for i, v in enumerate(value.tolist())]
+    if isinstance(value, Mapping):
+        return plain_mapping(value, field)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
+        return [plain_value(v, f"{field}[{i}]") for i, v in enumerate(items)]
+    raise invalid(field, f"unsupported metadata type {type(value).__module__}.{type(value).__qualname__} "
+                         "(JSON values only: str, number, bool, None, list, dict; numpy scalars and datetimes "
+                         "are converted)")
+
+
+def plain_mapping(d: Mapping[Any, Any], field: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(k, np.str_):
+            k = str(k)
+        if not isinstance(k, str):
+            raise invalid(field, f"metadata keys are strings, got {type(k).__name__} {k!r}")
+        out[k] = plain_value(v, f"{field}.{k}")
+    return out
+
+
+def to_struct(d: Mapping[str, Any] | None, field: str = "metadata") -> struct_pb2.Struct | None:
+    """Metadata -> Struct; `field` names the request field in errors (e.g. "documents[3].metadata")."""
     if not d:
         return None
+    if not isinstance(d, Mapping):
+        raise invalid(field, f"expected a mapping, got {type(d).__name__}")
     s = struct_pb2.Struct()
-    s.update(dict(d))
+    s.update(plain_mapping(d, field))
     return s
 
 
@@ -115,12 +200,51 @@ def from_struct(s: struct_pb2.Struct) -> dict[str, Any]:
     return _ints(json_format.MessageToDict(s)) if s.fields else {}
 
 
-def vector_bytes(v: Any) -> bytes:
-    """A 1-D array-like of floats -> float32 little-endian bytes."""
-    a = np.asarray(v, dtype="<f4")
-    if a.ndim != 1:
-        raise ValueError(f"expected a 1-D vector, got shape {a.shape}")
+def vector_bytes(v: Any, field: str = "query") -> bytes:
+    """A vector `[d]` (or one row `[1, d]`) of floats -> float32 little-endian bytes."""
+    try:
+        a = np.asarray(v, dtype="<f4")
+    except (TypeError, ValueError) as exc:
+        raise invalid(field, f"expected a text or a vector of floats: {exc}") from None
+    if a.ndim == 2 and a.shape[0] == 1:
+        a = a[0]
+    if a.ndim != 1 or a.size == 0:
+        raise invalid(field, f"expected a 1-D vector [d], got shape {a.shape}")
     return a.tobytes()
+
+
+def check_ids(ids: Any, field: str) -> list[str]:
+    """A sequence of string ids (not one string)."""
+    if isinstance(ids, (str, bytes)):
+        raise invalid(field, "a sequence of ids, not one string")
+    try:
+        out = list(ids)
+    except TypeError:
+        raise invalid(field, f"expected a sequence of ids, got {type(ids).__name__}") from None
+    for i, x in enumerate(out):
+        if isinstance(x, np.str_):
+            out[i] = str(x)
+        elif not isinstance(x, str):
+            raise invalid(f"{field}[{i}]", f"expected a string id, got {type(x).__name__} {x!r}")
+    return out
+
+
+SearchModeName = Literal["AUTO", "RESCORED", "BINARY_ONLY", "EXACT"]
+# The search modes by name (case-insensitive), looked up (never built by f-string).
+_MODES: dict[str, pb.SearchMode] = {
+    "AUTO": pb.SEARCH_MODE_AUTO,
+    "RESCORED": pb.SEARCH_MODE_RESCORED,
+    "BINARY_ONLY": pb.SEARCH_MODE_BINARY_ONLY,
+    "EXACT": pb.SEARCH_MODE_EXACT,
+}
+MODES = tuple(_MODES)
+
+
+def search_mode(mode: Any, field: str = "mode") -> pb.SearchMode:
+    key = mode.upper() if isinstance(mode, str) else None
+    if key not in _MODES:
+        raise invalid(field, f"one of {', '.join(MODES)}; got {mode!r}")
+    return _MODES[key]
 
 
 # ---- requests ----------------------------------------------------------------------------------
@@ -144,27 +268,30 @@ def create_request(
     g = gate or GateConfig()
     return pb.CreateCollectionRequest(
         gate=pb.GateConfig(
-            target_recall=g.target_recall, confidence_threshold=g.confidence_threshold, fallback=list(g.fallback),
-            widen_max_rows=g.widen_max_rows, fallback_collection=g.fallback_collection,
-            fallback_vector_field=g.fallback_vector_field, legacy_store=legacy_to_proto(g.legacy_store),
+            target_recall=check_float(g.target_recall, "gate.target_recall"),
+            confidence_threshold=check_float(g.confidence_threshold, "gate.confidence_threshold"),
+            fallback=list(g.fallback), widen_max_rows=check_uint(g.widen_max_rows, "gate.widen_max_rows"),
+            fallback_collection=g.fallback_collection, fallback_vector_field=g.fallback_vector_field,
+            legacy_store=legacy_to_proto(g.legacy_store, "gate.legacy_store"),
         ),
         name=name,
-        dimension=dimension,
+        dimension=check_uint(dimension, "dimension"),
         embedder=embedder,
         index=pb.IndexSpec(type=ix.type, build_params=ix.build_params, search_params=ix.search_params),
-        default_oversample=default_oversample,
+        default_oversample=check_uint(default_oversample, "default_oversample"),
         tier=tier,
         description=description,
         consistency_level=consistency_level,
         partition_key=partition_key,
-        num_partitions=num_partitions,
+        num_partitions=check_uint(num_partitions, "num_partitions"),
     )
 
 
-def legacy_to_proto(ls: LegacyStore) -> pb.LegacyStore:
+def legacy_to_proto(ls: LegacyStore, field: str = "legacy_store") -> pb.LegacyStore:
     return pb.LegacyStore(
         source=ls.source, collection=ls.collection, vector_field=ls.vector_field, text_field=ls.text_field,
-        document_id_field=ls.document_id_field, id_field=ls.id_field, shadow_rate=ls.shadow_rate,
+        document_id_field=ls.document_id_field, id_field=ls.id_field,
+        shadow_rate=check_float(ls.shadow_rate, f"{field}.shadow_rate"),
     )
 
 
@@ -174,9 +301,16 @@ def legacy_from_proto(ls: pb.LegacyStore) -> LegacyStore:
 
 
 def fetch_request(collection: str, document_ids: Sequence[str], include_vectors: bool) -> pb.FetchRequest:
-    if isinstance(document_ids, str):
-        raise TypeError("document_ids: a sequence of ids, not one string")
-    return pb.FetchRequest(collection=collection, document_ids=list(document_ids), include_vectors=include_vectors)
+    return pb.FetchRequest(collection=collection, document_ids=check_ids(document_ids, "document_ids"),
+                           include_vectors=include_vectors)
+
+
+def delete_request(collection: str, document_ids: Sequence[str]) -> pb.DeleteRequest:
+    return pb.DeleteRequest(collection=collection, document_ids=check_ids(document_ids, "document_ids"))
+
+
+def calibrate_request(collection: str, samples: int) -> pb.CalibrateRequest:
+    return pb.CalibrateRequest(collection=collection, samples=check_uint(samples, "samples"))
 
 
 MAX_LIST_IDS = 1000  # document_ids per ListDocuments request
@@ -238,12 +372,15 @@ class ProgressMeter:
     @classmethod
     def for_documents(cls, documents: Sequence[Document], on_progress: Callable[[IngestProgress], None] | None
                       ) -> ProgressMeter:
-        return cls(len(documents), sum(len(d.text.encode()) for d in documents), on_progress)
+        # sizes only: the documents are checked (typed errors naming the field) as requests are built
+        return cls(len(documents), sum(len(d.text.encode()) for d in documents
+                                       if isinstance(d, Document) and isinstance(d.text, str)), on_progress)
 
     @classmethod
     def for_vectors(cls, vectors: np.ndarray, on_progress: Callable[[IngestProgress], None] | None
                     ) -> ProgressMeter:
-        return cls(vectors.shape[0] if vectors.ndim else 0, vectors.nbytes, on_progress)
+        rows = vectors.shape[0] if vectors.ndim == 2 else (1 if vectors.ndim == 1 else 0)  # one [d] vector: one row
+        return cls(rows, vectors.nbytes, on_progress)
 
     def answered(self, batch: Batch, result: IngestResult) -> None:
         _, items, nbytes = batch
@@ -270,8 +407,10 @@ def document_requests(
     """Requests of at most `batch_size` documents and `batch_bytes` of text (a larger document
     goes alone), each under the message size limit. Small requests are what make progress move:
     the server answers a request once it has embedded all of it."""
-    _batch_limit(batch_size, "batch_size")
-    _batch_limit(batch_bytes, "batch_bytes")
+    chunk_size = check_uint(chunk_size, "chunk_size")
+    chunk_overlap = check_uint(chunk_overlap, "chunk_overlap")
+    batch_size = check_uint(batch_size, "batch_size", minimum=1)
+    batch_bytes = check_uint(batch_bytes, "batch_bytes", minimum=1, maximum=2**62)
 
     def request(msgs: list[pb.Document]) -> pb.IngestRequest:
         return pb.IngestRequest(collection=collection, documents=msgs, chunk_size=chunk_size,
@@ -279,8 +418,13 @@ def document_requests(
 
     batch: list[pb.Document] = []
     size = text = 0
-    for d in documents:
-        msg = pb.Document(id=d.id, text=d.text, metadata=to_struct(d.metadata))
+    for i, d in enumerate(documents):
+        if not isinstance(d, Document):
+            raise invalid(f"documents[{i}]", f"expected a bitrag.Document, got {type(d).__name__}")
+        if not isinstance(d.id, str) or not isinstance(d.text, str):
+            bad = "id" if not isinstance(d.id, str) else "text"
+            raise invalid(f"documents[{i}].{bad}", f"expected a string, got {type(getattr(d, bad)).__name__}")
+        msg = pb.Document(id=d.id, text=d.text, metadata=to_struct(d.metadata, f"documents[{i}].metadata"))
         n, t = msg.ByteSize(), len(d.text.encode())
         if batch and (len(batch) >= batch_size or size + n > MAX_BATCH_BYTES or text + t > batch_bytes):
             yield request(batch), len(batch), text
@@ -293,8 +437,12 @@ def document_requests(
 
 
 def as_float32(vectors: Any) -> np.ndarray:
-    """Array-like -> float32 little-endian ndarray (no copy if it already is one)."""
-    return np.asarray(vectors, dtype="<f4")
+    """Array-like -> float32 little-endian ndarray (no copy if it already is one); its shape is
+    checked by `vector_requests`."""
+    try:
+        return np.asarray(vectors, dtype="<f4")
+    except (TypeError, ValueError) as exc:
+        raise invalid("vectors", f"expected an array of floats [n, d]: {exc}") from None
 
 
 def vector_requests(
@@ -308,16 +456,32 @@ def vector_requests(
     batch_size: int,
 ) -> Iterator[Batch]:
     """Raw vectors `[n, d]` -> IngestRequests of records. Records of one document stay in one
-    request (a document is replaced as a whole)."""
-    v = np.asarray(vectors, dtype="<f4")
-    if v.ndim != 2:
-        raise ValueError(f"vectors: expected [n, d], got shape {v.shape}")
+    request (a document is replaced as a whole). One vector `[d]` is taken as one row `[1, d]`."""
+    try:
+        v = np.asarray(vectors, dtype="<f4")
+    except (TypeError, ValueError) as exc:
+        raise invalid("vectors", f"expected an array of floats [n, d]: {exc}") from None
+    one = v.ndim == 1
+    if one:
+        v = v.reshape(1, -1)
+    if v.ndim != 2 or v.shape[1] == 0:
+        raise invalid("vectors", f"expected [n, d] (or one vector [d]), got shape {v.shape}")
     n = v.shape[0]
+    batch_size = check_uint(batch_size, "batch_size", minimum=1)
+    if ids is not None:
+        ids = check_ids(ids, "ids")
+    if document_ids is not None:
+        document_ids = check_ids(document_ids, "document_ids")
+    if isinstance(texts, str):
+        raise invalid("texts", "a sequence of texts, one per vector, not one string")
+    if metadata is not None and isinstance(metadata, Mapping):
+        raise invalid("metadata", "a sequence of mappings, one per vector, not one mapping")
     for name, seq in (("texts", texts), ("metadata", metadata), ("ids", ids), ("document_ids", document_ids)):
         if seq is not None and len(seq) != n:
-            raise ValueError(f"{name}: {len(seq)} items for {n} vectors")
+            hint = f" (vectors is one 1-D vector of length {v.shape[1]}; pass [n, d] for n vectors)" if one else ""
+            raise invalid(name, f"{len(seq)} items for {n} vectors{hint}")
     if ids is None and document_ids is None:
-        raise ValueError("ids or document_ids is required (stable ids make re-ingest idempotent)")
+        raise invalid("ids", "ids or document_ids is required (stable ids make re-ingest idempotent)")
     per = max(1, min(batch_size, MAX_BATCH_BYTES // max(1, v.shape[1] * 4 + 256)))
     order = list(range(n))
     doc_of: list[str] | None = None
@@ -342,7 +506,7 @@ def vector_requests(
                 document_id=document_ids[i] if document_ids is not None else "",
                 vector=v[i].tobytes(),
                 text=texts[i] if texts is not None else "",
-                metadata=to_struct(metadata[i]) if metadata is not None else None,
+                metadata=to_struct(metadata[i], f"metadata[{i}]") if metadata is not None else None,
             )
             for i in order[start:end]
         ]
@@ -350,27 +514,23 @@ def vector_requests(
         start = end
 
 
-MODES = ("AUTO", "RESCORED", "BINARY_ONLY", "EXACT")
-
 
 def search_request(
     collection: str, query: Any, *, top_k: int, filter: str, oversample: int, mode: str = "AUTO",
     confidence_threshold: float | None = None,
 ) -> pb.SearchRequest:
-    if mode.upper() not in MODES:
-        raise ValueError(f"mode: one of {MODES}, got {mode!r}")
     req = pb.SearchRequest(
-        collection=collection, top_k=top_k, filter=filter, oversample=oversample,
-        mode=pb.SearchMode.Value(f"SEARCH_MODE_{mode.upper()}"),
+        collection=collection, top_k=check_uint(top_k, "top_k"), filter=filter,
+        oversample=check_uint(oversample, "oversample"), mode=search_mode(mode),
     )
     if confidence_threshold is not None:
-        req.confidence_threshold = confidence_threshold
+        req.confidence_threshold = check_float(confidence_threshold, "confidence_threshold")
     if isinstance(query, str):
         req.text = query
     elif isinstance(query, (bytes, bytearray)):
         req.vector = bytes(query)
     else:
-        req.vector = vector_bytes(query)
+        req.vector = vector_bytes(query, "query")
     return req
 
 
@@ -379,17 +539,17 @@ def ask_request(
     mode: str = "AUTO", confidence_threshold: float | None = None, model: str = "",
     temperature: float | None = None, max_tokens: int = 0, cache: bool = True,
 ) -> pb.AskRequest:
-    if mode.upper() not in MODES:
-        raise ValueError(f"mode: one of {MODES}, got {mode!r}")
+    if not isinstance(question, str):
+        raise invalid("question", f"expected a string, got {type(question).__name__}")
     req = pb.AskRequest(
-        collection=collection, question=question, top_k=top_k, filter=filter, oversample=oversample,
-        mode=pb.SearchMode.Value(f"SEARCH_MODE_{mode.upper()}"), model=model, max_tokens=max_tokens,
-        no_cache=not cache,
+        collection=collection, question=question, top_k=check_uint(top_k, "top_k"), filter=filter,
+        oversample=check_uint(oversample, "oversample"), mode=search_mode(mode),
+        model=model, max_tokens=check_uint(max_tokens, "max_tokens"), no_cache=not cache,
     )
     if confidence_threshold is not None:
-        req.confidence_threshold = confidence_threshold
+        req.confidence_threshold = check_float(confidence_threshold, "confidence_threshold")
     if temperature is not None:
-        req.temperature = temperature
+        req.temperature = check_float(temperature, "temperature")
     return req
 
 

@@ -32,7 +32,10 @@ class BitragError(Exception):
             self.code = code
 
 
-class InvalidArgumentError(BitragError):
+class InvalidArgumentError(BitragError, ValueError):
+    """A request the server (or the SDK, before sending) rejects: `.field` names the field, e.g.
+    `top_k`, `documents[3].metadata.year`, `ids`. Also a ValueError, as for any bad argument."""
+
     code = grpc.StatusCode.INVALID_ARGUMENT
 
 

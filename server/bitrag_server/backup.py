@@ -185,9 +185,10 @@ def _insert(
         raise InvalidArgument(f"{ROWS}: {exc}") from None
     rows = np.asarray([r["row"] for r in batch], dtype=np.int64)
     packed = codes.gather(rows)  # [b, d/8], the same bits Milvus had
-    keep = ["row", "doc_id", "metadata"] + ([PARTITION_FIELD] if m.partition_key else [])
-    index.insert(m.milvus_collection,
-                 [{**{k: r[k] for k in keep}, "code": packed[i].tobytes()} for i, r in enumerate(batch)])
+    index.insert(m.milvus_collection, [
+        BinaryIndex.row(r["row"], packed[i], r["doc_id"], r["metadata"], partition_key=m.partition_key)
+        for i, r in enumerate(batch)
+    ])
     return len(batch)
 
 

@@ -13,12 +13,12 @@ import numpy as np
 
 from .domain import Tier
 from .quantize import ScalarQuantizer, binarize
-from .retrieve.gate import Calibration
+from .retrieve.gate import Calibration, Steps
 from .retrieve.plan import SearchPlan
 from .retrieve.tiers import MiddleTier
 from .stores.catalog import Manifest
-from .stores.float_store import CodeStore, FloatStore, RowFile, TierStore
-from .stores.record_store import RecordStore
+from .stores.float_store import CodeStore, FloatStore, TierStore
+from .stores.record_store import ChunkRecord, RecordStore
 from .stores.shared import FileLock
 
 
@@ -44,9 +44,9 @@ class Collection:
     tier_store: TierStore | None = None
     quantizer: ScalarQuantizer | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    # served queries waiting for verification, and verified (z, exact?, recall) triples
+    # served queries waiting for verification, and verified queries: (z, exact?, recall) per batch
     pending: collections.deque = field(default_factory=lambda: collections.deque(maxlen=1000))
-    verified: list[tuple[float, float, float]] = field(default_factory=list)
+    verified: list[Steps] = field(default_factory=list)
     verified_at_fit: int = 0
     calibrating: threading.Lock = field(default_factory=threading.Lock)
     # cross-process write lock (replicas sharing the data directory) and the manifest file's
@@ -194,16 +194,13 @@ class Collection:
                 self.derive_tier(self.tier_store.rows)
 
 
-def record(chunk_id: str, doc_id: str, doc_hash: str, text: str, metadata: dict, ingested_ms: int = 0) -> dict:
+def record(chunk_id: str, doc_id: str, doc_hash: str, text: str, metadata: dict, ingested_ms: int = 0) -> ChunkRecord:
     """One row's record in the record store. `ingested_ms`: when the row was written (ListDocuments);
-    0 (rows written before it was kept, layout 1 rows) is left out."""
-    rec = {"chunk_id": chunk_id, "doc_id": doc_id, "doc_hash": doc_hash, "text": text, "metadata": metadata}
-    if ingested_ms:
-        rec["ingested_ms"] = ingested_ms
-    return rec
+    0 (rows written before it was kept, layout 1 rows) is left out of the stored record."""
+    return ChunkRecord(chunk_id, doc_id, doc_hash, text, metadata, ingested_ms)
 
 
-def record_of(row: dict) -> dict:
+def record_of(row: dict) -> ChunkRecord:
     """The record of a row that carries every record field (a layout 1 Milvus row, a backup line)."""
     return record(row["chunk_id"], row["doc_id"], row["doc_hash"], row["text"], row["metadata"],
                   int(row.get("ingested_ms", 0)))

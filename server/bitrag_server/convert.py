@@ -33,14 +33,14 @@ from .retrieve.gate import Calibration
 from .retrieve.plan import SearchPlan
 
 # Closed sets <-> proto enums by lookup (every member listed: a test checks both directions).
-MODE_TO_PROTO: dict[Mode, int] = {
+MODE_TO_PROTO: dict[Mode, pb.SearchMode] = {
     Mode.AUTO: pb.SEARCH_MODE_AUTO,
     Mode.RESCORED: pb.SEARCH_MODE_RESCORED,
     Mode.BINARY_ONLY: pb.SEARCH_MODE_BINARY_ONLY,
     Mode.EXACT: pb.SEARCH_MODE_EXACT,
 }
 MODE_FROM_PROTO: dict[int, Mode] = {v: k for k, v in MODE_TO_PROTO.items()}
-PATH_TO_PROTO: dict[SearchPath, int] = {
+PATH_TO_PROTO: dict[SearchPath, pb.SearchPath] = {
     SearchPath.BINARY_RESCORED: pb.SEARCH_PATH_BINARY_RESCORED,
     SearchPath.BINARY_ONLY: pb.SEARCH_PATH_BINARY_ONLY,
     SearchPath.EXACT: pb.SEARCH_PATH_EXACT,

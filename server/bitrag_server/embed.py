@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -110,7 +110,7 @@ class OpenAIEmbedder:
         out: list[np.ndarray] = []
         for i in range(0, len(texts), self.batch_size):
             batch = texts[i : i + self.batch_size]
-            kw = {"dimensions": self._dimensions} if self._dimensions else {}
+            kw: dict[str, Any] = {"dimensions": self._dimensions} if self._dimensions else {}
             try:
                 resp = self._client.embeddings.create(model=self.model, input=batch, **kw)
             except openai.RateLimitError as exc:

@@ -1,4 +1,4 @@
-"""The engine: collections, ingest, delete and search over the two stores.
+"""The engine: collections, ingest (`ingest_pipeline.py`), delete and search over the two stores.
 
 Write order (per collection, serialised by a lock), so nothing acknowledged is lost on a crash:
   1. float32 rows, codes and records appended to the row files and fsynced (row ids allocated)
@@ -50,20 +50,21 @@ from .domain import (
     SearchQuery,
     SearchResult,
 )
-from . import compact, documents, failpoints, recovery
-from .collection import Collection, record
+from . import compact, documents, failpoints, ingest_pipeline, recovery
+from .collection import Collection
 from .domain import Mode, Tier, closed
 from .embed import Embedders
 from .errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from .ingest import Chunk, chunk_id, document_hash, records_hash, split_document
+from .ingest_pipeline import check_id
 from .migrate.live import LegacyReads
-from .quantize import ScalarQuantizer, binarize
+from .quantize import ScalarQuantizer
 from .retrieve import calibrate
+from .retrieve.calibrate import Fit as CalibrationFit  # `calibrate` is also a method name here
 from .retrieve.gate import Calibration
 from .retrieve.pipeline import Searcher, Timer
 from .retrieve.plan import SearchPlan
 from .retrieve.tiers import TIER_BITS
-from .stores.binary_index import ID_MAX_BYTES, LEGACY_FIELDS, PARTITION_FIELD, TEXT_MAX_BYTES, BinaryIndex
+from .stores.binary_index import LEGACY_FIELDS, BinaryIndex
 from .stores.catalog import (
     CODES,
     CONSISTENCY_LEVELS,
@@ -92,8 +93,6 @@ log = logging.getLogger(__name__)
 MAX_OVERSAMPLE = 64
 MAX_FETCH_DOCUMENTS = 1000
 UNIT_NORM_TOLERANCE = 1e-5  # |norm - 1| of a vector stored as sent
-METADATA_MAX_BYTES = 65536
-DOC_ID_MAX_BYTES = 400  # leaves room for "#<n>" within Milvus' 512-byte chunk_id
 
 
 class Engine:
@@ -228,15 +227,18 @@ class Engine:
     async def _write(self, c: Collection):
         """Exclusive write access to a collection across requests and processes, with its manifest
         and row files brought up to date first."""
+        flock = c.flock
+        if flock is None:  # opened without its lock file: never by the engine
+            raise FailedPrecondition(f"collection {c.name!r} is not open for writing")
         async with c.lock:
-            await asyncio.to_thread(c.flock.acquire)
+            await asyncio.to_thread(flock.acquire)
             try:
                 if self._collections.get(c.name) is not c or not self._refresh(c):
                     raise NotFound(f"collection {c.name!r} does not exist", field="collection")
                 await asyncio.to_thread(c.refresh)
                 yield c
             finally:
-                c.flock.release()
+                flock.release()
 
     async def close(self) -> None:
         for task in (self._calibration_task, self._compaction_task):
@@ -513,141 +515,11 @@ class Engine:
         *,
         flush: bool = False,
     ) -> IngestResult:
+        """Documents (split and embedded here) and records (vectors given) in; see ingest_pipeline."""
         c = await self._get(name)
-        m = c.manifest  # dimension and embedder: fixed for the collection's life
-        s = self.settings
-        chunk_size = chunk_size or s.chunk_size
-        chunk_overlap = chunk_overlap if chunk_overlap else min(s.chunk_overlap, chunk_size // 2)
-        if not 16 <= chunk_size <= 8192:
-            raise InvalidArgument(f"{chunk_size} not in 16..8192", field="chunk_size")
-        if chunk_overlap >= chunk_size:
-            raise InvalidArgument(f"{chunk_overlap} must be smaller than chunk_size", field="chunk_overlap")
-        if documents and m.embedder == "none":
-            raise FailedPrecondition(
-                f"collection {name!r} has no embedder: send records with vectors", field="documents"
-            )
-        if not documents and not records:
-            raise InvalidArgument("nothing to ingest: send documents or records", field="documents")
-        _validate_documents(documents)
-        groups = _group_records(records, m.dimension)
-        if m.partition_key:
-            _check_partition_values(m.partition_key, documents, records)
-        seen = {d.id for d in documents}
-        for doc_id in groups:
-            if doc_id in seen:
-                raise InvalidArgument(f"document id {doc_id!r} is also in documents", field="records")
-
-        timer = Timer()
-        new_hash: dict[str, str] = {
-            d.id: document_hash(d, chunk_size=chunk_size, chunk_overlap=chunk_overlap, embedder=m.embedder)
-            for d in documents
-        }
-        for doc_id, recs in groups.items():
-            new_hash[doc_id] = records_hash(recs)
-
-        async with self._write(c):
-            existing = await asyncio.to_thread(self._existing, c, list(new_hash))
-            timer.lap("lookup")
-            result = IngestResult()
-            changed: set[str] = set()
-            for doc_id, h in new_hash.items():
-                old = existing.get(doc_id)
-                if old is None:
-                    result.documents_added += 1
-                    changed.add(doc_id)
-                elif all(oh == h for _, oh in old):
-                    result.documents_unchanged += 1
-                else:
-                    result.documents_replaced += 1
-                    changed.add(doc_id)
-
-            # chunks + vectors of changed documents only (embedding is the expensive part)
-            chunks: list[Chunk] = []
-            docs_to_split = [d for d in documents if d.id in changed]
-            if docs_to_split:
-                for d in docs_to_split:
-                    chunks.extend(split_document(d, chunk_size, chunk_overlap))
-                timer.lap("split")
-                embedder = self.embedders.get(m.embedder)
-                doc_vecs = await asyncio.to_thread(embedder.embed, [ch.text for ch in chunks])
-                if doc_vecs.shape[1] != m.dimension:
-                    raise FailedPrecondition(
-                        f"embedder returned dimension {doc_vecs.shape[1]}, collection has {m.dimension}"
-                    )
-                timer.lap("embed")
-            else:
-                doc_vecs = np.empty((0, m.dimension), np.float32)
-            rec_list = [r for doc_id, recs in groups.items() if doc_id in changed for r in recs]
-            for r in rec_list:
-                chunks.append(Chunk(r.id, r.document_id, r.text, r.metadata))
-            vectors = np.concatenate([doc_vecs, np.stack([r.vector for r in rec_list])]) if rec_list else doc_vecs
-            # vectors: [n_chunks, d] float32, row i <-> chunks[i]
-
-            old_rows = [row for doc_id in changed for row, _ in existing.get(doc_id, [])]
-            if chunks:
-                for ch in chunks:
-                    if len(ch.text.encode()) > TEXT_MAX_BYTES:
-                        raise InvalidArgument(
-                            f"chunk {ch.chunk_id!r} text exceeds {TEXT_MAX_BYTES} bytes", field="records"
-                        )
-                codes = binarize(vectors, c.thresholds)  # [n, d/8]
-                now_ms = int(time.time() * 1000)
-                recs = [record(ch.chunk_id, ch.doc_id, new_hash[ch.doc_id], ch.text, ch.metadata, now_ms)
-                        for ch in chunks]
-                start = await asyncio.to_thread(self._append_rows, c, vectors, codes, recs)
-                timer.lap("float_store")
-                await asyncio.to_thread(recovery.begin, c, "ingest", (start, start + len(chunks)), old_rows)
-                failpoints.hit("ingest.journal")
-                legacy = m.layout < 2
-                rows = [
-                    {
-                        "row": start + i,
-                        "code": codes[i].tobytes(),
-                        "doc_id": ch.doc_id,
-                        "metadata": ch.metadata,
-                        **({PARTITION_FIELD: str(ch.metadata[m.partition_key])} if m.partition_key else {}),
-                        **({"chunk_id": ch.chunk_id, "doc_hash": new_hash[ch.doc_id], "text": ch.text}
-                           if legacy else {}),
-                    }
-                    for i, ch in enumerate(chunks)
-                ]
-                await asyncio.to_thread(self._idx.insert, c.milvus, rows)
-                timer.lap("milvus_insert")
-                failpoints.hit("ingest.inserted")
-            elif old_rows:
-                await asyncio.to_thread(recovery.begin, c, "ingest", None, old_rows)
-            if old_rows:
-                await asyncio.to_thread(self._idx.delete, c.milvus, old_rows)
-                timer.lap("milvus_delete")
-            if flush and (chunks or old_rows) and not self._idx.lite:  # Lite has no segments to seal
-                await asyncio.to_thread(self._idx.flush, c.milvus)
-                timer.lap("milvus_flush")
-            result.chunks_written = len(chunks)
-            result.chunks_deleted = len(old_rows)
-            if changed:
-                c.manifest.generation += 1
-                self._save(c)
-            if chunks or old_rows:
-                await asyncio.to_thread(recovery.end, c)
-            result.generation = c.manifest.generation
-        result.timings_us = dict(timer.stages)
-        return result
-
-    def _existing(self, c: Collection, doc_ids: list[str]) -> dict[str, list[tuple[int, str]]]:
-        """doc_id -> [(row, doc_hash), ...]: live rows from Milvus, hashes from the record store."""
-        found = self._idx.rows_of_documents(c.milvus, doc_ids)
-        rows = [row for lst in found.values() for row in lst]
-        hashes = {row: r.get("doc_hash", "") for row, r in zip(rows, c.records.get(rows))}
-        return {doc: [(row, hashes[row]) for row in lst] for doc, lst in found.items()}
-
-    @staticmethod
-    def _append_rows(c: Collection, vectors: np.ndarray, codes: np.ndarray, recs: list[dict]) -> int:
-        """Floats, codes, records: durable before Milvus sees the rows (see Collection.reconcile)."""
-        start = c.floats.append(vectors)
-        tier_ok = c.tier_store is None or c.quantizer is None or c.tier_store.append(c.quantizer.encode(vectors)) == start
-        if c.codes.append(codes) != start or not tier_ok or c.records.append(recs) != start:
-            raise RuntimeError(f"collection {c.name!r}: row files out of step at row {start}")
-        return start
+        req = ingest_pipeline.Request(name, documents, records, chunk_size, chunk_overlap, flush)
+        stores = ingest_pipeline.Stores(self._idx, self.embedders, self._write, self._save)
+        return await ingest_pipeline.run(c, req, self.settings, stores)
 
     async def delete(self, name: str, document_ids: list[str]) -> DeleteResult:
         c = await self._get(name)
@@ -677,7 +549,7 @@ class Engine:
         """The collection's documents in id order, a page at a time (`documents.py`)."""
         c = await self._get(name)
         ids_filter = list(document_ids or [])
-        size = documents.check_request(page_size, ids_filter, prefix, DOC_ID_MAX_BYTES)
+        size = documents.check_request(page_size, ids_filter, prefix, ingest_pipeline.DOC_ID_MAX_BYTES)
         after = documents.decode_token(page_token)
 
         def run() -> DocumentPage:
@@ -715,7 +587,7 @@ class Engine:
         if not 1 <= len(document_ids) <= MAX_FETCH_DOCUMENTS:
             raise InvalidArgument(f"{len(document_ids)} ids: 1..{MAX_FETCH_DOCUMENTS} per request", field="document_ids")
         for i, d in enumerate(document_ids):
-            _check_id(d, f"document_ids[{i}]")
+            check_id(d, f"document_ids[{i}]")
         ids = list(dict.fromkeys(document_ids))
         found = await asyncio.to_thread(self._idx.rows_of_documents, c.milvus, ids)
         rows = sorted(r for lst in found.values() for r in lst)
@@ -848,7 +720,7 @@ class Engine:
         with c.calibrating:  # not while a compaction switches the row files
             return calibrate.verify_served(c, self._searcher, self.settings)
 
-    def _calibrate_locked(self, c: Collection, samples: int) -> calibrate.Fit:
+    def _calibrate_locked(self, c: Collection, samples: int) -> CalibrationFit:
         with c.calibrating:  # one calibration of a collection at a time
             return calibrate.calibrate_pseudo(c, self._searcher, samples)
 
@@ -959,77 +831,6 @@ def _note_write_ts(m: Manifest) -> None:
 
 
 # ---- validation helpers --------------------------------------------------------------------------
-
-
-def _check_id(value: str, field: str, max_bytes: int = DOC_ID_MAX_BYTES) -> None:
-    if not value:
-        raise InvalidArgument("is required", field=field)
-    if len(value.encode()) > max_bytes:
-        raise InvalidArgument(f"longer than {max_bytes} bytes", field=field)
-
-
-def _check_metadata(md: dict[str, Any], field: str) -> None:
-    import json
-
-    try:
-        size = len(json.dumps(md, allow_nan=False).encode())
-    except ValueError as exc:
-        raise InvalidArgument(f"not JSON-serialisable: {exc}", field=field) from None
-    if size > METADATA_MAX_BYTES:
-        raise InvalidArgument(f"{size} bytes of JSON exceeds {METADATA_MAX_BYTES}", field=field)
-
-
-def _validate_documents(documents: list[DocumentIn]) -> None:
-    seen: set[str] = set()
-    for i, d in enumerate(documents):
-        _check_id(d.id, f"documents[{i}].id")
-        if d.id in seen:
-            raise InvalidArgument(f"duplicate document id {d.id!r}", field=f"documents[{i}].id")
-        seen.add(d.id)
-        if not d.text.strip():
-            raise InvalidArgument("empty text", field=f"documents[{i}].text")
-        _check_metadata(d.metadata, f"documents[{i}].metadata")
-
-
-def _check_partition_values(key: str, documents: list[DocumentIn], records: list[RecordIn]) -> None:
-    """Every chunk of a multi-tenant collection carries its partition value: a string (or number)."""
-    for field, items in (("documents", documents), ("records", records)):
-        for i, item in enumerate(items):
-            v = item.metadata.get(key)
-            if isinstance(v, bool) or not isinstance(v, (str, int)) or str(v) == "":
-                raise InvalidArgument(
-                    f"the collection's partition key {key!r} must be a non-empty string or integer",
-                    field=f"{field}[{i}].metadata.{key}",
-                )
-            if len(str(v).encode()) > ID_MAX_BYTES:
-                raise InvalidArgument(f"longer than {ID_MAX_BYTES} bytes", field=f"{field}[{i}].metadata.{key}")
-
-
-def _group_records(records: list[RecordIn], dim: int) -> dict[str, list[RecordIn]]:
-    """Validate records (ids, vector shape) and group them by document id, in request order."""
-    groups: dict[str, list[RecordIn]] = {}
-    seen: set[str] = set()
-    for i, r in enumerate(records):
-        if r.vector.shape[0] != dim:
-            raise InvalidArgument(
-                f"dimension {r.vector.shape[0]} does not match the collection ({dim})", field=f"records[{i}].vector"
-            )
-        doc_id = r.document_id or r.id
-        if not doc_id:
-            raise InvalidArgument("a record needs an id or a document_id", field=f"records[{i}].id")
-        _check_id(doc_id, f"records[{i}].document_id")
-        group = groups.setdefault(doc_id, [])
-        r.document_id = doc_id
-        r.id = r.id or chunk_id(doc_id, len(group))
-        _check_id(r.id, f"records[{i}].id", ID_MAX_BYTES)
-        if r.id in seen:
-            raise InvalidArgument(f"duplicate chunk id {r.id!r}", field=f"records[{i}].id")
-        seen.add(r.id)
-        if len(r.text.encode()) > TEXT_MAX_BYTES:
-            raise InvalidArgument(f"text exceeds {TEXT_MAX_BYTES} bytes", field=f"records[{i}].text")
-        _check_metadata(r.metadata, f"records[{i}].metadata")
-        group.append(r)
-    return groups
 
 
 def parse_vector(data: bytes, field: str) -> np.ndarray:

@@ -67,7 +67,7 @@ def _literal(node: ast.expr) -> str:
         return _number(node, v)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         inner = node.operand
-        if isinstance(inner, ast.Constant) and type(inner.value) in (int, float):
+        if isinstance(inner, ast.Constant) and isinstance(inner.value, (int, float)) and not isinstance(inner.value, bool):
             return _number(node, -inner.value)
     raise _bad(node, "expected a string, number or boolean literal")
 

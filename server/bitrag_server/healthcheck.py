@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import NoReturn
 from collections.abc import Sequence
 
 import grpc
@@ -43,7 +44,7 @@ def default_target(address: str | None = None) -> str:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse exits 2; a health check is healthy or not
+    def error(self, message: str) -> NoReturn:  # argparse exits 2; a health check is healthy or not
         self.print_usage(sys.stderr)
         print(f"UNHEALTHY: bad arguments: {message}", flush=True)
         raise SystemExit(1)

@@ -29,7 +29,7 @@ import numpy as np
 
 from . import metrics
 from .collection import Collection
-from .stores.binary_index import PARTITION_FIELD, BinaryIndex
+from .stores.binary_index import LEGACY_FIELDS, BinaryIndex
 from .stores.float_store import fsync_dir
 
 log = logging.getLogger(__name__)
@@ -87,21 +87,13 @@ def milvus_rows(
     keys = rows if pks is None else np.asarray(pks, dtype=np.int64)
     codes = c.codes.gather(rows)  # [n, d/8]
     recs = c.records.get(rows.tolist())
-    out = []
-    for pk, code, r in zip(keys.tolist(), codes, recs):
-        md = r.get("metadata") or {}
-        e: dict[str, Any] = {
-            "row": int(pk),
-            "code": code.tobytes(),
-            "doc_id": r.get("doc_id", ""),
-            "metadata": md,
-        }
-        if m.partition_key:
-            e[PARTITION_FIELD] = str(md.get(m.partition_key, ""))
-        if layout < 2:
-            e.update(chunk_id=r.get("chunk_id", ""), doc_hash=r.get("doc_hash", ""), text=r.get("text", ""))
-        out.append(e)
-    return out
+    return [
+        BinaryIndex.row(
+            pk, code, r.get("doc_id", ""), r.get("metadata") or {}, partition_key=m.partition_key,
+            legacy={k: r.get(k, "") for k in LEGACY_FIELDS} if layout < 2 else None,
+        )
+        for pk, code, r in zip(keys.tolist(), codes, recs)
+    ]
 
 
 def replay(c: Collection, index: BinaryIndex) -> bool:

@@ -46,7 +46,9 @@ def test_fit_reproduces_mean_and_spectrum(model) -> None:
     real = model.eigenvalues
     assert abs(ev.sum() - real.sum()) / real.sum() < 0.05
     np.testing.assert_allclose(ev[:10], real[:10], rtol=0.15)
-    share = lambda e, r: e[:r].sum() / e.sum()
+    def share(e: np.ndarray, r: int) -> float:
+        return float(e[:r].sum() / e.sum())
+
     for r in (16, 64, 256):
         assert abs(share(ev, r) - share(real, r)) < 0.03, r
     # sign bits balanced like the real ones (what Hamming codes see)

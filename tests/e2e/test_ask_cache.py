@@ -361,7 +361,7 @@ class PrivateRedis:
                 return
             except redis.RedisError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"redis-server on port {self.port} did not start")
+                    raise RuntimeError(f"redis-server on port {self.port} did not start") from None
                 time.sleep(0.05)
 
     def stop(self) -> None:

@@ -133,7 +133,7 @@ def test_request_threshold_out_of_range(lite: bitrag.Client, vecs: tuple[str, np
         with pytest.raises(bitrag.InvalidArgumentError) as ei:
             lite.search(name, x[0], top_k=3, confidence_threshold=bad)
         assert ei.value.field == "confidence_threshold"
-    with pytest.raises(ValueError, match="mode"):
+    with pytest.raises(bitrag.InvalidArgumentError, match="^mode: "):
         lite.search(name, x[0], mode="FASTEST")
 
 

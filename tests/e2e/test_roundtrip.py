@@ -1,10 +1,11 @@
-"""Round trips through the real server on both backends (Milvus Lite and Milvus standalone):
-collections, raw-vector and text ingest, search (checked against numpy), filters, delete,
-idempotent re-ingest."""
+"""Round trips through the real server on both backends (Milvus Lite and Milvus standalone) and
+through both SDK twins (`Client`, `AsyncClient`): collections, raw-vector and text ingest, search
+(checked against numpy), filters, delete, idempotent re-ingest."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -13,10 +14,18 @@ import pytest
 
 import bitrag
 from bitrag import Document
+from sdk_twins import sdk_client
 
 ServerProc = Any  # tests/conftest.py's ServerProc: .target, .backend, .index (index for test collections)
 
 DIM = 64
+
+
+@pytest.fixture
+def client(server: ServerProc, sdk_kind: str) -> Iterator[bitrag.Client]:
+    """Every test here runs over Client and over AsyncClient."""
+    with sdk_client(sdk_kind, server.target) as c:
+        yield c
 
 
 def unique(prefix: str) -> str:

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import metrics
 from ..config import Settings
-from ..domain import SearchQuery
+from ..domain import Mode, SearchQuery
 from ..engine import Engine
 from ..errors import BitragError, InvalidArgument
 from ..quantize import binarize
@@ -232,7 +232,7 @@ class Asker:
             vector = await self.engine.embed_query(name, q.question, field="question")
         result = await self.engine.search(SearchQuery(
             collection=name, vector=vector, top_k=top_k, filter=q.filter, oversample=q.oversample,
-            mode=q.mode, confidence_threshold=q.confidence_threshold,
+            mode=Mode(q.mode), confidence_threshold=q.confidence_threshold,
         ))
         timings.retrieval_us = _us(tr)
         sources = [

@@ -22,7 +22,7 @@ import logging
 import time
 import unicodedata
 from dataclasses import asdict
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import redis.asyncio as aioredis
@@ -146,7 +146,7 @@ class AnswerCache:
             if not entries:
                 return None
             keys = list(entries)
-            codes = np.frombuffer(b"".join(entries[k] for k in keys), dtype=np.uint8).reshape(len(keys), -1)
+            codes = np.frombuffer(b"".join(cast(bytes, entries[k]) for k in keys), dtype=np.uint8).reshape(len(keys), -1)
             if codes.shape[1] != code.shape[0]:
                 return None
             dist = np.unpackbits(codes ^ code[None, :], axis=1).sum(axis=1)

@@ -13,6 +13,7 @@ import email.utils
 import math
 import re
 import time
+import types
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
@@ -128,7 +129,7 @@ class ChatGenerator:
         if self.provider == "groq":
             import groq
 
-            self._sdk = groq
+            self._sdk: types.ModuleType = groq
             self._client: Any = groq.AsyncGroq(**kw)
             self._extra: dict[str, Any] = {}
         else:

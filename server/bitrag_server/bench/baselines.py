@@ -288,7 +288,7 @@ def faiss_hnsw(corpus: np.ndarray, queries: np.ndarray, truth: np.ndarray, *, k:
     mem = _rss() - before
 
     def one(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        s, i = index.search(q[None, :], k)
+        s, i = index.search(q[None, :], k)  # noqa: F821 - `del index` below runs after the last search
         return i[0], s[0]
 
     out: dict[str, Any] = {"name": f"FAISS IndexHNSWFlat float32 in process (M={m}, efConstruction={ef_construction}, "
@@ -331,7 +331,7 @@ def faiss_binary_rescore(corpus: np.ndarray, codes: np.ndarray, queries: np.ndar
     for mult in multipliers:
         def one(q: np.ndarray, mult: int = mult) -> tuple[np.ndarray, np.ndarray]:
             qb = np.packbits(q > 0)[None, :]
-            _, ids = index.search(qb, k * mult)
+            _, ids = index.search(qb, k * mult)  # noqa: F821 - `del index` below runs after the last search
             ids = ids[0][ids[0] >= 0]
             order = np.argsort(ids)
             rows = np.empty((ids.size, d), np.float32)

@@ -123,7 +123,7 @@ def recall_at(got: Sequence[int], truth: np.ndarray, k: int) -> float:
     return len({int(g) for g in got[:k]} & set(t.tolist())) / t.size
 
 
-def latency_summary(ms: Sequence[float]) -> dict[str, float]:
+def latency_summary(ms: Sequence[float] | np.ndarray) -> dict[str, float]:
     a = np.asarray(ms, dtype=np.float64)
     if a.size == 0:
         return {}

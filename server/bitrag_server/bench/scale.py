@@ -204,7 +204,7 @@ def run_n(cfg: ScaleConfig, n: int) -> dict[str, Any]:
     uri = cfg.milvus_uri
     if cfg.backend == "standalone" and not uri:
         t = time.perf_counter()
-        extra = {"dataCoord.segment.maxSize": cfg.segment_max_mb} if cfg.segment_max_mb else {}
+        extra: dict[str, object] = {"dataCoord.segment.maxSize": cfg.segment_max_mb} if cfg.segment_max_mb else {}
         entry["milvus_config"] = {**(extra or {"dataCoord.segment.maxSize": "512 (default)"}),
                                   "queryNode.mmapDirPath": "set (raw columns mapped)" if cfg.milvus_mmap else "unset"}
         milvus = MilvusStandalone(run_dir / "milvus", extra_config=extra, mmap=cfg.milvus_mmap).start()
@@ -293,7 +293,8 @@ def run_n(cfg: ScaleConfig, n: int) -> dict[str, Any]:
         t = time.perf_counter()
         plan_nprobe = int(entry["plan"].get("nprobe") or 0) or int(entry["index"]["search_params"].get("nprobe", 0))
         nprobes = sorted({plan_nprobe, 8, 32, 128} if plan_nprobe else {0})
-        metrics_url = f"http://127.0.0.1:{milvus.server.webservice_port}/metrics" if milvus is not None else ""
+        metrics_url = (f"http://127.0.0.1:{milvus.server.webservice_port}/metrics"
+                       if milvus is not None and milvus.server is not None else "")
         if uri:  # a Milvus server (a Milvus Lite file is held open by the server's own Milvus Lite)
             entry["milvus_search_cost"] = search_cost(uri, MILVUS_COLLECTION, np.packbits(queries[:100] > 0, axis=1),
                                                       nprobes, metrics_url=metrics_url)
@@ -358,16 +359,16 @@ def run_n(cfg: ScaleConfig, n: int) -> dict[str, Any]:
         entry["disk"] = disk
         c.close()
     finally:
-        code = srv.stop(timeout_s=60)
+        exit_code = srv.stop(timeout_s=60)
         if milvus is not None:
             milvus.stop()
-    entry["server_exit_code"] = code
+    entry["server_exit_code"] = exit_code
 
     # 3. baselines ---------------------------------------------------------------------------------
     base: dict[str, Any] = {}
     if "st_rescore" in cfg.baselines:
-        for m, s in st.items():
-            base[f"st_rescore_{m}"] = s
+        for mult, s in st.items():
+            base[f"st_rescore_{mult}"] = s
     base["hamming_only"] = {**modes["hamming_only"], "name": "Hamming only (bitrag BINARY_ONLY)"}
     t = time.perf_counter()
     if "numpy" in cfg.baselines:
@@ -388,14 +389,14 @@ def run_n(cfg: ScaleConfig, n: int) -> dict[str, Any]:
             base["float32_milvus"] = {"skipped": "does not fit in this machine's RAM",
                                       "name": "float32 Milvus", "estimate": baselines.float32_ram_estimate(n, dim, cfg.hnsw_m)}
     timings["float32_milvus_baseline_s"] = round(time.perf_counter() - t, 2)
-    conc = tuple(cfg.concurrency)
+    levels = tuple(cfg.concurrency)
     if "faiss_hnsw" in cfg.baselines:
         t = time.perf_counter()
         if n * dim * 4 * 1.3 < mem_available():
             log("baseline: FAISS IndexHNSWFlat float32 in process")
             base["faiss_hnsw"] = baselines.faiss_hnsw(np.asarray(corpus), queries, gt_ids, k=K, m=cfg.hnsw_m,
                                                       ef_construction=cfg.hnsw_ef_construction, ef=cfg.hnsw_ef,
-                                                      concurrency=conc)
+                                                      concurrency=levels)
         else:
             base["faiss_hnsw"] = {"skipped": "does not fit in this machine's RAM", "name": "FAISS IndexHNSWFlat",
                                   "estimate": baselines.float32_ram_estimate(n, dim, cfg.hnsw_m)}
@@ -404,7 +405,7 @@ def run_n(cfg: ScaleConfig, n: int) -> dict[str, Any]:
         t = time.perf_counter()
         log("baseline: FAISS IndexBinaryIVF + float32 rescoring from a memmap")
         base["faiss_binary_rescore"] = baselines.faiss_binary_rescore(
-            corpus, cache.codes(n), queries, gt_ids, k=K, nlist=nlist, nprobe=nprobe, concurrency=conc)
+            corpus, cache.codes(n), queries, gt_ids, k=K, nlist=nlist, nprobe=nprobe, concurrency=levels)
         timings["faiss_binary_rescore_baseline_s"] = round(time.perf_counter() - t, 2)
     entry["baselines"] = base
     entry["float32_in_ram_estimate"] = baselines.float32_ram_estimate(n, dim, cfg.hnsw_m)

@@ -101,7 +101,9 @@ def to_milvus(p: Cmp | BoolOp | None, field_of: Any) -> str:
         return ""
     if isinstance(p, BoolOp):
         return "(" + f" {p.op} ".join(to_milvus(i, field_of) for i in p.items) + ")"
-    lit = (lambda v: json.dumps(v, ensure_ascii=False) if not isinstance(v, bool) else ("true" if v else "false"))
+    def lit(v: Any) -> str:
+        return json.dumps(v, ensure_ascii=False) if not isinstance(v, bool) else ("true" if v else "false")
+
     value = "[" + ", ".join(lit(v) for v in p.value) + "]" if isinstance(p.value, list) else lit(p.value)
     return f"({field_of(p.key)} {p.op} {value})"
 

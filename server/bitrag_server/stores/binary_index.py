@@ -12,8 +12,9 @@ pymilvus is synchronous; callers run these methods in a worker thread.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -160,6 +161,27 @@ class BinaryIndex:
 
         _milvus_call("create_collection", create)
 
+    @staticmethod
+    def row(
+        row: int, code: np.ndarray | bytes, doc_id: str, metadata: dict[str, Any], *, partition_key: str = "",
+        legacy: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """One Milvus row as `create` declares it: primary key `row` (the row files' row), the packed
+        `code` ([d/8] uint8), the document id and metadata; with the collection's `partition_key`,
+        that metadata value as a string in PARTITION_FIELD; for a layout 1 collection, its `legacy`
+        fields (LEGACY_FIELDS: chunk id, document hash, text)."""
+        out: dict[str, Any] = {
+            "row": int(row),
+            "code": code if isinstance(code, bytes) else code.tobytes(),
+            "doc_id": doc_id,
+            "metadata": metadata,
+        }
+        if partition_key:
+            out[PARTITION_FIELD] = str(metadata.get(partition_key, ""))
+        if legacy is not None:
+            out.update({k: legacy[k] for k in LEGACY_FIELDS})
+        return out
+
     def drop(self, coll: str) -> None:
         self._schemas.pop(coll, None)
         def drop() -> None:
@@ -203,8 +225,8 @@ class BinaryIndex:
                 for f in schema["fields"] if f["name"] in names
             ]
             conn = self._client._get_connection()
-            _milvus_call("insert", lambda e=entities, sc=schema: conn.batch_insert(
-                coll, e, schema=sc, timeout=self.timeout_s))
+            _milvus_call("insert", functools.partial(conn.batch_insert, coll, entities, schema=schema,
+                                                     timeout=self.timeout_s))
 
     def flush(self, coll: str) -> None:
         """Seal growing segments so a server indexes them (searches of growing ones are brute force)."""
@@ -215,7 +237,7 @@ class BinaryIndex:
         pks = [int(p) for p in pks]
         for i in range(0, len(pks), INSERT_BATCH):
             batch = pks[i : i + INSERT_BATCH]
-            _milvus_call("delete", lambda b=batch: self._client.delete(coll, ids=b, timeout=self.timeout_s))
+            _milvus_call("delete", functools.partial(self._client.delete, coll, ids=batch, timeout=self.timeout_s))
         if pks and not self.lite:
             # Session reads wait for this client's last write timestamp, but a Milvus 2.3 server
             # answers a delete without one (pymilvus keeps the last insert's), so later reads could
@@ -234,13 +256,10 @@ class BinaryIndex:
         for i in range(0, len(doc_ids), 256):
             batch = list(doc_ids[i : i + 256])
             expr = f"doc_id in {_str_list(batch)}"
-            res = _milvus_call(
-                "query",
-                lambda e=expr: self._client.query(
-                    coll, filter=e, output_fields=["row", "doc_id"], limit=QUERY_LIMIT,
-                    timeout=self.timeout_s,
-                ),
-            )
+            res = _milvus_call("query", functools.partial(
+                self._client.query, coll, filter=expr, output_fields=["row", "doc_id"], limit=QUERY_LIMIT,
+                timeout=self.timeout_s,
+            ))
             for r in res:
                 out.setdefault(r["doc_id"], []).append(int(r["row"]))
         return out
@@ -251,11 +270,9 @@ class BinaryIndex:
         for i in range(0, len(pks), QUERY_LIMIT):
             batch = [int(p) for p in pks[i : i + QUERY_LIMIT]]
             e = f"row in {batch}" + (f" and ({expr})" if expr else "")
-            res = _milvus_call(
-                "query", lambda e=e, n=len(batch): self._client.query(
-                    coll, filter=e, output_fields=["row"], limit=n, timeout=self.timeout_s
-                )
-            )
+            res = _milvus_call("query", functools.partial(
+                self._client.query, coll, filter=e, output_fields=["row"], limit=len(batch), timeout=self.timeout_s,
+            ))
             out.update(int(r["row"]) for r in res)
         return out
 
@@ -358,3 +375,6 @@ def _str_list(values: Sequence[str]) -> str:
     import json
 
     return "[" + ", ".join(json.dumps(v, ensure_ascii=False) for v in values) + "]"
+
+
+milvus_row = BinaryIndex.row  # the row shape, importable beside the class

@@ -268,7 +268,7 @@ class FloatStore(RowFile):
     the floats live on disk (and in the kernel's page cache), not in the server's memory."""
 
     dtype = "<f4"
-    map_budget = 256 << 20  # Settings.float_map_budget_mb, for the engine's stores
+    map_budget: int | None = 256 << 20  # Settings.float_map_budget_mb, for the engine's stores
     prefetch = True
 
     def __init__(self, path: Path, dim: int, *, map_budget: int | None = map_budget) -> None:

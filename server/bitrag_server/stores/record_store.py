@@ -21,7 +21,8 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,33 @@ from .float_store import RowFile, fsync_dir
 
 RECORDS = "records.bin"
 RECORD_INDEX = "records.idx"
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """One row's record, as written (JSON object with exactly these keys; `get` returns dicts)."""
+
+    chunk_id: str
+    doc_id: str
+    doc_hash: str
+    text: str
+    metadata: dict[str, Any]
+    ingested_ms: int = 0  # when the row was written (ListDocuments); 0: not kept (older rows), not stored
+
+    def legacy_fields(self) -> dict[str, str]:
+        """The record fields a layout 1 collection also keeps in Milvus (binary_index.LEGACY_FIELDS)."""
+        return {"chunk_id": self.chunk_id, "doc_hash": self.doc_hash, "text": self.text}
+
+
+def _json(record: ChunkRecord | Mapping[str, Any]) -> bytes:
+    if isinstance(record, ChunkRecord):
+        d = asdict(record)
+        if not record.ingested_ms:
+            del d["ingested_ms"]
+        obj: Mapping[str, Any] = d
+    else:
+        obj = record
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class OffsetFile(RowFile):
@@ -82,10 +110,11 @@ class RecordStore:
             self.index.truncate(rows)
             self.repair()
 
-    def append(self, records: Sequence[dict[str, Any]]) -> int:
-        """Append records durably; returns the row id of the first."""
+    def append(self, records: Sequence[ChunkRecord | Mapping[str, Any]]) -> int:
+        """Append records (a ChunkRecord, or {} for a row never to be read) durably; returns the
+        row id of the first."""
         self.repair()  # the true end, as another replica or a crash left it
-        blobs = [json.dumps(r, ensure_ascii=False, separators=(",", ":")).encode() for r in records]
+        blobs = [_json(r) for r in records]
         start_byte = self._end(self.index.rows)
         data = b"".join(blobs)
         with self._lock:
@@ -96,10 +125,10 @@ class RecordStore:
         ends = start_byte + np.cumsum([len(b) for b in blobs], dtype=np.uint64)
         return self.index.append(ends.reshape(-1, 1))
 
-    def append_at(self, rows: Sequence[int], records: Sequence[dict[str, Any]]) -> None:
+    def append_at(self, rows: Sequence[int], records: Sequence[ChunkRecord | Mapping[str, Any]]) -> None:
         """Append records whose row ids are given (ascending, from the current end on): rows in
         between get empty records (rows deleted in Milvus, never to be read)."""
-        out: list[dict[str, Any]] = []
+        out: list[ChunkRecord | Mapping[str, Any]] = []
         for row, rec in zip(rows, records):
             gap = int(row) - self.rows - len(out)
             if gap < 0:

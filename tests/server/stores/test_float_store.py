@@ -185,7 +185,7 @@ def test_scans_and_gathers_do_not_stay_resident(tmp_path: Path) -> None:
         x = np.random.default_rng(0).standard_normal((16384, dim)).astype(np.float32)  # 16 MiB
         s.append(x)
         total = np.zeros(dim, np.float64)
-        for start, block in s.blocks(1024):
+        for _start, block in s.blocks(1024):
             total += block.sum(axis=0)
             assert _mapped(s.path) <= 2 * 1024 * dim * 4 + 2 * 4096  # this block (+ page edges), not the file
         np.testing.assert_allclose(total, x.sum(axis=0, dtype=np.float64), rtol=1e-4)
