@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import grpc
 
 from . import _core
-from .errors import from_rpc_error
+from .errors import AlreadyExistsError, from_rpc_error
 from .types import (
     AnswerChunk,
     CalibrationInfo,
@@ -77,14 +77,23 @@ class AsyncClient:
         partition_key: str = "",
         num_partitions: int = 0,
         tier: str = "",
+        exist_ok: bool = False,
     ) -> CollectionInfo:
+        """Create a collection, as `Client.create_collection`; `exist_ok=True`: get-or-create (the
+        existing collection when its `dimension` and `embedder` fit, else `AlreadyExistsError`
+        with `.field`)."""
         req = _core.create_request(
             name, dimension=dimension, embedder=embedder, index=index,
             default_oversample=default_oversample, description=description, gate=gate,
             consistency_level=consistency_level, partition_key=partition_key, num_partitions=num_partitions,
             tier=tier,
         )
-        return _core.collection_from_proto(await self._call(self._stub.CreateCollection, req))
+        try:
+            return _core.collection_from_proto(await self._call(self._stub.CreateCollection, req))
+        except AlreadyExistsError:
+            if not exist_ok:
+                raise
+        return _core.existing_collection(await self.describe_collection(name), dimension=dimension, embedder=embedder)
 
     async def list_collections(self) -> list[CollectionInfo]:
         resp = await self._call(self._stub.ListCollections, pb.ListCollectionsRequest())
