@@ -14,10 +14,9 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import bitrag
 import pytest
 import redis
-
-import bitrag
 from bitrag_server.launch import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +26,7 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 def readme_snippet() -> str:
     """The README's first ```python block (the SDK example)."""
     text = (ROOT / "README.md").read_text()
-    m = re.search(r"^```python\n(.*?)^```", text, re.S | re.M)
+    m = re.search(r"^```python\n(.*?)^```", text, re.DOTALL | re.MULTILINE)
     assert m, "README.md has no ```python block"
     code = m.group(1)
     assert 'Client("127.0.0.1:50051")' in code
@@ -58,7 +57,7 @@ def test_readme_snippet_runs_twice(readme_server: ServerProcess) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     runs = []
     for _ in range(2):
-        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=240)
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=240, check=False)
         assert p.returncode == 0, p.stderr[-3000:]
         runs.append(p.stdout)
     assert "Extractive answer" in runs[0]
