@@ -26,7 +26,7 @@ from ..engine import Engine
 from ..errors import BitragError, InvalidArgument
 from ..quantize import binarize
 from .cache import AnswerCache, CacheUnavailable, sources_from_entry, to_entry
-from .extractive import Embed
+from .extractive import EXTRACTIVE_VERSION, Embed
 from .generate import Generator, make_generator
 from .prompt import PROMPT_VERSION, build_messages, cited_numbers, snippet, squash
 from .types import AskError, AskQuery, AskSummary, AskTimings, Source, Usage
@@ -159,7 +159,8 @@ class Asker:
             filter=squash(q.filter), mode=q.mode, oversample=q.oversample,
             threshold=q.confidence_threshold, model=model, generated=gen.generated,
             temperature=temperature if gen.generated else None,
-            max_tokens=max_tokens if gen.generated else None, prompt=PROMPT_VERSION,
+            max_tokens=max_tokens if gen.generated else None,
+            prompt=PROMPT_VERSION if gen.generated else EXTRACTIVE_VERSION,
         )
         key = cache.key(m.name, scope, q.question)
         vector: np.ndarray | None = None

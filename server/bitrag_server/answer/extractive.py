@@ -25,6 +25,7 @@ from .types import Source
 
 Embed = Callable[[list[str]], Awaitable[np.ndarray]]  # texts [n] -> L2-normalised vectors [n, d]
 
+EXTRACTIVE_VERSION = "extractive-2"  # part of the answer cache key: change it when the choice changes
 MAX_SOURCES = 3  # the top sources passages are taken from
 MAX_PASSAGES = 3
 MAX_PASSAGE_CHARS = 360
@@ -55,7 +56,14 @@ class Passage:
 
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
-_TABLE = re.compile(r"^\s*\|")
+_TABLE = re.compile(r"^\s*\||^\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)+\|?\s*$")  # a row, or the ---|--- line
+_CODE_SPAN = re.compile(r"`[^`]*`")
+
+
+def _is_table_row(line: str) -> bool:
+    """A Markdown table line: it starts with "|", is a ---|--- separator, or has two cell bars
+    outside code spans (a row written without its outer bars)."""
+    return bool(_TABLE.match(line)) or _CODE_SPAN.sub("", line).count(" | ") >= 2
 _ITEM = re.compile(r"^(\s*)(?:[-*+•]|\d{1,3}[.)])\s+")
 _PROMPT = re.compile(r"^\s*[$%]\s")  # a shell prompt: a command line
 _SENT = re.compile(r"(?<=[.!?])(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\betc\.)(?<!\bvs\.)\s+(?=[A-Z0-9\"'(\[`*])")
@@ -99,7 +107,7 @@ def blocks(text: str) -> list[Block]:
         if _HEADING.match(line):
             cur, blank = None, True
             continue
-        if _TABLE.match(line):
+        if _is_table_row(line):
             kind: BlockKind = "table"
         elif _PROMPT.match(line) or (line.startswith("    ") and (blank or (cur is not None and cur.kind == "code"))):
             kind = "code"
