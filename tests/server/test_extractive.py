@@ -78,8 +78,8 @@ def test_no_table_rows_headings_or_fragments() -> None:
         ("Indented code follows here:\n\n    bitrag serve --data-dir x\n\nAnd then it listens on a port.",
          ["Indented code follows here: `bitrag serve --data-dir x`", "And then it listens on a port."]),
         # the Debian reference as its HTML reads: "by the following." and an indented command
-        ("You can change it by the following.\n    \n    \n    $ sudo update-alternatives --config editor\n\n"
-         "| Tip  \n---|---  \nMany programs use the environment variables to decide which editor to use.",
+        (("You can change it by the following.\n    \n    \n    $ sudo update-alternatives --config editor\n\n"
+          "| Tip  \n---|---  \nMany programs use the environment variables to decide which editor to use."),
          ["You can change it by the following. `$ sudo update-alternatives --config editor`",
           "Many programs use the environment variables to decide which editor to use."]),
         ("name | size | what\nvim | 3 MB | an editor\nA table without its outer bars is dropped too.",
