@@ -8,8 +8,10 @@ replaced whole.
 Markdown (file type text/markdown, or an id ending in .md / .markdown) is split by section first:
 each chunk is one section (or a size-split piece of a long one), its text led by the section's
 heading path (`## Guide › Install › Linux`) so that both the embedding and a reader know where it
-comes from, and its metadata carries the path as `section`. Other text goes to the sentence
-splitter whole.
+comes from, and its metadata carries the path as `section` (over a document key of that name). A
+long section's paragraphs, list items and code blocks are packed whole into chunks of the size, and
+only a block longer than that is cut (with the overlap) by the sentence splitter. Other text goes
+to the sentence splitter whole.
 """
 
 from __future__ import annotations
