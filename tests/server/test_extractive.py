@@ -153,6 +153,12 @@ async def test_scored_by_the_embedding_when_no_word_is_shared(local: LocalEmbedd
     assert [p.text for p in chosen] == [cands[1].text]  # the unrelated sentence is under the floor
 
 
+def test_coverage_meets_word_forms() -> None:
+    assert ex.coverage("How are candidates rescored?", "Rescoring reads the candidate rows.") == 1.0
+    assert ex.coverage("How are candidates rescored?", "Bread needs flour.") == 0.0
+    assert ex.coverage("what is the", "anything") == 0.0  # stop words only
+
+
 async def test_no_sources_and_only_tables() -> None:
     gen = ExtractiveGenerator()
 

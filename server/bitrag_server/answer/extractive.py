@@ -35,6 +35,9 @@ RELATIVE_FLOOR = 0.6  # a passage scoring under this share of the best one is le
 # Subtracted from a passage's similarity per rank of its source below the first: retrieval ranked
 # the chunks in their context, so a near tie goes to the higher-ranked source.
 RANK_PENALTY = 0.05
+# Added per share of the question's word stems a passage holds: of two passages on the topic, the
+# one that names what the question names (embeddings of a small model blur the two).
+COVERAGE_WEIGHT = 0.2
 MIN_WORDS = 4
 
 BlockKind = Literal["prose", "item", "code", "table"]
@@ -211,6 +214,18 @@ def _terms(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1}
 
 
+def _stems(text: str) -> set[str]:
+    """Question-bearing words cut to 6 letters: a crude stemmer ("rescored", "rescoring" and
+    "rescore" meet), enough to tell which passages name what the question names."""
+    return {w[:6] for w in _terms(text)}
+
+
+def coverage(question: str, text: str) -> float:
+    """The share of the question's word stems the text holds, 0..1."""
+    q = _stems(question)
+    return len(q & _stems(text)) / len(q) if q else 0.0
+
+
 def lexical_score(question: str, text: str) -> float:
     """Question terms the text holds, length-normalised (the score without an embedder)."""
     q, t = _terms(question), _terms(text)
@@ -245,12 +260,15 @@ async def score(
     embed: Embed | None = None,
 ) -> np.ndarray:
     """Each passage's score [n]: cosine to the query of the passage embedded with its heading,
-    less RANK_PENALTY per source rank below the first; without an embedder, `lexical_score`."""
+    plus COVERAGE_WEIGHT x `coverage`, less RANK_PENALTY per source rank below the first; without
+    an embedder, `lexical_score`."""
     if embed is None or query_vector is None:
         return np.array([lexical_score(question, p.text) for p in cands], dtype=np.float64)
     vecs = await embed([f"{p.context}: {p.text}" if p.context else p.text for p in cands])  # [n, d]
     sims = np.asarray(vecs, dtype=np.float32) @ np.asarray(query_vector, dtype=np.float32)  # [n]
-    return sims.astype(np.float64) - RANK_PENALTY * (np.array([p.number for p in cands]) - 1)
+    cov = np.array([coverage(question, p.text) for p in cands])  # [n]
+    ranks = np.array([p.number for p in cands]) - 1  # [n]
+    return sims.astype(np.float64) + COVERAGE_WEIGHT * cov - RANK_PENALTY * ranks
 
 
 async def extract(
