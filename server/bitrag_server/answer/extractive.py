@@ -5,9 +5,10 @@ cut into sentences across line breaks. A passage is one sentence or list item, p
 continuation when it leads into one ("by the following:" and the command on the next line, a
 sentence ending in ":" and the list under it). Table rows, headings and fragments (a few words, a
 sentence cut off at the chunk's edge, mostly punctuation) are not passages. The passages are
-embedded with the collection's embedder (the query's vector is at hand) and the most similar ones
-are quoted, each with its source's [n], within a length cap. Without an embedder the score is the
-share of question terms a passage holds (`lexical_score`).
+embedded with their chunk's heading by the collection's embedder (the query's vector is at hand),
+scored by similarity to the query plus the share of the question's words they hold, and the best
+are quoted in reading order, each with its source's [n], within a length cap. Without an embedder
+the score is lexical (`lexical_score`).
 """
 
 from __future__ import annotations
