@@ -12,7 +12,7 @@ import grpc
 from . import _core
 from ._files import file_ids, read_selected, scan_to_ingest
 from ._unchanged import select_files
-from .errors import from_rpc_error
+from .errors import AlreadyExistsError, from_rpc_error
 from .types import (
     AnswerChunk,
     CalibrationInfo,
@@ -87,19 +87,28 @@ class AsyncClient:
         partition_key: str = "",
         num_partitions: int = 0,
         tier: str = "",
+        exist_ok: bool = False,
     ) -> CollectionInfo:
         """Create a collection. `embedder`: "" (server default), "local", "openai[:model]" or
         "none" (raw vectors only; then `dimension` is required). `consistency_level`: Milvus'
         ("Strong", "Bounded", "Session", "Eventually"; "" = server default). `partition_key`: a
         metadata key every chunk carries (e.g. "tenant"); filters on it search only its partition.
-        `tier`: the middle tier ("sign", "sq2", "sq4"; "" = server default, sq4)."""
+        `tier`: the middle tier ("sign", "sq2", "sq4"; "" = server default, sq4). `exist_ok=True`:
+        get-or-create, returning the existing collection of that name when its `dimension` and
+        `embedder` fit the request (else `AlreadyExistsError` with `.field` naming the one that
+        differs; other options are the existing collection's)."""
         req = _core.create_request(
             name, dimension=dimension, embedder=embedder, index=index,
             default_oversample=default_oversample, description=description, gate=gate,
             consistency_level=consistency_level, partition_key=partition_key, num_partitions=num_partitions,
             tier=tier,
         )
-        return _core.collection_from_proto(await self._call(self._stub.CreateCollection, req))
+        try:
+            return _core.collection_from_proto(await self._call(self._stub.CreateCollection, req))
+        except AlreadyExistsError:
+            if not exist_ok:
+                raise
+        return _core.existing_collection(await self.describe_collection(name), dimension=dimension, embedder=embedder)
 
     async def list_collections(self) -> list[CollectionInfo]:
         """Every collection on the server, with its size, gate and calibration."""

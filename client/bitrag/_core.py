@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 from google.protobuf import json_format, struct_pb2
 
-from .errors import InvalidArgumentError
+from .errors import AlreadyExistsError, InvalidArgumentError
 from .types import (
     AnswerChunk,
     CompactResult,
@@ -285,6 +285,24 @@ def create_request(
         partition_key=partition_key,
         num_partitions=check_uint(num_partitions, "num_partitions"),
     )
+
+
+def existing_collection(info: CollectionInfo, *, dimension: int, embedder: str) -> CollectionInfo:
+    """Get-or-create (`create_collection(..., exist_ok=True)`) found `info` under the name: return
+    it when it fits the request, else raise `AlreadyExistsError` naming the field that differs.
+    Compared: `dimension` (when given) and `embedder` ("local" / "openai" match any model of that
+    kind, "" = the server default matches any). Other options are not compared: the existing
+    collection's are kept."""
+    if dimension and dimension != info.dimension:
+        raise AlreadyExistsError(
+            f"collection {info.name!r} exists with dimension {info.dimension}, not {dimension}", field="dimension"
+        )
+    want = embedder.strip()
+    if want and want != info.embedder and not (":" not in want and info.embedder.split(":", 1)[0] == want):
+        raise AlreadyExistsError(
+            f"collection {info.name!r} exists with embedder {info.embedder!r}, not {want!r}", field="embedder"
+        )
+    return info
 
 
 def legacy_to_proto(ls: LegacyStore, field: str = "legacy_store") -> pb.LegacyStore:

@@ -26,6 +26,8 @@ QUERIES = (
     "What happens when the server receives SIGTERM?",
     "How are candidates rescored?",
 )
+CHUNK_SIZE, CHUNK_OVERLAP = 256, 32  # tokens; Markdown is split by section first (ingest.py)
+DOCS_DIR = Path(__file__).resolve().parents[2] / "docs"
 
 
 def main() -> int:
@@ -39,13 +41,13 @@ def main() -> int:
         console.print(f"server up on {srv.target} in {time.perf_counter() - t:.1f} s (data in {data_dir})")
         with Client(srv.target, timeout=600) as c:
             c.create_collection("docs", description="the bitrag project's own docs/")
-            docs = load_documents(root / "docs")
+            docs = load_documents(DOCS_DIR)
             t = time.perf_counter()
-            res = c.ingest_documents("docs", docs, chunk_size=256, chunk_overlap=32)
+            res = c.ingest_documents("docs", docs, chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP)
             console.print(
                 f"ingested {len(docs)} files -> {res.chunks_written} chunks in {time.perf_counter() - t:.1f} s"
             )
-            again = c.ingest_documents("docs", docs, chunk_size=256, chunk_overlap=32)
+            again = c.ingest_documents("docs", docs, chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP)
             console.print(f"re-ingest of the same files: {again.documents_unchanged} unchanged, "
                           f"{again.chunks_written} chunks written (idempotent)")
             info = c.describe_collection("docs")

@@ -1,6 +1,6 @@
 """Unit tests of the Ask building blocks: the prompt and its citations, snippets, the cache's question
 normalisation, the replay of cached answers, the provider-error mapping (real groq / httpx exception
-objects) and the extractive generator's sentence choice. No servers, no network."""
+objects). No servers, no network (the extractive answers: test_extractive.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 
 from bitrag_server.answer.asker import REPLAY_PIECE_CHARS, replay_pieces
 from bitrag_server.answer.cache import normalise_question
-from bitrag_server.answer.generate import _retry_after_s, best_sentence, provider_error
+from bitrag_server.answer.generate import _retry_after_s, provider_error
 from bitrag_server.answer.prompt import SYSTEM_PROMPT, build_messages, cited_numbers, snippet
 from bitrag_server.answer.types import Source
 from bitrag_server.errors import (
@@ -328,31 +328,3 @@ def test_provider_error_connection_and_broken_stream() -> None:
 def test_provider_error_reraises_unrelated_exceptions() -> None:
     with pytest.raises(ValueError, match="not a provider error"):
         mapped(ValueError("not a provider error"))
-
-
-# ---- generate.best_sentence ---------------------------------------------------------------------
-
-
-def test_best_sentence_picks_the_sentence_sharing_question_terms() -> None:
-    text = ("Sourdough bread needs flour and water. Binary codes live in RAM inside Milvus. "
-            "Float rows live on disk.")
-    score, sent = best_sentence("Where do the binary codes live?", text)
-    assert sent == "Binary codes live in RAM inside Milvus."
-    assert score > 0
-    _, sent = best_sentence("What does sourdough bread need?", text)
-    assert sent == "Sourdough bread needs flour and water."
-
-
-def test_best_sentence_length_normalised() -> None:
-    long = "Codes and many other unrelated words like apples pears plums cherries grapes melons berries."
-    text = f"{long} Codes matter."
-    # both share one term ("codes"); the shorter sentence scores higher per term
-    assert best_sentence("codes", text)[1] == "Codes matter."
-
-
-def test_best_sentence_without_overlap_or_text() -> None:
-    assert best_sentence("where do codes live?", "") == (0.0, "")
-    score, sent = best_sentence("quantum chromodynamics", "Bread needs flour. Tides follow the moon.")
-    assert (score, sent) == (0.0, "Bread needs flour.")  # no overlap: the first sentence
-    # stop words only in the question: nothing to match, still a sentence
-    assert best_sentence("what is the", "Bread needs flour.")[1] == "Bread needs flour."

@@ -1,4 +1,4 @@
-"""ingest.py: chunk ids, chunk sizes (splitter tokens), pages, content hashes."""
+"""ingest.py: chunk ids, chunk sizes (splitter tokens), pages, Markdown sections, content hashes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,18 @@ import numpy as np
 import pytest
 
 from bitrag_server.domain import DocumentIn, RecordIn
-from bitrag_server.ingest import PAGE_BREAK, _splitter, chunk_id, document_hash, records_hash, split_document
+from bitrag_server import ingest
+from bitrag_server.ingest import (
+    PAGE_BREAK,
+    SECTION_KEY,
+    _splitter,
+    chunk_id,
+    document_hash,
+    is_markdown,
+    markdown_sections,
+    records_hash,
+    split_document,
+)
 
 WORDS = (
     "binary codes live in memory while float rows stay on disk and every query is rescored "
@@ -154,3 +165,81 @@ def test_records_hash() -> None:
     for recs2 in changed:
         assert records_hash(recs2) != h
     assert records_hash(recs) != document_hash(DocumentIn("doc", "t0"), **BASE)
+
+
+# ---- Markdown: by section, then size -----------------------------------------------------------
+
+MD = """# Guide
+
+Intro text of the guide.
+
+## Install
+
+Run the installer.
+
+```sh
+# not a heading: a shell comment
+make install
+```
+
+### Linux
+
+Use the package manager.
+
+## Empty parent
+
+### Child
+
+Child text.
+"""
+
+
+def _md(text: str, size: int = 256, overlap: int = 32, **meta: object) -> list:
+    return split_document(DocumentIn("docs/guide.md", text, {"file_type": "text/markdown", **meta}), size, overlap)
+
+
+def test_markdown_split_by_section_with_heading_path() -> None:
+    chunks = _md(MD, year=2024)
+    got = [(c.metadata[SECTION_KEY], c.text.split("\n", 1)[0]) for c in chunks]
+    assert got == [
+        ("Guide", "# Guide"),
+        ("Guide › Install", "## Install"),
+        ("Guide › Install › Linux", "### Install › Linux"),
+        ("Guide › Empty parent › Child", "### Empty parent › Child"),  # a heading with no body: no chunk
+    ]
+    assert [c.chunk_id for c in chunks] == [f"docs/guide.md#{i}" for i in range(4)]
+    assert all(c.metadata["year"] == 2024 for c in chunks)
+    install = chunks[1].text
+    assert "# not a heading: a shell comment\nmake install" in install  # fenced code stays in its section
+    assert "Use the package manager" not in install and "Use the package manager." in chunks[2].text
+
+
+def test_markdown_long_section_size_split_each_piece_led_by_its_heading() -> None:
+    text = "# Doc\n\n## Long part\n\n" + "\n\n".join(_text(4, seed=i) for i in range(30)) + "\n\n## Short\n\nEnd."
+    chunks = _md(text, 64, 8)
+    tok = _splitter(64, 8)._tokenizer
+    long = [c for c in chunks if c.metadata[SECTION_KEY] == "Doc › Long part"]
+    assert len(long) > 5
+    assert all(c.text.startswith("## Long part\n\n") and len(tok(c.text)) <= 64 for c in long)
+    body = " ".join(c.text.removeprefix("## Long part\n\n") for c in long)
+    assert set(" ".join(_text(4, seed=i) for i in range(30)).split()) <= set(body.split())  # nothing dropped
+    assert chunks[-1].metadata[SECTION_KEY] == "Doc › Short" and chunks[-1].text == "## Short\n\nEnd."
+
+
+def test_markdown_sections_and_what_counts_as_markdown() -> None:
+    secs = markdown_sections("Preamble.\n\n#NoSpace is text\n## A ##\nbody\n~~~\n# x\n~~~\n")
+    assert [(s.path, s.level) for s in secs] == [([], 0), (["A"], 2)]
+    assert "#NoSpace is text" in secs[0].body and "# x" in secs[1].body
+    assert is_markdown(DocumentIn("a.md", "x")) and is_markdown(DocumentIn("a.MARKDOWN", "x"))
+    assert not is_markdown(DocumentIn("a.md", "x", {"file_type": "text/plain"}))
+    assert is_markdown(DocumentIn("a", "x", {"file_type": "text/markdown"}))
+    # other text: the sentence splitter alone, no section metadata, headings left as text
+    plain = split_document(DocumentIn("a.txt", MD), 256, 32)
+    assert len(plain) == 1 and SECTION_KEY not in plain[0].metadata and plain[0].text.startswith("# Guide")
+
+
+def test_document_hash_covers_the_splitter_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    d = DocumentIn("a.md", "# T\n\nbody")
+    before = _h(d)
+    monkeypatch.setattr(ingest, "SPLITTER_VERSION", ingest.SPLITTER_VERSION + 1)
+    assert _h(d) != before

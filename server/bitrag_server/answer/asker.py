@@ -26,6 +26,7 @@ from ..engine import Engine
 from ..errors import BitragError, InvalidArgument
 from ..quantize import binarize
 from .cache import AnswerCache, CacheUnavailable, sources_from_entry, to_entry
+from .extractive import EXTRACTIVE_VERSION, Embed
 from .generate import Generator, make_generator
 from .prompt import PROMPT_VERSION, build_messages, cited_numbers, snippet, squash
 from .types import AskError, AskQuery, AskSummary, AskTimings, Source, Usage
@@ -107,6 +108,19 @@ class Asker:
         self.cache = AnswerCache(settings)
         self._flights: dict[str, Flight] = {}
 
+    async def _embedder_of(self, name: str) -> Embed | None:
+        """The collection's embedder as an async function (extractive answers rank passages with
+        it); None for a collection without one."""
+        spec = (await self.engine.manifest(name)).embedder
+        if spec == "none":
+            return None
+        embedder = self.engine.embedders.get(spec)
+
+        async def embed(texts: list[str]) -> np.ndarray:
+            return await asyncio.to_thread(embedder.embed, texts)
+
+        return embed
+
     async def close(self) -> None:
         await self.generator.close()
         await self.cache.close()
@@ -145,7 +159,8 @@ class Asker:
             filter=squash(q.filter), mode=q.mode, oversample=q.oversample,
             threshold=q.confidence_threshold, model=model, generated=gen.generated,
             temperature=temperature if gen.generated else None,
-            max_tokens=max_tokens if gen.generated else None, prompt=PROMPT_VERSION,
+            max_tokens=max_tokens if gen.generated else None,
+            prompt=PROMPT_VERSION if gen.generated else EXTRACTIVE_VERSION,
         )
         key = cache.key(m.name, scope, q.question)
         vector: np.ndarray | None = None
@@ -257,7 +272,8 @@ class Asker:
         try:
             async for piece in gen.stream(
                 q.question, sources, messages, model=model, temperature=temperature,
-                max_tokens=max_tokens, usage=usage,
+                max_tokens=max_tokens, usage=usage, query_vector=vector,
+                embed=None if gen.generated else await self._embedder_of(name),
             ):
                 if not timings.first_token_us:
                     timings.first_token_us = _us(t0)

@@ -3,25 +3,26 @@
 ChatGenerator    a chat-completions endpoint through the `groq` SDK (Groq, or anything that speaks
                  its protocol) or the `openai` SDK (any OpenAI-compatible endpoint); provider
                  failures become typed errors with the matching gRPC status (`provider_error`).
-ExtractiveGenerator  no API key: the most relevant sentences of the top sources, quoted with their
-                 numbers and labelled as not generated, so Ask works offline.
+ExtractiveGenerator  no API key: the passages of the top sources closest to the question's
+                 embedding (`extractive.py`), quoted with their numbers and labelled as not
+                 generated, so Ask works offline.
 """
 
 from __future__ import annotations
 
 import email.utils
 import math
-import re
 import time
 import types
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 import httpx
+import numpy as np
 
 from ..config import Settings
 from ..errors import BitragError, DeadlineExceeded, FailedPrecondition, ResourceExhausted, Unavailable
-from .prompt import squash
+from .extractive import Embed, extract
 from .types import Source, Usage
 
 EXTRACTIVE_MODEL = "extractive"
@@ -39,7 +40,11 @@ class Generator(Protocol):
     def stream(
         self, question: str, sources: list[Source], messages: list[dict[str, str]], *,
         model: str, temperature: float, max_tokens: int, usage: Usage,
-    ) -> AsyncIterator[str]: ...
+        query_vector: np.ndarray | None = None, embed: Embed | None = None,
+    ) -> AsyncIterator[str]:
+        """The answer's text pieces. `query_vector` (the question's embedding) and `embed` (the
+        collection's embedder) are for generators that rank passages themselves (extractive)."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -145,6 +150,7 @@ class ChatGenerator:
     async def stream(
         self, question: str, sources: list[Source], messages: list[dict[str, str]], *,
         model: str, temperature: float, max_tokens: int, usage: Usage,
+        query_vector: np.ndarray | None = None, embed: Embed | None = None,
     ) -> AsyncIterator[str]:
         timeout = self.settings.llm_timeout_s
         try:
@@ -182,52 +188,12 @@ class ChatGenerator:
 
 # ---- extractive (no API key) ---------------------------------------------------------------------
 
-_SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
-_WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset(
-    "a an and are as at be by can do does for from has have how i in is it its of on or that the "
-    "their there these this to was what when where which who why will with you your".split()
-)
-
-
-def _terms(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1}
-
-
-_MD_LEAD = re.compile(r"^\s*(?:[-*+>]\s+|\d+[.)]\s+)+")
-
-
-def sentences(text: str) -> list[str]:
-    """Sentences of a chunk: split at line breaks (markdown list markers dropped, headings
-    skipped) and at sentence ends."""
-    out: list[str] = []
-    for line in text.splitlines():
-        if line.lstrip().startswith("#"):
-            continue
-        line = squash(_MD_LEAD.sub("", line))
-        if line:
-            out.extend(x for x in _SENT.split(line) if x)
-    return out
-
-
-def best_sentence(question: str, text: str) -> tuple[float, str]:
-    """The sentence of `text` sharing the most question terms (length-normalised)."""
-    q = _terms(question)
-    best = (0.0, "")
-    for sent in sentences(text) or [squash(text)]:
-        t = _terms(sent)
-        if not t:
-            continue
-        score = len(q & t) / math.sqrt(len(t))
-        if score > best[0] or not best[1]:
-            best = (score, sent)
-    return best
-
 
 class ExtractiveGenerator:
+    """Quotes the passages of the top sources most similar to the question (`extractive.py`),
+    one line each with its source's [n]."""
+
     generated = False
-    MAX_SOURCES = 3
-    MAX_CHARS = 400
 
     def model_name(self, requested: str) -> str:
         return EXTRACTIVE_MODEL
@@ -235,16 +201,18 @@ class ExtractiveGenerator:
     async def stream(
         self, question: str, sources: list[Source], messages: list[dict[str, str]], *,
         model: str, temperature: float, max_tokens: int, usage: Usage,
+        query_vector: np.ndarray | None = None, embed: Embed | None = None,
     ) -> AsyncIterator[str]:
         yield EXTRACTIVE_LABEL + "\n"
         if not sources:
             yield "\nNo source matched the question."
             return
-        for s in sources[: self.MAX_SOURCES]:
-            _, sent = best_sentence(question, s.text)
-            if len(sent) > self.MAX_CHARS:
-                sent = sent[: self.MAX_CHARS].rsplit(" ", 1)[0] + "…"
-            yield f"\n- {sent} [{s.number}]"
+        chosen = await extract(question, sources, query_vector=query_vector, embed=embed)
+        if not chosen:
+            yield "\nThe top sources hold no quotable sentence (only tables, code or fragments)."
+            return
+        for p in chosen:
+            yield f"\n- {p.text} [{p.number}]"
 
     async def close(self) -> None:
         return None
