@@ -13,11 +13,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 LISTEN_RE = re.compile(r"bitrag listening on (\S+:\d+)")
+READY_RE = re.compile(r"bitrag ready: ")
 
 
 class ServerProcess:
     """`bitrag serve` on a kernel-chosen loopback port (parsed from its `bitrag listening on
     HOST:PORT` line). `with ServerProcess(data_dir) as srv: Client(srv.target)`.
+
+    `start()` returns once the server is ready (`bitrag ready`: the embedding model loaded, health
+    SERVING); `wait_ready=False` returns as soon as it listens (health NOT_SERVING meanwhile).
 
     The child gets a clean environment (no inherited BITRAG_* settings, cwd = data_dir so no stray
     `.env` is read) plus `env`; its stdout+stderr lines are collected in `output` by a thread, so
@@ -33,6 +37,7 @@ class ServerProcess:
         address: str = "127.0.0.1:0",
         ready_timeout_s: float = 180.0,
         echo: bool = False,
+        wait_ready: bool = True,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.milvus_uri = milvus_uri
@@ -42,6 +47,7 @@ class ServerProcess:
         self.env.update({"BITRAG_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1", **(env or {})})
         self.ready_timeout_s = ready_timeout_s
         self.echo = echo
+        self.wait_ready = wait_ready
         self.target = ""
         self.output: list[str] = []
         self.proc: subprocess.Popen[str] | None = None
@@ -55,8 +61,9 @@ class ServerProcess:
             if self.echo:
                 sys.stderr.write(line)
             m = LISTEN_RE.search(line)
-            if m and not self._listening.is_set():
+            if m and not self.target:
                 self.target = m.group(1)
+            if self.target and (not self.wait_ready or READY_RE.search(line)):
                 self._listening.set()
         self._listening.set()  # EOF: unblock the waiter (it checks the exit code)
 
