@@ -15,13 +15,12 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import bitrag
 import grpc
 import numpy as np
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-import bitrag
 from bitrag_server.launch import ServerProcess
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 SERVICE = "bitrag.v1.BitragService"
 WAIT_S = 120.0  # generous bounds on waits for files and log lines on a loaded machine
@@ -41,7 +40,7 @@ def _serve(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproce
 
     base = {k: v for k, v in os.environ.items() if not k.startswith("BITRAG_")}
     return subprocess.run(
-        [sys.executable, "-m", "bitrag.cli", "serve", *args], cwd=cwd, env={**base, **(env or {})},
+        [sys.executable, "-m", "bitrag.cli", "serve", *args], check=False, cwd=cwd, env={**base, **(env or {})},
         capture_output=True, text=True, timeout=WAIT_S, stdin=subprocess.DEVNULL,
     )
 
