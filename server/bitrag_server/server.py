@@ -13,9 +13,12 @@ get `shutdown_grace_s` to finish, then the engine closes its stores (float files
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -93,10 +96,37 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+class _DirectRootRecords(logging.Filter):
+    """Drops records logged on the root logger itself (milvus-lite logs its open failures there);
+    records of named loggers (ours) that propagate to the root's handlers are not filtered."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+@contextlib.contextmanager
+def _quiet_milvus_connect() -> Iterator[None]:
+    """pymilvus and milvus-lite log a failed connect as ERROR lines of their own before raising;
+    the raise becomes the one start-up line, so their lines are held back while the stores open."""
+    # pymilvus configures these two with handlers and levels of their own (pymilvus/settings.py)
+    loggers = [logging.getLogger(n) for n in ("pymilvus", "pymilvus.milvus_client")]
+    levels, root_filter = [lg.level for lg in loggers], _DirectRootRecords()
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    logging.getLogger().addFilter(root_filter)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+        logging.getLogger().removeFilter(root_filter)
+
+
 async def _start_engine(settings: Settings) -> Engine:
     engine = Engine(settings)
     try:
-        await engine.start()
+        with _quiet_milvus_connect():
+            await engine.start()
     except BitragError as exc:  # Milvus did not open / answer
         if settings.is_milvus_lite:
             raise StartupError(f"Milvus Lite could not open {settings.resolved_milvus_uri()}: {exc.message}",
@@ -110,6 +140,11 @@ async def _start_engine(settings: Settings) -> Engine:
 
 
 def _load_models(engine: Engine) -> list[str]:
+    model = engine.settings.local_model
+    if model and engine.settings.embedder == "local" and not Path(model).is_dir():
+        raise StartupError(f"the local model directory {model} does not exist",
+                           "pass a sentence-transformers model directory as --local-model (BITRAG_LOCAL_MODEL), "
+                           "or leave it empty for the packaged all-MiniLM-L6-v2")
     try:
         return engine.embedders.preload(engine.embedders_in_use())
     except Exception as exc:  # noqa: BLE001 - whatever stops the model loading stops the start
