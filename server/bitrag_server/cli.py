@@ -29,7 +29,10 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
         "serve",
         help="run the bitrag gRPC server",
         description="Run the bitrag gRPC server. Every flag also reads a BITRAG_* environment "
-        "variable (e.g. BITRAG_DATA_DIR); flags win.",
+        "variable (e.g. BITRAG_DATA_DIR); flags win. It prints `bitrag listening on HOST:PORT` once the "
+        "port is open (health NOT_SERVING while the embedding model loads), then `bitrag ready` (SERVING). "
+        "A start-up failure (port in use, data directory held by another server, bad setting) is one "
+        "line on stderr naming the cause and the fix, exit code 1.",
     )
     p.add_argument("--address", help="listen HOST:PORT (BITRAG_ADDRESS, default 127.0.0.1:50051)")
     add_storage_args(p)

@@ -51,7 +51,8 @@ class ServerProcess:
         self.target = ""
         self.output: list[str] = []
         self.proc: subprocess.Popen[str] | None = None
-        self._listening = threading.Event()
+        self._listening = threading.Event()  # set when start() may return (or at EOF)
+        self._up = False  # the line start() waits for was seen
         self._reader: threading.Thread | None = None
 
     def _drain(self) -> None:
@@ -64,6 +65,7 @@ class ServerProcess:
             if m and not self.target:
                 self.target = m.group(1)
             if self.target and (not self.wait_ready or READY_RE.search(line)):
+                self._up = True
                 self._listening.set()
         self._listening.set()  # EOF: unblock the waiter (it checks the exit code)
 
@@ -79,19 +81,21 @@ class ServerProcess:
         self.target = ""
         self.output = []
         self._listening.clear()
+        self._up = False
         self.proc = subprocess.Popen(
             cmd, cwd=self.data_dir, env=self.env, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
         )
         self._reader = threading.Thread(target=self._drain, name=f"bitrag-serve-{self.proc.pid}", daemon=True)
         self._reader.start()
-        if not self._listening.wait(self.ready_timeout_s) or not self.target:
-            code = self.proc.poll()
+        if not self._listening.wait(self.ready_timeout_s) or not self._up:  # exited, or too slow
+            try:  # at EOF the process is exiting: its code is moments away
+                code = self.proc.wait(10) if self._listening.is_set() else None
+            except subprocess.TimeoutExpired:
+                code = None
             self.kill()
-            raise RuntimeError(
-                f"bitrag serve did not start within {self.ready_timeout_s:.0f}s (exit code {code}):\n"
-                + self.text()[-5000:]
-            )
+            why = f"exited with code {code}" if code is not None else f"not ready within {self.ready_timeout_s:.0f}s"
+            raise RuntimeError(f"bitrag serve did not start ({why}):\n" + self.text()[-5000:])
         return self
 
     def stop(self, timeout_s: float = 30.0) -> int:

@@ -175,3 +175,12 @@ def test_drop_during_background_calibration_stops_it_quietly(tmp_path: Path, rel
         assert srv.stop() == 0
     out = srv.text()
     assert "Traceback" not in out and " ERROR " not in out, out[-3000:]
+
+
+def test_launcher_reports_a_server_that_fails_after_listening(tmp_path: Path) -> None:
+    """ServerProcess waits for `bitrag ready`: a server that listened, then could not load its
+    model, is a failed start, not a target to call."""
+    srv = ServerProcess(tmp_path / "data", extra_args=["--local-model", str(tmp_path / "missing")])
+    with pytest.raises(RuntimeError, match="exited with code 1") as ei:
+        srv.start()
+    assert "bitrag listening on" in str(ei.value) and "does not exist" in str(ei.value)
