@@ -205,9 +205,9 @@ def _tail(text: str, width: int = DOC_WIDTH) -> str:
     return text if len(text) <= width else "…" + text[-(width - 1):]
 
 
-def _doc_column(t: Table, ids: list[str]) -> None:
+def _doc_column(t: Table, shown: list[str]) -> None:
     """Never wrapped or cut by rich (which would keep the start): `_tail` already fits it."""
-    t.add_column("document", no_wrap=True, min_width=min(DOC_WIDTH, max((len(i) for i in ids), default=8)))
+    t.add_column("document", no_wrap=True, min_width=max((len(x) for x in shown), default=8))
 
 
 def _print_search(res: SearchResult, query: str) -> None:
@@ -215,11 +215,12 @@ def _print_search(res: SearchResult, query: str) -> None:
     t.add_column("#", justify="right")
     t.add_column("score", justify="right")
     t.add_column("hamming", justify="right")
-    _doc_column(t, [h.chunk_id for h in res.hits])
+    docs = [_tail(h.chunk_id) for h in res.hits]
+    _doc_column(t, docs)
     t.add_column("text", ratio=1)
     for i, h in enumerate(res.hits, 1):
         snippet = " ".join(h.text.split())
-        t.add_row(str(i), f"{h.score:.4f}", str(h.hamming_distance), _tail(h.chunk_id),
+        t.add_row(str(i), f"{h.score:.4f}", str(h.hamming_distance), docs[i - 1],
                   snippet[:160] + ("…" if len(snippet) > 160 else ""))
     console.print(t)
     d = res.diagnostics
@@ -248,11 +249,11 @@ def _print_sources(a: AskSummary) -> None:
     t = Table(title="sources", show_lines=False)
     t.add_column("#", justify="right")
     t.add_column("score", justify="right")
-    _doc_column(t, [s.chunk_id + ("" if s.number in a.cited else " (not cited)") for s in a.sources])
+    docs = [_tail(s.chunk_id + ("" if s.number in a.cited else " (not cited)")) for s in a.sources]
+    _doc_column(t, docs)
     t.add_column("snippet", ratio=1)
-    for s in a.sources:
-        mark = "" if s.number in a.cited else " (not cited)"
-        t.add_row(f"[{s.number}]", f"{s.score:.4f}", _tail(s.chunk_id + mark), s.snippet[:160])
+    for s, doc in zip(a.sources, docs, strict=True):
+        t.add_row(f"[{s.number}]", f"{s.score:.4f}", doc, s.snippet[:160])
     console.print(t)
     tm = a.timings
     label = a.model if a.generated else f"{a.model} (not generated)"
