@@ -6,14 +6,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
 from dataclasses import asdict, replace
+from datetime import UTC, datetime
 from typing import Any
 
+import grpc
 from rich.console import Console
 from rich.table import Table
 
-from . import _core
+from . import __version__, _core
 from ._client import Client
 from .errors import BitragError, NotFoundError
 from .types import (
@@ -65,6 +68,9 @@ def cmd_collections(args: argparse.Namespace) -> int:
         cols = c.list_collections()
     if args.json:
         print(json.dumps([asdict(x) for x in cols]))
+    elif not cols:
+        console.print(f"no collections on {args.target}: create one with `bitrag ingest PATH -c NAME` "
+                      "or `bitrag create NAME`")
     else:
         console.print(_collections_table(cols))
     return 0
@@ -90,13 +96,67 @@ def cmd_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _when(unix_ms: int) -> str:
+    if not unix_ms:
+        return "never"
+    return datetime.fromtimestamp(unix_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _describe_grid(c: CollectionInfo) -> Table:
+    """One collection, section by section: what `collections` cannot fit in a row."""
+    g = Table.grid(padding=(0, 2))
+    g.add_column(style="bold")
+    g.add_column()
+    dead = f", {c.dead_rows:,} dead (reclaimed by `bitrag compact`)" if c.dead_rows else ""
+    g.add_row("rows", f"{c.rows:,} live chunks{dead} · generation {c.generation} · created {_when(c.created_unix_ms)}"
+              + (f" · {c.compactions} compactions" if c.compactions else ""))
+    g.add_row("embedder", f"{c.embedder} · dimension {c.dimension}")
+    idx = c.index.type or "backend default"
+    params = ", ".join(f"{k}={v}" for k, v in {**c.index.build_params, **c.index.search_params}.items())
+    parts = f"key {c.partition_key!r} x {c.num_partitions}" if c.partition_key else "none"
+    g.add_row("index", f"{idx}{f' ({params})' if params else ''} · consistency {c.consistency_level or 'server default'}"
+              f" · partitions {parts} · oversample {c.default_oversample}")
+    ram = c.bytes_in_ram + c.bytes_tier
+    tier = f" + {c.tier} tier codes {_bytes(c.bytes_tier)}" if c.bytes_tier else f" (middle tier: {c.tier or 'sign'})"
+    g.add_row("memory", f"RAM {_bytes(ram)}: 1-bit codes {_bytes(c.bytes_in_ram)}{tier} · disk: float32 "
+              f"{_bytes(c.bytes_on_disk)}" + (f", row files {_bytes(c.row_file_bytes)}" if c.row_file_bytes else "")
+              + (f" · {c.bytes_on_disk / ram:.0f}x less in RAM than float32" if ram else ""))
+    gate, cal = c.gate, c.calibration
+    if gate.confidence_threshold:
+        threshold = f"threshold {gate.confidence_threshold:.3f} (fixed)"
+    elif cal.calibrated:
+        threshold = f"threshold {cal.threshold:.3f} (calibrated for target recall {cal.target_recall:.3f})"
+    else:
+        threshold = f"threshold {cal.threshold:.3f} (uncalibrated)"
+    chain = " -> ".join(gate.fallback) or "server default"
+    extra = f" · fallback collection {gate.fallback_collection}" if gate.fallback_collection else ""
+    if gate.legacy_store.source:
+        extra += f" · legacy store {gate.legacy_store.source} (shadow {gate.legacy_store.shadow_rate:g})"
+    g.add_row("gate", f"target recall {gate.target_recall or cal.target_recall:.3f} · {threshold} · fallback {chain}{extra}")
+    if cal.calibrated:
+        g.add_row("calibration", f"{cal.samples} {cal.source} samples at {cal.rows_at_calibration:,} rows, "
+                  f"{_when(cal.calibrated_unix_ms)} (`bitrag calibrate {c.name}` shows the reliability table)")
+    else:
+        g.add_row("calibration", "not yet: the server calibrates in the background once the collection is large "
+                  f"enough (200 rows by default); now: `bitrag calibrate {c.name}`")
+    if c.plan is not None and c.plan.pool:
+        pl = c.plan
+        g.add_row("plan", f"route {pl.route} · pool {pl.pool} (candidate recall {pl.candidate_recall:.3f}) · nprobe "
+                  f"{pl.nprobe or 'index default'} · binary {pl.binary_us / 1000:.2f} ms, exact {pl.exact_us / 1000:.2f} ms"
+                  f" · fallback share {pl.fallback_share:.2f}")
+    if c.description:
+        g.add_row("description", c.description)
+    return g
+
+
 def cmd_describe(args: argparse.Namespace) -> int:
     with _client(args) as c:
         info = c.describe_collection(args.name)
     if args.json:
         print(json.dumps(asdict(info)))
     else:
-        console.print(_collections_table([info]))
+        console.print(f"[bold]collection {info.name}[/bold]")
+        console.print(_describe_grid(info))
     return 0
 
 
@@ -182,6 +242,21 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+DOC_WIDTH = 48  # characters of a chunk id shown; longer ids keep their end (the file name and chunk)
+HAMMING_HELP = ("hamming: bits that differ between the query's and the chunk's 1-bit codes (the first, "
+                "coarse stage: lower = closer); score: the exact float32 cosine the hits are ranked by")
+
+
+def _tail(text: str, width: int = DOC_WIDTH) -> str:
+    """`…/deep/dir/file.md#3` rather than `/home/user/very/lo…`: the end of a path names it."""
+    return text if len(text) <= width else "…" + text[-(width - 1):]
+
+
+def _doc_column(t: Table, shown: list[str]) -> None:
+    """Never wrapped or cut by rich (which would keep the start): `_tail` already fits it."""
+    t.add_column("document", no_wrap=True, min_width=max((len(x) for x in shown), default=8))
+
+
 def _where(chunk_id: str, metadata: dict) -> str:
     """The document column: the chunk's id, and its page where the reader recorded one (PDFs)."""
     page = metadata.get("page")
@@ -189,15 +264,16 @@ def _where(chunk_id: str, metadata: dict) -> str:
 
 
 def _print_search(res: SearchResult, query: str) -> None:
-    t = Table(title=f"{query!r}", show_lines=False)
+    t = Table(title=f"{query!r}", show_lines=False, caption=HAMMING_HELP, caption_justify="left")
     t.add_column("#", justify="right")
     t.add_column("score", justify="right")
-    t.add_column("ham", justify="right")
-    t.add_column("document")
-    t.add_column("text")
+    t.add_column("hamming", justify="right")
+    docs = [_tail(_where(h.chunk_id, h.metadata)) for h in res.hits]
+    _doc_column(t, docs)
+    t.add_column("text", ratio=1)
     for i, h in enumerate(res.hits, 1):
         snippet = " ".join(h.text.split())
-        t.add_row(str(i), f"{h.score:.4f}", str(h.hamming_distance), _where(h.chunk_id, h.metadata),
+        t.add_row(str(i), f"{h.score:.4f}", str(h.hamming_distance), docs[i - 1],
                   snippet[:160] + ("…" if len(snippet) > 160 else ""))
     console.print(t)
     d = res.diagnostics
@@ -224,11 +300,13 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def _print_sources(a: AskSummary) -> None:
     t = Table(title="sources", show_lines=False)
-    for h in ("#", "score", "document", "snippet"):
-        t.add_column(h, justify="right" if h in ("#", "score") else "left")
-    for s in a.sources:
-        mark = "" if s.number in a.cited else " (not cited)"
-        t.add_row(f"[{s.number}]", f"{s.score:.4f}", _where(s.chunk_id, s.metadata) + mark, s.snippet[:160])
+    t.add_column("#", justify="right")
+    t.add_column("score", justify="right")
+    docs = [_tail(_where(s.chunk_id, s.metadata) + ("" if s.number in a.cited else " (not cited)")) for s in a.sources]
+    _doc_column(t, docs)
+    t.add_column("snippet", ratio=1)
+    for s, doc in zip(a.sources, docs, strict=True):
+        t.add_row(f"[{s.number}]", f"{s.score:.4f}", doc, s.snippet[:160])
     console.print(t)
     tm = a.timings
     label = a.model if a.generated else f"{a.model} (not generated)"
@@ -360,6 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="bitrag",
         description="bitrag: retrieval with 1-bit codes in RAM and float32 rows on disk.",
     )
+    p.add_argument("--version", action="version", version=f"bitrag {__version__}")
     p.add_argument("--target", default=os.environ.get("BITRAG_TARGET", "127.0.0.1:50051"),
                    help="server HOST:PORT (env BITRAG_TARGET; default %(default)s)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per call (default %(default)s)")
@@ -402,7 +481,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="metadata key every chunk carries (e.g. tenant): one Milvus partition key per value")
     sp.add_argument("--num-partitions", type=int, default=0, help="with --partition-key (default 64)")
 
-    sp = add("describe", cmd_describe, "show one collection")
+    sp = add("describe", cmd_describe,
+             "show one collection: rows, embedder, index, memory, the gate (threshold, fallback) and its calibration")
     sp.add_argument("name")
     sp.add_argument("--json", action="store_true", help="print JSON")
 
@@ -441,7 +521,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="seal Milvus segments at the end so a Milvus server indexes them now (bulk loads)")
     sp.add_argument("--json", action="store_true", help="print the result as JSON")
 
-    sp = add("search", cmd_search, "search a collection by text")
+    sp = add("search", cmd_search, "search a collection by text; the table's " + HAMMING_HELP)
     sp.add_argument("query")
     sp.add_argument("-c", "--collection", required=True)
     sp.add_argument("-k", type=int, default=5, help="results (default %(default)s)")
@@ -522,6 +602,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _listens(target: str) -> bool:
+    """Whether anything accepts connections at TARGET: tells "no server there" (connection
+    refused, unknown host) from an UNAVAILABLE the server itself sent (its Milvus is down)."""
+    if target.startswith("unix:"):
+        return os.path.exists(target.removeprefix("unix:").removeprefix("//"))
+    host, _, port = target.rpartition(":")
+    if not port.isdigit():
+        return True  # a name resolver's target (dns:///...): leave the server's message
+    try:
+        socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=3).close()
+    except OSError:
+        return False
+    return True
+
+
 def _aliases(argv: list[str]) -> list[str]:
     try:
         from bitrag_server.migrate.cli import migrate_argv
@@ -535,6 +630,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except BitragError as exc:
+        if exc.code == grpc.StatusCode.UNAVAILABLE and not _listens(args.target):
+            err_console.print(f"[red]error[/red]: no server at {args.target}: start `bitrag serve` or set BITRAG_TARGET",
+                              soft_wrap=True)
+            return 1
         retry = f" (retry after {exc.retry_after:g} s)" if exc.retry_after is not None else ""
         err_console.print(f"[red]error[/red] ({exc.code.name}): {exc.message}{retry}")
         return 1

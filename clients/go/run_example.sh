@@ -29,7 +29,10 @@ if [ -z "${TARGET:-}" ]; then
      >"$WORK/serve.log" 2>&1) &
   SERVER_PID=$!
   for _ in $(seq 1 900); do
-    TARGET="$(grep -o 'bitrag listening on [0-9.]*:[0-9]*' "$WORK/serve.log" | awk '{print $4}' || true)"
+    # the target from the listening line, used once the server is ready (model loaded, SERVING)
+    if grep -q 'bitrag ready: ' "$WORK/serve.log"; then
+      TARGET="$(grep -o 'bitrag listening on [0-9.]*:[0-9]*' "$WORK/serve.log" | awk '{print $4}' || true)"
+    fi
     [ -n "$TARGET" ] && break
     kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/serve.log"; exit 1; }
     sleep 0.2

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
+import warnings
 from pathlib import Path
 
 from .config import Settings
@@ -27,7 +29,10 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
         "serve",
         help="run the bitrag gRPC server",
         description="Run the bitrag gRPC server. Every flag also reads a BITRAG_* environment "
-        "variable (e.g. BITRAG_DATA_DIR); flags win.",
+        "variable (e.g. BITRAG_DATA_DIR); flags win. It prints `bitrag listening on HOST:PORT` once the "
+        "port is open (health NOT_SERVING while the embedding model loads), then `bitrag ready` (SERVING). "
+        "A start-up failure (port in use, data directory held by another server, bad setting) is one "
+        "line on stderr naming the cause and the fix, exit code 1.",
     )
     p.add_argument("--address", help="listen HOST:PORT (BITRAG_ADDRESS, default 127.0.0.1:50051)")
     add_storage_args(p)
@@ -82,11 +87,28 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    from .server import serve
+    """Exit 0 after a clean stop; 1 with one line on stderr (cause; fix) when it cannot start."""
+    from pydantic import ValidationError
 
-    asyncio.run(serve(settings))
+    from .startup import StartupError, flag_of, settings_error
+
+    # milvus-lite imports pkg_resources, whose deprecation warning is no news to an operator
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+    flags = set(vars(args))
+    try:
+        settings = settings_from_args(args)
+        level = logging.getLevelName(settings.log_level.upper())
+        if not isinstance(level, int):
+            raise StartupError(f"bad setting log_level={settings.log_level!r} ({flag_of('log_level', flags)})",
+                               "use DEBUG, INFO, WARNING or ERROR")
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        from .server import serve
+
+        asyncio.run(serve(settings))
+    except ValidationError as exc:
+        print(f"bitrag serve: {settings_error(exc, flags)}", file=sys.stderr, flush=True)
+        return 1
+    except StartupError as exc:
+        print(f"bitrag serve: {exc}", file=sys.stderr, flush=True)
+        return 1
     return 0

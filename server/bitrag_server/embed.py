@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from . import failpoints
 from .config import Settings
 from .errors import FailedPrecondition, InvalidArgument, ResourceExhausted, Unavailable
 from .quantize import l2_normalize
@@ -53,13 +54,21 @@ class LocalEmbedder:
         self._model = None
         self._lock = threading.Lock()
 
+    def load(self) -> None:
+        """Load the model now rather than on the first `embed`."""
+        self._load()
+
     def _load(self):  # noqa: ANN202 - SentenceTransformer, imported lazily
         if self._model is None:
             with self._lock:
                 if self._model is None:
+                    failpoints.hit("embedder.load")
                     os.environ.setdefault("HF_HUB_OFFLINE", "1")
                     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                     from sentence_transformers import SentenceTransformer
+                    from transformers.utils import logging as hf_logging
+
+                    hf_logging.disable_progress_bar()  # a server's stderr is its log, not a terminal
 
                     self._model = SentenceTransformer(self.model_dir, device=self.device)
         return self._model
@@ -156,6 +165,18 @@ class Embedders:
         raise InvalidArgument(
             f"unknown embedder {requested!r}: use local, openai, openai:<model> or none", field="embedder"
         )
+
+    def preload(self, specs: set[str]) -> list[str]:
+        """Load the models behind `specs` now (the local model: seconds of CPU and imports), so
+        no search after a start pays for it; `bitrag serve` reports NOT_SERVING until this
+        returns. Remote embedders have nothing to load. Returns the specs loaded."""
+        loaded = []
+        for spec in sorted(specs):
+            emb = self.get(spec)
+            if isinstance(emb, LocalEmbedder):
+                emb.load()
+                loaded.append(spec)
+        return loaded
 
     def get(self, spec: str) -> Embedder:
         if spec == "none":

@@ -125,6 +125,14 @@ class Engine:
         self._compaction_task = asyncio.create_task(compact.auto_compact_loop(self), name="compaction")
         log.info("engine ready: %d collections, milvus=%s", len(self._collections), s.resolved_milvus_uri())
 
+    def embedders_in_use(self) -> set[str]:
+        """The local embedder specs the server will need: the default one (when it is local) and
+        those of open collections. `bitrag serve` loads them before it reports SERVING."""
+        specs = {c.manifest.embedder for c in self._collections.values() if c.manifest.embedder.startswith("local:")}
+        if self.settings.embedder == "local":
+            specs.add(self.embedders.resolve("local"))
+        return specs
+
     def _sweep(self) -> None:
         with self.catalog.lock():  # no create of another replica is half-way
             # a create killed after its Milvus collection, before its manifest: nobody else can
@@ -800,7 +808,10 @@ class Engine:
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # noqa: BLE001 - calibration must never take the server down
-                    log.exception("background calibration of %s failed", c.name)
+                    if self._collections.get(c.name) is not c:  # dropped under it: nothing to fit
+                        log.info("background calibration of %s stopped: the collection was dropped", c.name)
+                    else:
+                        log.exception("background calibration of %s failed", c.name)
 
 
 def _check_legacy_store(ls: LegacyStore, field: str) -> LegacyStore:

@@ -13,11 +13,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 LISTEN_RE = re.compile(r"bitrag listening on (\S+:\d+)")
+READY_RE = re.compile(r"bitrag ready: ")
 
 
 class ServerProcess:
     """`bitrag serve` on a kernel-chosen loopback port (parsed from its `bitrag listening on
     HOST:PORT` line). `with ServerProcess(data_dir) as srv: Client(srv.target)`.
+
+    `start()` returns once the server is ready (`bitrag ready`: the embedding model loaded, health
+    SERVING); `wait_ready=False` returns as soon as it listens (health NOT_SERVING meanwhile).
 
     The child gets a clean environment (no inherited BITRAG_* settings, cwd = data_dir so no stray
     `.env` is read) plus `env`; its stdout+stderr lines are collected in `output` by a thread, so
@@ -33,6 +37,7 @@ class ServerProcess:
         address: str = "127.0.0.1:0",
         ready_timeout_s: float = 180.0,
         echo: bool = False,
+        wait_ready: bool = True,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.milvus_uri = milvus_uri
@@ -42,10 +47,12 @@ class ServerProcess:
         self.env.update({"BITRAG_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1", **(env or {})})
         self.ready_timeout_s = ready_timeout_s
         self.echo = echo
+        self.wait_ready = wait_ready
         self.target = ""
         self.output: list[str] = []
         self.proc: subprocess.Popen[str] | None = None
-        self._listening = threading.Event()
+        self._listening = threading.Event()  # set when start() may return (or at EOF)
+        self._up = False  # the line start() waits for was seen
         self._reader: threading.Thread | None = None
 
     def _drain(self) -> None:
@@ -55,8 +62,10 @@ class ServerProcess:
             if self.echo:
                 sys.stderr.write(line)
             m = LISTEN_RE.search(line)
-            if m and not self._listening.is_set():
+            if m and not self.target:
                 self.target = m.group(1)
+            if self.target and (not self.wait_ready or READY_RE.search(line)):
+                self._up = True
                 self._listening.set()
         self._listening.set()  # EOF: unblock the waiter (it checks the exit code)
 
@@ -72,19 +81,21 @@ class ServerProcess:
         self.target = ""
         self.output = []
         self._listening.clear()
+        self._up = False
         self.proc = subprocess.Popen(
             cmd, cwd=self.data_dir, env=self.env, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
         )
         self._reader = threading.Thread(target=self._drain, name=f"bitrag-serve-{self.proc.pid}", daemon=True)
         self._reader.start()
-        if not self._listening.wait(self.ready_timeout_s) or not self.target:
-            code = self.proc.poll()
+        if not self._listening.wait(self.ready_timeout_s) or not self._up:  # exited, or too slow
+            try:  # at EOF the process is exiting: its code is moments away
+                code = self.proc.wait(10) if self._listening.is_set() else None
+            except subprocess.TimeoutExpired:
+                code = None
             self.kill()
-            raise RuntimeError(
-                f"bitrag serve did not start within {self.ready_timeout_s:.0f}s (exit code {code}):\n"
-                + self.text()[-5000:]
-            )
+            why = f"exited with code {code}" if code is not None else f"not ready within {self.ready_timeout_s:.0f}s"
+            raise RuntimeError(f"bitrag serve did not start ({why}):\n" + self.text()[-5000:])
         return self
 
     def stop(self, timeout_s: float = 30.0) -> int:

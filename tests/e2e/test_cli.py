@@ -9,6 +9,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 
@@ -226,3 +227,78 @@ def test_help_exits_0() -> None:
         assert cmd in p.stdout
     p = bitrag_cli("search", "--help")
     assert p.returncode == 0 and "--filter" in p.stdout
+
+
+def test_version() -> None:
+    import bitrag
+
+    p = bitrag_cli("--version")
+    assert p.returncode == 0 and p.stdout.strip() == f"bitrag {bitrag.__version__}"
+
+
+def test_no_server_is_one_line() -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on (bound, never listening)
+        s.bind(("127.0.0.1", 0))
+        target = f"127.0.0.1:{s.getsockname()[1]}"
+        p = bitrag_cli("collections", target=target, timeout=60)
+    assert p.returncode == 1 and p.stdout == ""
+    assert p.stderr.strip().splitlines() == [
+        f"error: no server at {target}: start `bitrag serve` or set BITRAG_TARGET"
+    ], p.stderr
+
+
+def test_empty_collections_says_so(start_bitrag, tmp_path: Path) -> None:
+    srv = start_bitrag(tmp_path / "data", extra_args=["--embedder", "none"])
+    p = bitrag_cli("collections", target=srv.target)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == (f"no collections on {srv.target}: create one with `bitrag ingest PATH -c NAME` "
+                                "or `bitrag create NAME`")
+    p = bitrag_cli("collections", "--json", target=srv.target)
+    assert json.loads(p.stdout) == []
+
+
+def test_describe_shows_gate_calibration_index_and_memory(lite_server, ingested: str) -> None:
+    p = bitrag_cli("describe", ingested, target=lite_server.target)
+    assert p.returncode == 0, p.stderr
+    out = p.stdout
+    assert f"collection {ingested}" in out
+    assert "rows         3 live chunks" in out
+    assert "embedder     local:all-MiniLM-L6-v2 · dimension 384" in out
+    assert "index        BIN_FLAT" in out
+    assert "memory       RAM 144 B: 1-bit codes 144 B" in out  # 3 x 384 bits
+    assert "gate         target recall 0.990 · threshold" in out and "(uncalibrated)" in out
+    assert "fallback widen -> exact" in out
+    assert "calibration  not yet" in out and f"bitrag calibrate {ingested}" in out
+    assert "┃" not in out  # not the one-row table of `collections`
+
+    import bitrag
+
+    name = unique("cli_cal")  # a calibrated one: its threshold, samples and plan
+    x = np.random.default_rng(1).standard_normal((120, 32)).astype(np.float32)
+    with bitrag.Client(lite_server.target, timeout=300) as c:
+        c.create_collection(name, dimension=32, embedder="none", gate=bitrag.GateConfig(target_recall=0.95))
+        c.ingest_vectors(name, x, ids=[f"r{i}" for i in range(len(x))])
+        c.calibrate(name, samples=40)
+    p = bitrag_cli("describe", name, target=lite_server.target)
+    assert p.returncode == 0, p.stderr
+    assert "(calibrated for target recall 0.950)" in p.stdout
+    assert "calibration  40 pseudo samples at 120 rows" in p.stdout
+    assert "plan         route " in p.stdout
+
+
+def test_document_column_keeps_the_file_name(lite_server, tmp_path: Path) -> None:
+    deep = "projects/handbook/operations/networking/dhcp-and-dns/"
+    (tmp_path / deep).mkdir(parents=True)
+    (tmp_path / deep / "client-configuration.md").write_text("# DHCP\n\nA DHCP client gets its address from a server.\n")
+    name = unique("cli_tail")
+    p = bitrag_cli("ingest", str(tmp_path), "-c", name, "--quiet", target=lite_server.target, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    p = bitrag_cli("search", "dhcp client address", "-c", name, "-k", "1", target=lite_server.target)
+    assert p.returncode == 0, p.stderr
+    assert "client-configuration.md#0" in p.stdout  # the end of the id: file name and chunk
+    assert "…" in p.stdout.split("client-configuration.md#0")[0].splitlines()[-1]
+    assert "hamming" in p.stdout and "bits that differ between the query's and the chunk's 1-bit codes" in p.stdout
+    p = bitrag_cli("search", "--help")
+    assert "hamming: bits that differ" in " ".join(p.stdout.split())

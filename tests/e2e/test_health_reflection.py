@@ -32,7 +32,7 @@ def test_reflection_lists_and_describes_the_api(lite_server) -> None:
         methods = {m.name for m in svc.methods}
         assert methods == {
             "CreateCollection", "ListCollections", "DescribeCollection", "DropCollection",
-            "Ingest", "Delete", "Search", "Ask", "Calibrate", "Fetch", "SetLegacyStore", "Compact",
+            "Ingest", "Delete", "ListDocuments", "Search", "Ask", "Calibrate", "Fetch", "SetLegacyStore", "Compact",
         }
         ask = svc.FindMethodByName("Ask")
         assert ask.server_streaming and not ask.client_streaming  # other languages see a stream

@@ -14,6 +14,10 @@ import pytest
 import bitrag
 
 DIM = 64
+# Vector collections only: no embedding model to load, so a restarted server is ready at once (a
+# model load before `bitrag ready` gives the background calibration time to refit the 200-row
+# collections these checks compare before and after).
+VECTORS_ONLY = ["--embedder", "none"]
 
 
 def unique(prefix: str) -> str:
@@ -52,7 +56,7 @@ def test_restart_keeps_acknowledged_rows(start_bitrag, tmp_path) -> None:
     v1, v2 = vecs(120, 1), vecs(80, 2)
     ids1, ids2 = [f"a{i}" for i in range(120)], [f"b{i}" for i in range(80)]
 
-    s1 = start_bitrag(data)
+    s1 = start_bitrag(data, extra_args=VECTORS_ONLY)
     with s1.client() as c:
         c.create_collection(name, embedder="none", dimension=DIM, description="survives", default_oversample=5)
         c.create_collection(other, embedder="none", dimension=DIM)
@@ -67,7 +71,7 @@ def test_restart_keeps_acknowledged_rows(start_bitrag, tmp_path) -> None:
     assert health(s1.target, "") == health(s1.target, "bitrag.v1.BitragService") == "SERVING"
     stop_cleanly(s1)
 
-    s2 = start_bitrag(data)
+    s2 = start_bitrag(data, extra_args=VECTORS_ONLY)
     with s2.client() as c:
         assert {x.name for x in c.list_collections()} == {name, other}
         after = c.describe_collection(name)
@@ -98,7 +102,7 @@ def test_truncated_partial_row_is_discarded(start_bitrag, tmp_path) -> None:
     v = vecs(50, 4)
     ids = [f"r{i}" for i in range(50)]
 
-    s1 = start_bitrag(data)
+    s1 = start_bitrag(data, extra_args=VECTORS_ONLY)
     with s1.client() as c:
         c.create_collection(name, embedder="none", dimension=DIM)
         c.ingest_vectors(name, v, ids=ids)
@@ -113,7 +117,7 @@ def test_truncated_partial_row_is_discarded(start_bitrag, tmp_path) -> None:
         fh.write(np.ones(2 * DIM, "<f4").tobytes()[: DIM * 4 + 100])
     assert f.stat().st_size % (DIM * 4) != 0
 
-    s2 = start_bitrag(data)
+    s2 = start_bitrag(data, extra_args=VECTORS_ONLY)
     with s2.client() as c:
         d = c.describe_collection(name)
         assert d.rows == 50
@@ -137,7 +141,7 @@ def test_partial_row_only_is_discarded(start_bitrag, tmp_path) -> None:
     name = unique("trunc2")
     v = vecs(20, 6)
     ids = [f"r{i}" for i in range(20)]
-    s1 = start_bitrag(data)
+    s1 = start_bitrag(data, extra_args=VECTORS_ONLY)
     with s1.client() as c:
         c.create_collection(name, embedder="none", dimension=DIM)
         c.ingest_vectors(name, v, ids=ids)
@@ -146,7 +150,7 @@ def test_partial_row_only_is_discarded(start_bitrag, tmp_path) -> None:
     with open(f, "ab") as fh:
         fh.write(b"\x7f" * 100)
 
-    s2 = start_bitrag(data)
+    s2 = start_bitrag(data, extra_args=VECTORS_ONLY)
     with s2.client() as c:
         d = c.describe_collection(name)
         assert (d.rows, d.float_rows, d.bytes_on_disk) == (20, 20, 20 * DIM * 4)
@@ -161,7 +165,7 @@ def test_partial_row_only_is_discarded(start_bitrag, tmp_path) -> None:
 def test_sigterm_with_searches_in_flight(start_bitrag, tmp_path) -> None:
     name = unique("term")
     v = vecs(200, 8)
-    sp = start_bitrag(tmp_path / "data")
+    sp = start_bitrag(tmp_path / "data", extra_args=VECTORS_ONLY)
     with sp.client() as c:
         c.create_collection(name, embedder="none", dimension=DIM)
         c.ingest_vectors(name, v, ids=[f"r{i}" for i in range(200)])
@@ -235,7 +239,7 @@ def test_restart_on_milvus_standalone(start_bitrag, tmp_path, milvus_standalone:
     v = vecs(60, 9)
     ids = [f"r{i}" for i in range(60)]
     ivf = bitrag.IndexSpec("BIN_IVF_FLAT", {"nlist": 16}, {"nprobe": 16})
-    s1 = start_bitrag(data, milvus_uri=milvus_standalone)
+    s1 = start_bitrag(data, milvus_uri=milvus_standalone, extra_args=VECTORS_ONLY)
     with s1.client() as c:
         c.create_collection(name, embedder="none", dimension=DIM, index=ivf)
         c.ingest_vectors(name, v, ids=ids)
@@ -244,7 +248,7 @@ def test_restart_on_milvus_standalone(start_bitrag, tmp_path, milvus_standalone:
     assert (before.rows, before.generation) == (59, 2)
     stop_cleanly(s1)
 
-    s2 = start_bitrag(data, milvus_uri=milvus_standalone)
+    s2 = start_bitrag(data, milvus_uri=milvus_standalone, extra_args=VECTORS_ONLY)
     with s2.client() as c:
         assert c.describe_collection(name) == before
         assert_each_finds_itself(c, name, v[1:], ids[1:])

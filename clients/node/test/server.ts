@@ -24,8 +24,9 @@ export async function liveServer(): Promise<LiveServer> {
     const timer = setTimeout(() => reject(new Error(`bitrag serve did not start:\n${out}`)), 180_000);
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
+      // the target from the listening line; ready (model loaded, health SERVING) one line later
       const m = /bitrag listening on (\S+:\d+)/.exec(out);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
+      if (m && /bitrag ready: /.test(out)) { clearTimeout(timer); resolve(m[1]); }
     };
     child.stdout?.on("data", onData);
     child.stderr?.on("data", onData);

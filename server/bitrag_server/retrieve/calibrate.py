@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .. import failpoints
 from ..collection import Collection
 from ..config import Settings
 from ..domain import Fallback, Mode, Route, SearchPath
@@ -228,6 +229,7 @@ def measure_costs(c: Collection, searcher: Searcher, queries: np.ndarray, cal: C
 def calibrate_pseudo(c: Collection, searcher: Searcher, samples: int, seed: int = 0) -> Fit:
     t0 = time.perf_counter()
     n = c.floats.refresh()
+    failpoints.hit("calibrate.pseudo")  # tests drop the collection here
     rng = np.random.default_rng(seed)
     pick = np.unique(rng.choice(n, size=min(n, samples * 2), replace=False))
     live = searcher.index.live_rows(c.milvus, pick.tolist())
