@@ -413,11 +413,6 @@ class ProgressMeter:
             ))
 
 
-def _batch_limit(value: int, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidArgumentError(f"{name}: must be a positive integer, got {value!r}", field=name)
-
-
 def document_requests(
     collection: str, documents: Sequence[Document], *, chunk_size: int, chunk_overlap: int, batch_size: int,
     batch_bytes: int = DEFAULT_BATCH_TEXT_BYTES,
@@ -475,10 +470,7 @@ def vector_requests(
 ) -> Iterator[Batch]:
     """Raw vectors `[n, d]` -> IngestRequests of records. Records of one document stay in one
     request (a document is replaced as a whole). One vector `[d]` is taken as one row `[1, d]`."""
-    try:
-        v = np.asarray(vectors, dtype="<f4")
-    except (TypeError, ValueError) as exc:
-        raise invalid("vectors", f"expected an array of floats [n, d]: {exc}") from None
+    v = as_float32(vectors)
     one = v.ndim == 1
     if one:
         v = v.reshape(1, -1)

@@ -339,15 +339,3 @@ def read_selected(found: FileScan, sel: FileSelection, *, id_prefix: str = "",
     if not docs and not sel.unchanged:
         raise InvalidArgumentError(no_text(found), field="path")
     return sel.with_fingerprints(docs)
-
-
-def documents_to_ingest(
-    path: str | Path, *, root: str | Path | None = None, id_prefix: str = "", progress: bool = False
-) -> list[Document]:
-    """`load_documents` for callers that must have something to ingest: `InvalidArgumentError`
-    (field "path") when there is nothing, rather than an empty list."""
-    found = scan_to_ingest(path, root=root)
-    docs = read_documents(found, id_prefix=id_prefix, progress=progress)
-    if not docs:
-        raise InvalidArgumentError(no_text(found), field="path")
-    return docs

@@ -12,13 +12,16 @@ from bitrag._files import (
     EXTENSIONS,
     PAGE_BREAK,
     document_id,
-    documents_to_ingest,
+    file_ids,
     find_files,
     load_documents,
     nothing_to_ingest,
+    read_selected,
     scan,
+    scan_to_ingest,
     strip_running_lines,
 )
+from bitrag._unchanged import select_files
 from pdfs import MANUAL_PAGES, tex_pdf
 
 
@@ -204,16 +207,22 @@ def test_single_file_id_is_its_name(corpus: Path, tmp_path: Path, monkeypatch: p
     assert e.id == "slides.pptx"
 
 
+def _to_ingest(path: Path) -> list[Document]:
+    """What ingest_files reads (no collection to compare with: every file)."""
+    found = scan_to_ingest(path)
+    return read_selected(found, select_files(found.files, file_ids(found), None))
+
+
 def test_empty_or_unsupported_only(tmp_path: Path) -> None:
     (tmp_path / "x.csv").write_text("1,2")
     (tmp_path / "e.md").write_text("")
     assert load_documents(tmp_path) == []
     with pytest.raises(InvalidArgumentError, match="has no text") as e:
-        documents_to_ingest(tmp_path)
+        _to_ingest(tmp_path)
     assert e.value.field == "path"
     (tmp_path / "e.md").unlink()
     with pytest.raises(InvalidArgumentError, match=r"no supported files .*; skipped 1 file: \.csv 1") as e:
-        documents_to_ingest(tmp_path)
+        _to_ingest(tmp_path)
     assert e.value.field == "path"
 
 
