@@ -607,7 +607,7 @@ def collection_from_proto(c: pb.CollectionInfo) -> CollectionInfo:
         plan=SearchPlan(
             c.plan.pool, c.plan.nprobe, c.plan.route, c.plan.candidate_recall, dict(c.plan.pool_recall),
             dict(c.plan.nprobe_recall), c.plan.exact_us, c.plan.binary_us, c.plan.scan_us, c.plan.fallback_share,
-            c.plan.rows, c.plan.measured_unix_ms,
+            c.plan.rows, c.plan.measured_unix_ms, c.plan.source or "milvus", c.plan.milvus_pool_us, c.plan.ram_pool_us,
         ),
         dead_rows=c.dead_rows,
         row_file_bytes=c.row_file_bytes,

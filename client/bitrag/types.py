@@ -123,6 +123,9 @@ class SearchPlan:
     fallback_share: float
     rows: int
     measured_unix_ms: int
+    source: str = "milvus"  # an unfiltered query's pool: "milvus" (one search) or "ram" (the codes in the server's RAM)
+    milvus_pool_us: int = 0  # median time of one Milvus search at the pool
+    ram_pool_us: int = 0  # ... of the scan of the codes in RAM + the liveness query of an answer
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     )
     target_recall: float = Field(0.99, gt=0, le=1, description="default target of new collections' gates")
     fallback: str = Field("widen,exact", description="default fallback chain: widen, exact, collection")
+    candidate_source: Literal["auto", "milvus", "ram"] = Field(
+        "auto", description="where unfiltered queries' Hamming pool comes from: milvus (one search of the binary "
+        "collection), ram (a scan of the server's in-RAM codes, then one Milvus query for the answer's liveness), "
+        "auto (the one calibration measured cheaper)",
+    )
     widen_max_rows: int = Field(4096, ge=1, le=16384, description="widen: the largest candidate pool")
     widen_accept_stable: bool = Field(
         True,

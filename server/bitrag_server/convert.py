@@ -170,6 +170,7 @@ def to_proto_plan(p: SearchPlan) -> pb.SearchPlan:
         pool=p.pool, nprobe=p.nprobe, route=p.route, candidate_recall=p.candidate_recall,
         pool_recall=p.pool_recall, nprobe_recall=p.nprobe_recall, exact_us=p.exact_us, binary_us=p.binary_us,
         scan_us=p.scan_us, fallback_share=p.fallback_share, rows=p.rows, measured_unix_ms=p.measured_unix_ms,
+        source=p.source, milvus_pool_us=p.milvus_pool_us, ram_pool_us=p.ram_pool_us,
     )
 
 

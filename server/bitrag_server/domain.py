@@ -55,6 +55,14 @@ class Route(StrEnum):
     EXACT = "exact"  # an exact scan is cheaper (small collections) or the codes cannot meet the target
 
 
+class Source(StrEnum):
+    """Where an unfiltered AUTO / RESCORED query's Hamming pool comes from, chosen from measured
+    costs at calibration (a filtered query always asks Milvus, which applies the filter)."""
+
+    MILVUS = "milvus"  # one Milvus search of the binary collection
+    RAM = "ram"  # a scan of every code in the server's RAM (`codes.u8`), then one Milvus query for liveness
+
+
 def closed(kind: type[StrEnum], value: str, field: str) -> Any:
     """`value` as a member of `kind`, or InvalidArgument naming `field` and the choices."""
     from .errors import InvalidArgument

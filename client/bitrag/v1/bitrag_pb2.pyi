@@ -270,7 +270,7 @@ class CollectionInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., embedder: _Optional[str] = ..., index: _Optional[_Union[IndexSpec, _Mapping]] = ..., default_oversample: _Optional[int] = ..., description: _Optional[str] = ..., rows: _Optional[int] = ..., float_rows: _Optional[int] = ..., bytes_in_ram: _Optional[int] = ..., bytes_on_disk: _Optional[int] = ..., generation: _Optional[int] = ..., created_unix_ms: _Optional[int] = ..., gate: _Optional[_Union[GateConfig, _Mapping]] = ..., calibration: _Optional[_Union[CalibrationInfo, _Mapping]] = ..., consistency_level: _Optional[str] = ..., partition_key: _Optional[str] = ..., num_partitions: _Optional[int] = ..., tier: _Optional[str] = ..., bytes_tier: _Optional[int] = ..., plan: _Optional[_Union[SearchPlan, _Mapping]] = ..., dead_rows: _Optional[int] = ..., row_file_bytes: _Optional[int] = ..., compactions: _Optional[int] = ...) -> None: ...
 
 class SearchPlan(_message.Message):
-    __slots__ = ("pool", "nprobe", "route", "candidate_recall", "pool_recall", "nprobe_recall", "exact_us", "binary_us", "scan_us", "fallback_share", "rows", "measured_unix_ms")
+    __slots__ = ("pool", "nprobe", "route", "candidate_recall", "pool_recall", "nprobe_recall", "exact_us", "binary_us", "scan_us", "fallback_share", "rows", "measured_unix_ms", "source", "milvus_pool_us", "ram_pool_us")
     class PoolRecallEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -297,6 +297,9 @@ class SearchPlan(_message.Message):
     FALLBACK_SHARE_FIELD_NUMBER: _ClassVar[int]
     ROWS_FIELD_NUMBER: _ClassVar[int]
     MEASURED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    MILVUS_POOL_US_FIELD_NUMBER: _ClassVar[int]
+    RAM_POOL_US_FIELD_NUMBER: _ClassVar[int]
     pool: int
     nprobe: int
     route: str
@@ -309,7 +312,10 @@ class SearchPlan(_message.Message):
     fallback_share: float
     rows: int
     measured_unix_ms: int
-    def __init__(self, pool: _Optional[int] = ..., nprobe: _Optional[int] = ..., route: _Optional[str] = ..., candidate_recall: _Optional[float] = ..., pool_recall: _Optional[_Mapping[str, float]] = ..., nprobe_recall: _Optional[_Mapping[str, float]] = ..., exact_us: _Optional[int] = ..., binary_us: _Optional[int] = ..., scan_us: _Optional[int] = ..., fallback_share: _Optional[float] = ..., rows: _Optional[int] = ..., measured_unix_ms: _Optional[int] = ...) -> None: ...
+    source: str
+    milvus_pool_us: int
+    ram_pool_us: int
+    def __init__(self, pool: _Optional[int] = ..., nprobe: _Optional[int] = ..., route: _Optional[str] = ..., candidate_recall: _Optional[float] = ..., pool_recall: _Optional[_Mapping[str, float]] = ..., nprobe_recall: _Optional[_Mapping[str, float]] = ..., exact_us: _Optional[int] = ..., binary_us: _Optional[int] = ..., scan_us: _Optional[int] = ..., fallback_share: _Optional[float] = ..., rows: _Optional[int] = ..., measured_unix_ms: _Optional[int] = ..., source: _Optional[str] = ..., milvus_pool_us: _Optional[int] = ..., ram_pool_us: _Optional[int] = ...) -> None: ...
 
 class ListCollectionsRequest(_message.Message):
     __slots__ = ()

@@ -1,11 +1,13 @@
 """The whole query path, one module per stage; `pipeline.py` calls them in this order:
 
   0. route        plan.py        AUTO on a collection whose exact scan measured cheaper -> the exact scan
-  1. candidates   candidates.py  ONE Milvus search: the measured Hamming pool and nprobe, filter pushed down
+  1. candidates   candidates.py  the measured Hamming pool: ONE Milvus search (nprobe, filter pushed down), or,
+                                 unfiltered where measured cheaper, a scan of the codes in RAM (then one
+                                 Milvus query: the answer's rows live)
   2. middle tier  tiers.py       the pool ranked in RAM (sign codes, or 2-/4-bit scalar codes)
   3. rescore      rescore.py     float32 rows read best estimate first, in growing batches, until ...
   4. gate         gate.py        ... the calibrated confidence reaches the threshold (the stopping rule)
-  5. fallback     fallback.py    AUTO below the threshold: widen (a second Milvus search, then every code
+  5. fallback     fallback.py    AUTO below the threshold: widen (a second pool, then every code
                                  in RAM), exact (bounded in time), collection (a legacy float32 index)
   6. fetch        pipeline.py    the hits' records from the record store
 

@@ -15,7 +15,9 @@ From pseudo-queries (`calibrate_pseudo`):
      size of a ladder, from one wide Milvus search per query; the smallest pool that leaves the
      float stage most of the allowed shortfall;
   2. nprobe (IVF): the fewest lists whose candidate recall at that pool is within a tolerance of
-     probing every list;
+     probing every list; then the pool's source: one Milvus search at that pool and nprobe, or the
+     scan of every code in RAM plus the liveness query of an answer, timed interleaved on the same
+     queries, the cheaper one (`measure_source`);
   3. the gate: every query's stopping rule run over the whole pool, batch by batch, recording the
      feature z and whether the top-k was exact; the isotonic map and the threshold (gate.py);
   4. the costs (median server time of AUTO's binary route with that gate, its fallbacks
@@ -35,9 +37,10 @@ import numpy as np
 from .. import failpoints
 from ..collection import Collection
 from ..config import Settings
-from ..domain import Fallback, Mode, Route, SearchPath
+from ..domain import Fallback, Mode, Route, SearchPath, Source
 from ..stores.binary_index import BinaryIndex
 from . import fallback
+from .candidates import ram_candidates
 from .gate import Calibration, Steps, fit_calibration
 from .pipeline import GateRule, Query, Searcher, Timer, _exhaustive
 from .plan import NPROBE_TOLERANCE, POOL_LADDER, SearchPlan
@@ -158,6 +161,35 @@ def measure_plan(c: Collection, searcher: Searcher, queries: np.ndarray, truth: 
     return plan
 
 
+def measure_source(c: Collection, searcher: Searcher, queries: np.ndarray, plan: SearchPlan) -> SearchPlan:
+    """Median time of the pool from each source at the plan's pool: one Milvus search (at the
+    plan's nprobe) against the scan of every code in RAM plus the liveness query of an answer's k
+    rows, interleaved on the same queries. The source: the cheaper, unless
+    Settings.candidate_source fixes it. A RAM pool holds the exact Hamming order (every list)."""
+    params = dict(c.manifest.index.search_params)
+    if plan.nprobe and "nprobe" in params:
+        params["nprobe"] = plan.nprobe
+    milvus, ram = [], []
+    for qv in queries[:TIMED_QUERIES]:
+        code = _code(c, qv)
+        t0 = time.perf_counter_ns()
+        searcher.index.search(c.milvus, code, plan.pool, "", params)
+        t1 = time.perf_counter_ns()
+        got = ram_candidates(c.codes, qv, c.thresholds, plan.pool)
+        searcher.index.live_rows(c.milvus, got.ids[:CALIBRATION_K].tolist())
+        t2 = time.perf_counter_ns()
+        milvus.append((t1 - t0) // 1000)
+        ram.append((t2 - t1) // 1000)
+    plan.milvus_pool_us = int(statistics.median(milvus)) if milvus else 0
+    plan.ram_pool_us = int(statistics.median(ram)) if ram else 0
+    fixed = searcher.settings.candidate_source
+    cheaper = Source.RAM if ram and plan.ram_pool_us < plan.milvus_pool_us else Source.MILVUS
+    plan.source = (cheaper if fixed == "auto" else Source(fixed)).value
+    if plan.source == Source.RAM and str(plan.pool) in plan.pool_recall:
+        plan.candidate_recall = plan.pool_recall[str(plan.pool)]  # every code: the widest search's recall
+    return plan
+
+
 # ---- 3-4: the gate, costs and route ------------------------------------------------------------------
 
 
@@ -240,6 +272,7 @@ def calibrate_pseudo(c: Collection, searcher: Searcher, samples: int, seed: int 
     keep = [i for i, t in enumerate(truth) if t.size == CALIBRATION_K]  # fewer than k live rows: nothing to learn
     queries, truth = queries[keep], [truth[i] for i in keep]
     plan = measure_plan(c, searcher, queries, truth)
+    plan = measure_source(c, searcher, queries, plan)
     planned = replace(c, manifest=replace(c.manifest, plan=plan.to_dict()))
     gate_samples = _gate_samples(planned, searcher, queries, truth)
     cal = fit_calibration(gate_samples, target_recall=c.manifest.gate.target_recall)
@@ -251,9 +284,11 @@ def calibrate_pseudo(c: Collection, searcher: Searcher, samples: int, seed: int 
     plan.measured_unix_ms = cal.calibrated_unix_ms
     last = [q[-1] for q in gate_samples]
     log.info(
-        "calibrated %s on %d pseudo-queries in %.1fs: pool %d (candidate recall %.4f), nprobe %s, threshold %.3f, "
+        "calibrated %s on %d pseudo-queries in %.1fs: pool %d (candidate recall %.4f) from %s (milvus %d us, "
+        "ram %d us), nprobe %s, threshold %.3f, "
         "route %s (binary %d us, exact %d us, fallback share %.2f); whole-pool recall %.4f",
-        c.name, cal.samples, time.perf_counter() - t0, plan.pool, plan.candidate_recall, plan.nprobe or "index",
+        c.name, cal.samples, time.perf_counter() - t0, plan.pool, plan.candidate_recall, plan.source,
+        plan.milvus_pool_us, plan.ram_pool_us, plan.nprobe or "index",
         cal.threshold, plan.route, plan.binary_us, plan.exact_us, plan.fallback_share,
         float(np.mean([st[2] for st in last])) if last else 0.0,
     )

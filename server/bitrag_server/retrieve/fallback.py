@@ -22,14 +22,13 @@ import numpy as np
 
 from ..domain import Hit
 from ..errors import FailedPrecondition
-from ..quantize import binarize, popcount
 from ..stores.binary_index import BinaryIndex
+from .candidates import ram_candidates
 from .exact import exact_scores
 from .rescore import Rescored
 from .topk import top_positions
 
 WIDEN_STEP = 4
-SCAN_BLOCK = 1 << 18  # codes per block of the in-RAM pass
 
 
 @dataclass
@@ -48,24 +47,10 @@ def widened_params(search_params: dict[str, int], nlist: int | None, factor: int
     return params
 
 
-def scan_codes(codes, query: np.ndarray, thresholds: np.ndarray | None, pool: int,  # noqa: ANN001 - CodeStore
-               check=None) -> np.ndarray:  # noqa: ANN001 - Callable[[], None]
+def scan_codes(codes, query: np.ndarray, thresholds: np.ndarray | None, pool: int) -> np.ndarray:  # noqa: ANN001
     """The `pool` rows of smallest Hamming distance to the query's code, over every code in RAM
-    (deleted rows included: the caller checks liveness). `[pool]` row ids, nearest first."""
-    qcode = binarize(query, thresholds)  # [d/8]
-    best_ids = np.empty(0, np.int64)
-    best_d = np.empty(0, np.int64)
-    allc = codes.view()  # [N, d/8], in RAM (the page cache): not unmapped after the pass
-    for start in range(0, allc.shape[0], SCAN_BLOCK):
-        if check is not None:
-            check()
-        block = allc[start : start + SCAN_BLOCK]
-        d = popcount(np.bitwise_xor(block, qcode))  # [b]
-        ids = np.concatenate([best_ids, np.arange(start, start + block.shape[0], dtype=np.int64)])
-        dist = np.concatenate([best_d, d])
-        keep = top_positions(-dist.astype(np.float32), pool)
-        best_ids, best_d = ids[keep], dist[keep]
-    return best_ids
+    (`CodeStore`; deleted rows included: the caller checks liveness). `[pool]` row ids, nearest first."""
+    return ram_candidates(codes, query, thresholds, pool).ids
 
 
 def exact(index: BinaryIndex, milvus: str, floats, query: np.ndarray, top_k: int, expr: str,  # noqa: ANN001

@@ -3,11 +3,14 @@ Runs in a worker thread.
 
   AUTO         route: a collection whose exact scan is cheaper than the binary path (measured
                at calibration) goes straight to the exact scan. Else the binary path:
-               ONE Milvus search (the measured pool and nprobe) -> the middle tier ranks the pool
-               in RAM -> float rows read best estimate first until the gate is confident (the
-               stopping rule) -> below the threshold once the pool is exhausted, the collection's
-               fallbacks in order (widen: a second Milvus search only now, then all codes in RAM;
-               exact; collection).
+               the Hamming pool (the measured pool size) from its measured source: ONE Milvus
+               search (at the plan's nprobe), or, unfiltered, a scan of every code in RAM -> the
+               middle tier ranks the pool in RAM -> float rows read best estimate first until the
+               gate is confident (the stopping rule) -> below the threshold once the pool is
+               exhausted, the collection's fallbacks in order (widen: a second pool only now, then
+               all codes in RAM; exact; collection). A RAM pool's answer is checked live in Milvus
+               (one small query; the codes in RAM still hold deleted rows): an answer holding a
+               deleted row is searched again with the pool from Milvus.
   RESCORED     the binary path with a fixed float budget (k x oversample rows), no gate
   BINARY_ONLY  Hamming order, score = 1 - 2 * hamming / d
   EXACT        the exact scan
@@ -25,12 +28,12 @@ import numpy as np
 from .. import metrics
 from ..collection import Collection, QuerySample
 from ..config import Settings
-from ..domain import Diagnostics, Fallback, Hit, Mode, Route, SearchPath, SearchResult
+from ..domain import Diagnostics, Fallback, Hit, Mode, Route, SearchPath, SearchResult, Source
 from ..errors import DeadlineExceeded
 from ..quantize import binarize, hamming
 from ..stores.binary_index import BinaryIndex, Candidates
 from . import fallback
-from .candidates import hamming_candidates
+from .candidates import hamming_candidates, ram_candidates
 from .gate import Z_COVERED
 from .rescore import Rescored, rescore_fixed, rescore_until
 
@@ -85,6 +88,7 @@ class Outcome:
     tier_scored: int = 0
     hits: list[Hit] | None = None  # set by the collection fallback (rows live elsewhere)
     rescored: Rescored | None = None
+    from_ram: bool = False  # rows from the codes in RAM, not yet checked live in Milvus
 
 
 @dataclass
@@ -100,6 +104,7 @@ class Query:
     timer: Timer
     cancel: threading.Event | None = None
     filter_text: str = ""  # the request's filter, for a legacy store (migrate/legacy_filter.py)
+    milvus_pool: bool = False  # the pool from Milvus whatever the plan's source (a deleted row was in a RAM answer)
 
     def check(self) -> None:
         if self.cancel is not None and self.cancel.is_set():
@@ -143,9 +148,21 @@ class Searcher:
         default = q.top_k * q.oversample * s.hamming_pool_factor
         return c.plan.pool_for(q.top_k, default, s.max_candidates)
 
+    def from_ram(self, c: Collection, q: Query) -> bool:
+        """Does this query's pool come from the codes in RAM? (Settings.candidate_source, or the
+        plan's measured source when it is "auto"; never for a filtered query.)"""
+        source = self.settings.candidate_source
+        ram = source == Source.RAM or (source == "auto" and c.plan.source == Source.RAM)
+        return ram and not q.expr and not q.milvus_pool
+
     def candidates(self, c: Collection, q: Query, pool: int, factor: int = 1) -> tuple[Candidates, bool]:
-        """One Milvus search: (candidates, covered: the pool held every eligible row)."""
+        """One pool, from Milvus (one search) or from the codes in RAM: (candidates, covered: the
+        pool held every eligible row)."""
         q.check()
+        if self.from_ram(c, q):
+            cands = ram_candidates(c.codes, q.vector, c.thresholds, pool)
+            q.timer.lap("candidates")
+            return cands, cands.ids.size < pool
         params = self.search_params(c, factor)
         cands = hamming_candidates(self.index, c.milvus, q.vector, c.thresholds, pool, q.expr, params)
         q.timer.lap("candidates")
@@ -172,13 +189,16 @@ class Searcher:
         q.timer.lap("rescore")
         conf = c.calibration.confidence(res.z)
         q.timer.lap("gate")
-        return Outcome(res.rows, res.scores, SearchPath.BINARY_RESCORED, conf, res.read, [int(cands.ids.size)], 1,
-                       int(cands.ids.size), rescored=res)
+        ram = self.from_ram(c, q)
+        return Outcome(res.rows, res.scores, SearchPath.BINARY_RESCORED, conf, res.read, [int(cands.ids.size)],
+                       0 if ram else 1, int(cands.ids.size), rescored=res, from_ram=ram)
 
     def binary_only(self, c: Collection, q: Query) -> Outcome:
         cands, _ = self.candidates(c, q, q.top_k)
         scores = 1.0 - 2.0 * cands.distances.astype(np.float32) / c.dim
-        return Outcome(cands.ids, scores, SearchPath.BINARY_ONLY, 0.0, 0, [int(cands.ids.size)], 1)
+        ram = self.from_ram(c, q)
+        return Outcome(cands.ids, scores, SearchPath.BINARY_ONLY, 0.0, 0, [int(cands.ids.size)], 0 if ram else 1,
+                       from_ram=ram)
 
     def exact(self, c: Collection, q: Query, path: SearchPath) -> Outcome:
         a = fallback.exact(self.index, c.milvus, c.floats, q.vector, q.top_k, q.expr, check=q.check, lap=q.timer.lap,
@@ -198,18 +218,19 @@ class Searcher:
         tier = c.middle_tier()
         pool, factor = out.pools[-1], 1
         pools, calls, scored = list(out.pools), out.milvus_calls, out.tier_scored
+        ram = self.from_ram(c, q)
 
         def accept(z: float) -> bool:
             return q.gate.passes(cal.confidence(z))
 
         def outcome(r: Rescored, confidence: float) -> Outcome:
             return Outcome(r.rows, r.scores, SearchPath.FALLBACK_WIDENED, confidence, r.read, pools, calls, scored,
-                           rescored=r)
+                           rescored=r, from_ram=ram)
 
         while pool < cap:
             pool, factor = min(cap, pool * fallback.WIDEN_STEP), factor * fallback.WIDEN_STEP
             cands, covered = self.candidates(c, q, pool, factor)
-            calls += 1
+            calls += 0 if ram else 1
             pools.append(int(cands.ids.size))
             est = tier.scores(q.vector, cands.ids)
             scored += int(cands.ids.size)
@@ -223,8 +244,9 @@ class Searcher:
             if accept(res.z) or (s.widen_accept_stable and not q.gate.always and fallback.unchanged(prev, res)):
                 return outcome(res, cal.confidence(res.z)), True
         plan = c.plan
-        if not q.expr and plan.scan_us and (not plan.exact_us or plan.scan_us < plan.exact_us):
-            ids = fallback.scan_codes(c.codes, q.vector, c.thresholds, cap, check=q.check)
+        # (a RAM pool is already every code's nearest: the loop above scanned them all)
+        if not ram and not q.expr and plan.scan_us and (not plan.exact_us or plan.scan_us < plan.exact_us):
+            ids = fallback.scan_codes(c.codes, q.vector, c.thresholds, cap)
             live = self.index.live_rows(c.milvus, ids.tolist())
             calls += 1
             ids = np.asarray([i for i in ids.tolist() if i in live], np.int64)
@@ -285,19 +307,9 @@ class Searcher:
     ) -> SearchResult:
         q = Query(query, top_k, oversample, expr, Mode(mode), GateRule.of(c, threshold_override), timer, cancel,
                   filter_text)
-        if q.mode == Mode.EXACT:
-            out = self.exact(c, q, SearchPath.EXACT)
-        elif q.mode == Mode.BINARY_ONLY:
-            out = self.binary_only(c, q)
-        elif q.mode == Mode.AUTO and c.plan.route == Route.EXACT and not q.gate.always:
-            out = self.exact(c, q, SearchPath.EXACT)  # measured: cheaper than the binary path here
-        else:
-            out = self.binary(c, q, fixed=q.mode == Mode.RESCORED)
-            if sample:
-                self._sample(c, q, out)
-            if q.mode == Mode.AUTO and not q.gate.passes(out.confidence) and out.rescored is not None \
-                    and not (out.rescored.covered and not q.gate.always):
-                out = self.fallbacks(c, q, out)
+        out = self.run(c, q, sample)
+        if out.from_ram:
+            out = self.verified(c, q, out)
         hits = out.hits if out.hits is not None else self._hits(c, query, out, timer)
         total_us = timer.total_us()
         metrics.observe_search(out.path, total_us / 1e6, out.confidence if q.mode in (Mode.AUTO, Mode.RESCORED) else None,
@@ -312,6 +324,39 @@ class Searcher:
                 tier_scored=out.tier_scored,
             ),
         )
+
+    def run(self, c: Collection, q: Query, sample: bool) -> Outcome:
+        """The query's path by mode and route: stages 0-5."""
+        if q.mode == Mode.EXACT:
+            return self.exact(c, q, SearchPath.EXACT)
+        if q.mode == Mode.BINARY_ONLY:
+            return self.binary_only(c, q)
+        if q.mode == Mode.AUTO and c.plan.route == Route.EXACT and not q.gate.always:
+            return self.exact(c, q, SearchPath.EXACT)  # measured: cheaper than the binary path here
+        out = self.binary(c, q, fixed=q.mode == Mode.RESCORED)
+        if sample:
+            self._sample(c, q, out)
+        if q.mode == Mode.AUTO and not q.gate.passes(out.confidence) and out.rescored is not None \
+                and not (out.rescored.covered and not q.gate.always):
+            out = self.fallbacks(c, q, out)
+        return out
+
+    def verified(self, c: Collection, q: Query, out: Outcome) -> Outcome:
+        """A RAM pool's answer, its rows checked live in Milvus (one query of k ids). The codes in
+        RAM keep deleted rows until a compaction: an answer holding one is searched again with the
+        pool from Milvus, which holds live rows only."""
+        live = self.index.live_rows(c.milvus, out.rows.tolist())
+        q.timer.lap("verify")
+        out.milvus_calls += 1
+        out.from_ram = False
+        if len(live) == out.rows.size:
+            return out
+        q.milvus_pool = True
+        again = self.run(c, q, sample=False)
+        again.milvus_calls += out.milvus_calls
+        again.pools = out.pools + again.pools
+        again.examined += out.examined
+        return again
 
     def _sample(self, c: Collection, q: Query, out: Outcome) -> None:
         """A share of served AUTO / RESCORED queries is kept for background verification (the gate's

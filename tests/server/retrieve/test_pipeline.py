@@ -578,8 +578,9 @@ async def test_stopping_rule_reads_until_confident_and_calls_milvus_again_only_p
         tmp_path: Path, x3k: np.ndarray) -> None:
     """A calibrated collection on the binary route: each AUTO answer reads float rows in batches
     until confident; a query makes a second Milvus call only after reading its whole first pool
-    (the pool's boundary reached), and recall meets the target on these queries."""
-    e = Engine(_settings(tmp_path / "data"))
+    (the pool's boundary reached), and recall meets the target on these queries. (The pool from
+    Milvus: test_candidates.py has the pool from RAM.)"""
+    e = Engine(_settings(tmp_path / "data", candidate_source="milvus"))
     await e.start()
     try:
         await e.create_collection(CollectionSpec(name="vecs", dimension=DIM, embedder="none", tier="sign"))
@@ -626,7 +627,7 @@ async def test_small_collection_routes_auto_to_the_exact_scan(tmp_path: Path) ->
             _assert_exact(res, x, q)
         # an explicit threshold of 1 still goes the binary way and through the fallbacks
         res = await search(e, x[0], confidence_threshold=1.0)
-        assert res.diagnostics.path == "FALLBACK_EXACT" and res.diagnostics.milvus_calls >= 1
+        assert res.diagnostics.path == "FALLBACK_EXACT" and res.diagnostics.pools  # a pool was taken first
     finally:
         await e.close()
 

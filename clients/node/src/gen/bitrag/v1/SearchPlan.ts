@@ -15,6 +15,9 @@ export interface SearchPlan {
   'fallback_share'?: (number | string);
   'rows'?: (number | string | Long);
   'measured_unix_ms'?: (number | string | Long);
+  'source'?: (string);
+  'milvus_pool_us'?: (number | string | Long);
+  'ram_pool_us'?: (number | string | Long);
 }
 
 export interface SearchPlan__Output {
@@ -30,4 +33,7 @@ export interface SearchPlan__Output {
   'fallback_share': (number);
   'rows': (number);
   'measured_unix_ms': (number);
+  'source': (string);
+  'milvus_pool_us': (number);
+  'ram_pool_us': (number);
 }
