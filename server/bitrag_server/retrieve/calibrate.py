@@ -137,7 +137,9 @@ def measure_plan(c: Collection, searcher: Searcher, queries: np.ndarray, truth: 
     s = searcher.settings
     target = c.manifest.gate.target_recall
     allowed = (1.0 - target) / 2  # the rest of the shortfall is the float stage's
-    cap = min(s.max_candidates, c.manifest.gate.widen_max_rows, POOL_LADDER[-1])
+    # the ladder's top is Milvus' limit, not widen_max_rows (which bounds widening past the plan's
+    # pool): where 4,096 codes miss the goal, a wider first pool beats a gate that never trusts it
+    cap = min(s.max_candidates, POOL_LADDER[-1])
     ix = c.manifest.index
     nlist = int(ix.build_params.get("nlist") or 0)
     widest = dict(ix.search_params)

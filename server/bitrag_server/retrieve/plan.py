@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 
 from ..domain import Route, Source
 
-POOL_LADDER = (40, 80, 160, 320, 640, 1280, 2560, 5120)
+POOL_LADDER = (40, 80, 160, 320, 640, 1280, 2560, 5120, 10240, 16384)  # up to Milvus' search limit
 NPROBE_TOLERANCE = 0.002
 PLAN_K = 10
 
