@@ -39,7 +39,6 @@ from ..collection import Collection
 from ..config import Settings
 from ..domain import Fallback, Mode, Route, SearchPath, Source
 from ..stores.binary_index import BinaryIndex
-from . import fallback
 from .candidates import ram_candidates
 from .gate import Calibration, Steps, fit_calibration
 from .pipeline import GateRule, Query, Searcher, Timer, _exhaustive
@@ -253,7 +252,7 @@ def measure_costs(c: Collection, searcher: Searcher, queries: np.ndarray, cal: C
             exact.append(exact_us(i))
     plan.binary_us = int(statistics.median(binary)) if binary else 0
     plan.exact_us = int(statistics.median(exact)) if exact else 0
-    plan.scan_us = _median_us(lambda i: fallback.scan_codes(c.codes, queries[i], c.thresholds, plan.pool * 4), 3)
+    plan.scan_us = _median_us(lambda i: ram_candidates(c.codes, queries[i], c.thresholds, plan.pool * 4), 3)
     confs = [[cal.confidence(st[0]) for st in q] for q in samples]
     plan.fallback_share = float(np.mean([not any(v >= cal.threshold for v in q) for q in confs])) if confs else 1.0
     plan.route = (Route.EXACT if plan.exact_us <= plan.binary_us else Route.BINARY).value

@@ -23,7 +23,6 @@ import numpy as np
 from ..domain import Hit
 from ..errors import FailedPrecondition
 from ..stores.binary_index import BinaryIndex
-from .candidates import ram_candidates
 from .exact import exact_scores
 from .rescore import Rescored
 from .topk import top_positions
@@ -45,12 +44,6 @@ def widened_params(search_params: dict[str, int], nlist: int | None, factor: int
     if factor > 1 and "nprobe" in params:
         params["nprobe"] = min(int(nlist or params["nprobe"]), int(params["nprobe"]) * factor)
     return params
-
-
-def scan_codes(codes, query: np.ndarray, thresholds: np.ndarray | None, pool: int) -> np.ndarray:  # noqa: ANN001
-    """The `pool` rows of smallest Hamming distance to the query's code, over every code in RAM
-    (`CodeStore`; deleted rows included: the caller checks liveness). `[pool]` row ids, nearest first."""
-    return ram_candidates(codes, query, thresholds, pool).ids
 
 
 def exact(index: BinaryIndex, milvus: str, floats, query: np.ndarray, top_k: int, expr: str,  # noqa: ANN001

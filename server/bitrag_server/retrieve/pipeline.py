@@ -105,6 +105,8 @@ class Query:
     cancel: threading.Event | None = None
     filter_text: str = ""  # the request's filter, for a legacy store (migrate/legacy_filter.py)
     milvus_pool: bool = False  # the pool from Milvus whatever the plan's source (a deleted row was in a RAM answer)
+    ram_scan: Candidates | None = None  # the nearest `ram_scan_limit` codes in RAM, nearest first
+    ram_scan_limit: int = 0
 
     def check(self) -> None:
         if self.cancel is not None and self.cancel.is_set():
@@ -148,6 +150,10 @@ class Searcher:
         default = q.top_k * q.oversample * s.hamming_pool_factor
         return c.plan.pool_for(q.top_k, default, s.max_candidates)
 
+    def widen_cap(self, c: Collection, pool: int) -> int:
+        """The widest pool widening asks for."""
+        return min(self.settings.max_candidates, max(c.manifest.gate.widen_max_rows, pool))
+
     def from_ram(self, c: Collection, q: Query) -> bool:
         """Does this query's pool come from the codes in RAM? (Settings.candidate_source, or the
         plan's measured source when it is "auto"; never for a filtered query.)"""
@@ -155,12 +161,16 @@ class Searcher:
         ram = source == Source.RAM or (source == "auto" and c.plan.source == Source.RAM)
         return ram and not q.expr and not q.milvus_pool
 
-    def candidates(self, c: Collection, q: Query, pool: int, factor: int = 1) -> tuple[Candidates, bool]:
+    def candidates(self, c: Collection, q: Query, pool: int, factor: int = 1, scan: int = 0) -> tuple[Candidates, bool]:
         """One pool, from Milvus (one search) or from the codes in RAM: (candidates, covered: the
-        pool held every eligible row)."""
+        pool held every eligible row). A RAM scan asks for max(pool, `scan`) codes and keeps them
+        for the query: a wider pool later (widen) is a slice of it, not another scan."""
         q.check()
         if self.from_ram(c, q):
-            cands = ram_candidates(c.codes, q.vector, c.thresholds, pool)
+            if q.ram_scan is None or q.ram_scan_limit < pool:
+                q.ram_scan_limit = max(pool, scan)
+                q.ram_scan = ram_candidates(c.codes, q.vector, c.thresholds, q.ram_scan_limit)
+            cands = Candidates(q.ram_scan.ids[:pool], q.ram_scan.distances[:pool])
             q.timer.lap("candidates")
             return cands, cands.ids.size < pool
         params = self.search_params(c, factor)
@@ -172,7 +182,8 @@ class Searcher:
         """Stages 1-4: one Milvus pool, the middle tier, float rows until the gate is confident
         (`fixed`: a fixed budget of k x oversample rows instead)."""
         pool = self.pool(c, q)
-        cands, covered = self.candidates(c, q, pool)
+        # AUTO from RAM: the scan keeps the widest pool widening may want (its cost hardly grows with k)
+        cands, covered = self.candidates(c, q, pool, scan=self.widen_cap(c, pool) if q.mode == Mode.AUTO else 0)
         tier = c.middle_tier()
         est = tier.scores(q.vector, cands.ids)  # [P]
         q.timer.lap("tier")
@@ -214,7 +225,7 @@ class Searcher:
         if res is None:
             return out, False
         cal = c.calibration
-        cap = min(s.max_candidates, max(c.manifest.gate.widen_max_rows, out.pools[-1]))
+        cap = self.widen_cap(c, out.pools[-1])
         tier = c.middle_tier()
         pool, factor = out.pools[-1], 1
         pools, calls, scored = list(out.pools), out.milvus_calls, out.tier_scored
@@ -229,7 +240,7 @@ class Searcher:
 
         while pool < cap:
             pool, factor = min(cap, pool * fallback.WIDEN_STEP), factor * fallback.WIDEN_STEP
-            cands, covered = self.candidates(c, q, pool, factor)
+            cands, covered = self.candidates(c, q, pool, factor, scan=cap)
             calls += 0 if ram else 1
             pools.append(int(cands.ids.size))
             est = tier.scores(q.vector, cands.ids)
@@ -246,17 +257,17 @@ class Searcher:
         plan = c.plan
         # (a RAM pool is already every code's nearest: the loop above scanned them all)
         if not ram and not q.expr and plan.scan_us and (not plan.exact_us or plan.scan_us < plan.exact_us):
-            ids = fallback.scan_codes(c.codes, q.vector, c.thresholds, cap)
-            live = self.index.live_rows(c.milvus, ids.tolist())
+            every = ram_candidates(c.codes, q.vector, c.thresholds, cap)
+            live = self.index.live_rows(c.milvus, every.ids.tolist())
             calls += 1
-            ids = np.asarray([i for i in ids.tolist() if i in live], np.int64)
+            keep = np.isin(every.ids, np.fromiter(live, np.int64, len(live)))
+            ids, dists = every.ids[keep], every.distances[keep]
             pools.append(int(ids.size))
             est = tier.scores(q.vector, ids)
             scored += int(ids.size)
             prev = res
             res = rescore_until(q.vector, ids, est, c.floats, q.top_k, first=q.top_k * q.oversample, accept=accept,
-                                boundary=_boundary(est, hamming(c.codes.gather(ids), binarize(q.vector, c.thresholds)))
-                                if ids.size else None, done=res, check=q.check)
+                                boundary=_boundary(est, dists) if ids.size else None, done=res, check=q.check)
             q.timer.lap("widen_scan")
             if accept(res.z) or (s.widen_accept_stable and not q.gate.always and fallback.unchanged(prev, res)):
                 return outcome(res, cal.confidence(res.z)), True
