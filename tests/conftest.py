@@ -5,6 +5,7 @@ Servers are session-scoped and shared, so every test uses its own collection nam
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,13 @@ import bitrag
 from bitrag_server.milvus_standalone import MilvusStandalone
 from sdk_twins import SDK_KINDS
 from servers import MILVUS_START_TIMEOUT_S, SMALL_IVF, ServerProc, start_server  # noqa: F401 (re-exported)
+
+# The tests' small collections are mostly never calibrated, and they assert what the binary route
+# does; before a plan is measured, AUTO would otherwise take whichever route is timed cheaper on
+# served queries (`route_unmeasured`, tested by name in tests/server/retrieve/test_pipeline.py).
+# Servers started as subprocesses inherit it.
+os.environ.setdefault("BITRAG_ROUTE_UNMEASURED", "binary")
+
 
 @pytest.fixture(scope="session")
 def lite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc]:

@@ -14,7 +14,7 @@ import numpy as np
 from .domain import Tier
 from .quantize import ScalarQuantizer, binarize
 from .retrieve.gate import Calibration, Steps
-from .retrieve.plan import SearchPlan
+from .retrieve.plan import ObservedRoutes, SearchPlan
 from .retrieve.tiers import MiddleTier
 from .stores.catalog import Manifest
 from .stores.float_store import CodeStore, FloatStore, TierStore
@@ -58,6 +58,8 @@ class Collection:
     _views: collections.Counter = field(default_factory=collections.Counter)
     _views_lock: threading.Lock = field(default_factory=threading.Lock)
     compacting: bool = False  # a compaction is switching the files: manifest reloads wait
+    # AUTO's route timed on served queries while no plan is measured (retrieve/plan.py)
+    routes: ObservedRoutes = field(default_factory=ObservedRoutes)
     # ListDocuments' index of live documents (documents.DocumentIndex), for one generation
     doc_index: object | None = None
 

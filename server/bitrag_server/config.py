@@ -81,6 +81,10 @@ class Settings(BaseSettings):
         "collection), ram (a scan of the server's in-RAM codes, then one Milvus query for the answer's liveness), "
         "auto (the one calibration measured cheaper)",
     )
+    route_unmeasured: Literal["timed", "binary"] = Field(
+        "timed", description="AUTO's route before calibration measures a plan: timed (the cheaper of the binary "
+        "route and an exact scan, timed on served queries) or binary (always the binary route)",
+    )
     widen_max_rows: int = Field(4096, ge=1, le=16384, description="widen: the largest candidate pool")
     widen_accept_stable: bool = Field(
         True,

@@ -2,7 +2,8 @@
 Runs in a worker thread.
 
   AUTO         route: a collection whose exact scan is cheaper than the binary path (measured
-               at calibration) goes straight to the exact scan. Else the binary path:
+               at calibration; before that, timed on served queries) goes straight to the exact
+               scan. Else the binary path:
                the Hamming pool (the measured pool size) from its measured source: ONE Milvus
                search (at the plan's nprobe), or, unfiltered, a scan of every code in RAM -> the
                middle tier ranks the pool in RAM -> float rows read best estimate first until the
@@ -342,15 +343,30 @@ class Searcher:
             return self.exact(c, q, SearchPath.EXACT)
         if q.mode == Mode.BINARY_ONLY:
             return self.binary_only(c, q)
-        if q.mode == Mode.AUTO and c.plan.route == Route.EXACT and not q.gate.always:
-            return self.exact(c, q, SearchPath.EXACT)  # measured: cheaper than the binary path here
+        observed = q.mode == Mode.AUTO and not q.gate.always and not c.plan.measured and not q.milvus_pool \
+            and self.settings.route_unmeasured == "timed"
+        t0 = time.perf_counter_ns()
+        if q.mode == Mode.AUTO and not q.gate.always and self.route(c) == Route.EXACT:
+            out = self.exact(c, q, SearchPath.EXACT)  # measured: cheaper than the binary path here
+            if observed:
+                c.routes.observe(Route.EXACT, (time.perf_counter_ns() - t0) / 1000)
+            return out
         out = self.binary(c, q, fixed=q.mode == Mode.RESCORED)
         if sample:
             self._sample(c, q, out)
         if q.mode == Mode.AUTO and not q.gate.passes(out.confidence) and out.rescored is not None \
                 and not (out.rescored.covered and not q.gate.always):
             out = self.fallbacks(c, q, out)
+        if observed:
+            c.routes.observe(Route.BINARY, (time.perf_counter_ns() - t0) / 1000)
         return out
+
+    def route(self, c: Collection) -> Route:
+        """AUTO's first path: the plan's, measured at calibration; before a plan exists, the one
+        timed cheaper on served queries (plan.ObservedRoutes)."""
+        if c.plan.measured or self.settings.route_unmeasured == "binary":
+            return Route(c.plan.route)
+        return c.routes.pick(c.floats.rows, c.dim)
 
     def verified(self, c: Collection, q: Query, out: Outcome) -> Outcome:
         """A RAM pool's answer, its rows checked live in Milvus (one query of k ids). The codes in

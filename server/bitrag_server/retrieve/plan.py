@@ -15,10 +15,17 @@
               pass over every code (the widen fallback's last step), and of each pool source
 
 Persisted in the manifest (`plan`), refitted with the gate.
+
+Before a plan is measured (a collection just ingested, before its background calibration; one too
+small to calibrate), AUTO's route comes from its served queries instead (`ObservedRoutes`): both
+routes timed as they serve, the cheaper taken. Uncalibrated, the gate trusts no binary answer, so
+the binary route ends in widening or an exact scan anyway (a user's 20k x 256 vectors: 22.7 ms
+widened where EXACT took 6.6 ms, bench/results/user_vectors.md).
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass, field
 
 from ..domain import Route, Source
@@ -26,6 +33,15 @@ from ..domain import Route, Source
 POOL_LADDER = (40, 80, 160, 320, 640, 1280, 2560, 5120, 10240, 16384)  # up to Milvus' search limit
 NPROBE_TOLERANCE = 0.002
 PLAN_K = 10
+# ObservedRoutes: queries between re-timings of the dearer route (only while within CLOSE x the
+# cheaper's time), the EWMA weight of a new time, and the exact scan's speed assumed before one is
+# timed (float32 values scored per microsecond; this machine measured 870 at 20k x 256 and 2,900
+# at 1M x 768): an exact scan is first tried only where this estimate is within CLOSE x the binary
+# route's observed time, so a large uncalibrated collection never pays a full scan to find out.
+EXPLORE_EVERY = 32
+CLOSE = 3.0
+EWMA = 0.3
+EXACT_FLOATS_PER_US = 1000.0
 
 
 @dataclass
@@ -66,3 +82,34 @@ class SearchPlan:
             return cls()
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         return cls(**known)
+
+
+class ObservedRoutes:
+    """AUTO's route before a plan is measured: each route's server time on served queries (EWMA,
+    microseconds), the cheaper one taken; the binary route is timed first, the exact one when its
+    estimate (rows x d / EXACT_FLOATS_PER_US) is within CLOSE x the binary's time, and the dearer
+    of the two again every EXPLORE_EVERY queries while within CLOSE x. Both routes answer at the
+    target (the exact one exactly), so only time decides."""
+
+    def __init__(self) -> None:
+        self.us: dict[Route, float] = {}
+        self.n = 0
+        self._lock = threading.Lock()
+
+    def pick(self, rows: int, dim: int) -> Route:
+        with self._lock:
+            self.n += 1
+            b, e = self.us.get(Route.BINARY), self.us.get(Route.EXACT)
+            if b is None:
+                return Route.BINARY
+            if e is None:
+                return Route.EXACT if rows * dim / EXACT_FLOATS_PER_US < CLOSE * b else Route.BINARY
+            best, other = (Route.EXACT, Route.BINARY) if e <= b else (Route.BINARY, Route.EXACT)
+            if self.n % EXPLORE_EVERY == 0 and self.us[other] < CLOSE * self.us[best]:
+                return other
+            return best
+
+    def observe(self, route: Route, us: float) -> None:
+        with self._lock:
+            prev = self.us.get(route)
+            self.us[route] = us if prev is None else (1 - EWMA) * prev + EWMA * us

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from bitrag_server.retrieve import calibrate
+from bitrag_server.retrieve.plan import CLOSE, EXPLORE_EVERY, ObservedRoutes
 from bitrag_server.config import Settings
-from bitrag_server.domain import CollectionSpec, RecordIn, SearchQuery, SearchResult
+from bitrag_server.domain import CollectionSpec, RecordIn, Route, SearchQuery, SearchResult
 from bitrag_server.engine import Engine
 from bitrag_server.errors import InvalidArgument
 from bitrag_server.quantize import binarize, hamming, l2_normalize
@@ -691,3 +692,59 @@ async def test_a_cancelled_search_makes_no_further_milvus_call(
     res = s.search(c, x3k[0], top_k=K, oversample=4, expr="", mode=Mode.EXACT, threshold_override=None,
                    timer=Timer(), cancel=None)
     assert len(res.hits) == K  # no event: the search runs to its end
+
+
+# ---- AUTO's route before a plan is measured (retrieve/plan.py ObservedRoutes) --------------------
+
+
+def test_observed_routes_take_the_cheaper_and_retime_the_dearer_only_when_close() -> None:
+    r = ObservedRoutes()
+    assert r.pick(3000, 64) == Route.BINARY  # nothing timed: the binary route first
+    r.observe(Route.BINARY, 15_000.0)
+    # the exact scan's estimate (rows x d / EXACT_FLOATS_PER_US) decides whether it is tried at all
+    assert r.pick(1_000_000, 768) == Route.BINARY  # 768 ms estimated against 15 ms: never tried
+    assert r.pick(20_000, 256) == Route.EXACT  # 5 ms estimated: tried
+    r.observe(Route.EXACT, 6_000.0)  # the binary route within CLOSE x of it
+    picks = [r.pick(20_000, 256) for _ in range(EXPLORE_EVERY * 2)]
+    assert picks.count(Route.BINARY) == 2 and picks.count(Route.EXACT) == 2 * EXPLORE_EVERY - 2  # re-timed
+    r.observe(Route.BINARY, 10_000.0)  # EWMA: 0.7 x 15 ms + 0.3 x 10 ms = 13.5 ms
+    assert abs(r.us[Route.BINARY] - 13_500.0) < 1e-6
+    r.us[Route.BINARY] = CLOSE * 6_000.0 + 1  # out of reach: no longer re-timed
+    assert {r.pick(20_000, 256) for _ in range(EXPLORE_EVERY * 2)} == {Route.EXACT}
+
+
+async def test_before_calibration_auto_serves_on_the_route_timed_cheaper(tmp_path: Path, x3k: np.ndarray) -> None:
+    """An uncalibrated collection (no plan): the binary route is timed first, then the exact scan;
+    every later query takes the route whose served time is lower (the dearer re-timed every
+    EXPLORE_EVERY queries), the exact route answers exactly, and the binary route's answers are the
+    widened ones the uncalibrated gate forces. Once a plan is measured, its route decides."""
+    e = Engine(_settings(tmp_path / "data", route_unmeasured="timed"))
+    await e.start()
+    try:
+        await _make(e, x3k)
+        c = e._collections["vecs"]
+        assert not c.plan.measured
+        qs = _queries(x3k, 40, seed=91)
+        paths = []
+        for i, q in enumerate(qs):
+            before = dict(c.routes.us)
+            res = await search(e, q)
+            p = res.diagnostics.path
+            paths.append(p)
+            if i == 0:
+                assert p != "EXACT" and Route.BINARY in c.routes.us
+            if p == "EXACT":
+                _assert_exact(res, x3k, q)
+            if len(before) == 2 and c.routes.n % EXPLORE_EVERY != 0:  # both timed, not a re-timing
+                cheaper = min(before, key=before.get)
+                assert (p == "EXACT") == (cheaper == Route.EXACT), (before, p)
+        assert set(c.routes.us) == {Route.BINARY, Route.EXACT}  # 3k x 64: the exact estimate is tiny
+        assert "EXACT" in paths and paths[0] != "EXACT"
+        await e.calibrate("vecs", samples=60)
+        assert c.plan.measured
+        n = c.routes.n
+        res = await search(e, qs[0])
+        assert c.routes.n == n  # the plan's route now: no more timing
+        assert (res.diagnostics.path == "EXACT") == (c.plan.route == "exact")
+    finally:
+        await e.close()
