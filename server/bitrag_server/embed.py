@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,6 +32,11 @@ class Embedder(Protocol):
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """`[n]` texts -> `[n, d]` float32, L2-normalised."""
+        ...
+
+    def window(self) -> tuple[int, Callable[[str], Sequence[int]] | None]:
+        """(the most tokens of text one embedding reads, 0 = no known limit; the tokenizer counting
+        them, None = tiktoken's): chunks are sized to fit it (ingest_pipeline.resolve_chunking)."""
         ...
 
 
@@ -77,6 +83,14 @@ class LocalEmbedder:
     def dimension(self) -> int:
         return int(self._load().get_embedding_dimension())
 
+    def window(self) -> tuple[int, Callable[[str], Sequence[int]] | None]:
+        """The model's max_seq_length less its two special tokens ([CLS], [SEP]), in its own
+        wordpieces: the model truncates past it (all-MiniLM-L6-v2: 256)."""
+        return max(1, int(self._load().max_seq_length) - 2), self.tokens
+
+    def tokens(self, text: str) -> Sequence[int]:
+        return self._load().tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
+
     def embed(self, texts: list[str]) -> np.ndarray:
         model = self._load()
         v = model.encode(
@@ -112,6 +126,10 @@ class OpenAIEmbedder:
         if self._probed is None:
             self._probed = int(self.embed(["dimension probe"]).shape[1])
         return self._probed
+
+    def window(self) -> tuple[int, Callable[[str], Sequence[int]] | None]:
+        """No limit known for an arbitrary endpoint's model: chunks as configured (tiktoken tokens)."""
+        return 0, None
 
     def embed(self, texts: list[str]) -> np.ndarray:
         import openai

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -42,18 +43,25 @@ def chunk_id(doc_id: str, n: int) -> str:
     return f"{doc_id}#{n}"
 
 
+Tokenizer = Callable[[str], Sequence[int]]  # text -> token ids (the embedder's own tokens)
+
+
 @lru_cache(maxsize=16)
-def _splitter(chunk_size: int, chunk_overlap: int):  # noqa: ANN202 - llama_index type, lazy import
+def _splitter(chunk_size: int, chunk_overlap: int, tokenizer: Tokenizer | None = None):  # noqa: ANN202 - llama_index type, lazy import
+    """Chunks of at most `chunk_size` tokens: the embedder's tokens when it has a window to fit
+    (`tokenizer`), else tiktoken's (LlamaIndex's default, OpenAI's models' own)."""
     from llama_index.core.node_parser import SentenceSplitter
 
-    return SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+    return SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap, tokenizer=tokenizer)
 
 
 PAGE_BREAK = "\f"  # between a document's pages (a PDF's, from the client): no chunk spans one
 
 # Bumped when the same document and parameters split differently (part of the document hash, so a
 # re-ingest after an upgrade replaces the old chunks instead of keeping them as "unchanged").
-SPLITTER_VERSION = 2  # 2: Markdown split by section (and paged text split at its page breaks)
+# 2: Markdown split by section (and paged text split at its page breaks); 3: sized in the embedder's
+# own tokens where it has a window (a local model's max_seq_length), not tiktoken's
+SPLITTER_VERSION = 3
 
 SECTION_KEY = "section"  # chunk metadata: the heading path of a Markdown chunk
 PATH_SEP = " › "
@@ -147,8 +155,9 @@ def _head(path: list[str], level: int) -> str:
     return f"{'#' * max(level, 1)} {PATH_SEP.join(shown)}\n\n" if shown else ""
 
 
-def _split_markdown(doc: DocumentIn, chunk_size: int, chunk_overlap: int) -> list[tuple[str, dict[str, Any]]]:
-    tok = _splitter(chunk_size, chunk_overlap)._tokenizer
+def _split_markdown(doc: DocumentIn, chunk_size: int, chunk_overlap: int,
+                    tokenizer: Tokenizer | None = None) -> list[tuple[str, dict[str, Any]]]:
+    tok = _splitter(chunk_size, chunk_overlap, tokenizer)._tokenizer
     out: list[tuple[str, dict[str, Any]]] = []
     for sec in markdown_sections(doc.text):
         head = _head(sec.path, sec.level)
@@ -169,7 +178,7 @@ def _split_markdown(doc: DocumentIn, chunk_size: int, chunk_overlap: int) -> lis
                 pieces.append("\n\n".join(cur))
                 cur, used = [], 0
             if n > budget:
-                pieces.extend(_splitter(budget, min(chunk_overlap, budget // 4)).split_text(block))
+                pieces.extend(_splitter(budget, min(chunk_overlap, budget // 4), tokenizer).split_text(block))
                 continue
             cur.append(block)
             used += n
@@ -179,26 +188,27 @@ def _split_markdown(doc: DocumentIn, chunk_size: int, chunk_overlap: int) -> lis
     return out
 
 
-def split_document(doc: DocumentIn, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
+def split_document(doc: DocumentIn, chunk_size: int, chunk_overlap: int, tokenizer: Tokenizer | None = None) -> list[Chunk]:
     """Paged text (PAGE_BREAK): page by page (`split_pages`). Markdown: by section, then size
     (see the module docstring). Other text: the LlamaIndex SentenceSplitter (token-sized chunks,
-    sentence boundaries preferred)."""
+    sentence boundaries preferred). Sizes count `tokenizer`'s tokens (default: tiktoken's)."""
     if PAGE_BREAK in doc.text:
-        return split_pages(doc, chunk_size, chunk_overlap)
+        return split_pages(doc, chunk_size, chunk_overlap, tokenizer)
     if is_markdown(doc):
-        parts = _split_markdown(doc, chunk_size, chunk_overlap)
+        parts = _split_markdown(doc, chunk_size, chunk_overlap, tokenizer)
     else:
-        parts = [(t, doc.metadata) for t in _splitter(chunk_size, chunk_overlap).split_text(doc.text) if t.strip()]
+        splitter = _splitter(chunk_size, chunk_overlap, tokenizer)
+        parts = [(t, doc.metadata) for t in splitter.split_text(doc.text) if t.strip()]
     return [Chunk(chunk_id(doc.id, i), doc.id, t, md) for i, (t, md) in enumerate(parts)]
 
 
-def split_pages(doc: DocumentIn, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
+def split_pages(doc: DocumentIn, chunk_size: int, chunk_overlap: int, tokenizer: Tokenizer | None = None) -> list[Chunk]:
     """A paged document (pages joined by PAGE_BREAK) split page by page: no chunk spans two pages,
     each carries `page` (1-based; blank pages keep their number), ids run on across pages."""
     chunks: list[Chunk] = []
     for page, page_text in enumerate(doc.text.split(PAGE_BREAK), 1):
         page_doc = DocumentIn(doc.id, page_text, {**doc.metadata, "page": page})
-        for c in split_document(page_doc, chunk_size, chunk_overlap):
+        for c in split_document(page_doc, chunk_size, chunk_overlap, tokenizer):
             chunks.append(Chunk(chunk_id(doc.id, len(chunks)), doc.id, c.text, c.metadata))
     return chunks
 

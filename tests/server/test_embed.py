@@ -155,6 +155,34 @@ def test_local_embedder_via_embedders(local: LocalEmbedder, tmp_path: Path) -> N
     assert ei.value.field == "embedder"
 
 
+def test_default_chunks_fit_the_local_models_window(local: LocalEmbedder, tmp_path: Path) -> None:
+    """The model reads 256 wordpieces ([CLS] + 254 + [SEP]) and drops the rest. The server's
+    default chunking for it is sized in those wordpieces: every chunk of a long text and of a long
+    Markdown section fits whole, and the chunks hold every sentence. The old default (512 tiktoken
+    tokens) made chunks the model saw barely half of."""
+    from bitrag_server import ingest_pipeline as ip
+    from bitrag_server.domain import DocumentIn
+    from bitrag_server.ingest import split_document
+
+    sentences = [f"Sentence {i} says that the {w} sample number {i * 7} was measured twice." for i, w in
+                 enumerate(["copper", "zinc", "tin", "lead", "nickel", "cobalt"] * 40)]
+    text = " ".join(sentences)
+    window = local.window()
+    assert window[0] == 254
+    ch = ip.resolve_chunking(0, 0, Settings(data_dir=tmp_path, _env_file=None), window, local.spec)
+    assert ch.size == 254 and ch.tokenizer is not None
+
+    def wordpieces(t: str) -> int:
+        return len(local._load().tokenizer(t)["input_ids"])  # with [CLS] / [SEP]
+
+    for doc in (DocumentIn("a.txt", text), DocumentIn("a.md", "# Notes\n\n" + text, {"file_type": "text/markdown"})):
+        chunks = split_document(doc, ch.size, ch.overlap, ch.tokenizer)
+        assert len(chunks) > 5 and max(wordpieces(c.text) for c in chunks) <= 256
+        assert all(any(sent in c.text for c in chunks) for sent in sentences)
+    old = split_document(DocumentIn("a.txt", text), 512, 64)
+    assert min(wordpieces(c.text) for c in old[:-1]) > 256  # what the old default gave this model
+
+
 # ---- openai (loopback) ---------------------------------------------------------------------------
 
 

@@ -34,6 +34,21 @@ def test_resolve_chunking(tmp_path: Path) -> None:
         assert ei.value.field == field
 
 
+def test_chunking_fits_the_embedders_window(tmp_path: Path) -> None:
+    """An embedder that reads at most 254 of its tokens (a local model): the server's default
+    (512) is capped to it and counted in its tokens; a request asking for more is refused, naming
+    chunk_size and the limit; a smaller request stands; no window (an API model): as configured."""
+    s = Settings(data_dir=tmp_path)
+    tok = str.split  # any callable text -> tokens
+    got = ip.resolve_chunking(0, 0, s, (254, tok), "local:m")
+    assert got == ip.Chunking(254, min(s.chunk_overlap, 127), tok) and s.chunk_size > 254
+    assert ip.resolve_chunking(200, 16, s, (254, tok), "local:m") == ip.Chunking(200, 16, tok)
+    with pytest.raises(InvalidArgument) as ei:
+        ip.resolve_chunking(300, 0, s, (254, tok), "local:m")
+    assert ei.value.field == "chunk_size" and "254" in str(ei.value) and "local:m" in str(ei.value)
+    assert ip.resolve_chunking(0, 0, s, (0, None), "openai:x") == ip.Chunking(s.chunk_size, min(s.chunk_overlap, s.chunk_size // 2))
+
+
 def test_detect_changes() -> None:
     hashes = {"new": "h1", "same": "h2", "changed": "h3"}
     existing = {"same": [(0, "h2"), (1, "h2")], "changed": [(2, "old"), (3, "old")], "other": [(4, "x")]}
