@@ -111,8 +111,10 @@ def scale_entry_md(e: dict) -> list[str]:
     lines = [f"## N = {n:,} on Milvus {e['backend']}", ""]
     d = e["data"]
     lines += [
-        f"Data: {n:,} x {d['dim']} synthetic vectors ({d['generator']}, fingerprint {d['fingerprint']}); "
-        f"{d['queries']} queries from the same model; mean cosine of the exact top 1 / top 10: "
+        f"Data: {n:,} x {d['dim']} {'real' if d.get('real') else 'synthetic'} vectors ({d['generator']}, "
+        f"fingerprint {d['fingerprint']}); {d['queries']} queries "
+        f"{'of the same corpus, embedded by the same model' if d.get('real') else 'from the same model'}; "
+        f"mean cosine of the exact top 1 / top 10: "
         f"{d['top1_cos_mean']} / {d['top10_cos_mean']}. Ground truth: exact top-{d['ground_truth']['k']} by a "
         f"blocked scan of the float file ({d['ground_truth']['blocked_scan_s']} s).",
         f"Index: {e['index']['type']} {e['index']['build_params'] or ''} {e['index']['search_params'] or ''}. "

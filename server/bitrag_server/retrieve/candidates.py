@@ -6,15 +6,17 @@
           top-k, SIMD popcount): no IVF misses, and its cost hardly grows with the pool, where a
           Milvus search's grows with the results it returns (bench/results/scale_standalone_1m.md).
           The codes include deleted rows, so the answer's rows are checked live in Milvus afterwards
-          (pipeline.py: one small query). Concurrent scans share one lane (RamScanner)
+          (pipeline.py: one small query). A scan with no other search in flight is split per
+          core (RamScanner)
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -37,113 +39,84 @@ def hamming_candidates(
 
 
 class RamScanner:
-    """Every RAM scan of the process goes through one lane, for two measured reasons (1M x 768-bit
-    codes here, FAISS 1.15, 2 cores): the scan is bound by the memory one core reads (17 ms for
-    one query; a native popcount loop 12 ms), and FAISS' counting top-k reads each block of codes
-    once for all the queries it is given. So the queries waiting when a scan starts go in one
-    FAISS call (8 queries: 43 ms in one call, 61 ms as 8 concurrent calls), and a lone query's scan
-    is split into one shard per core (12 ms instead of 17). A query arriving while a scan runs
-    waits for it and goes in the next one: at concurrency 1 nobody waits.
+    """Every RAM scan of the process goes through here, for what was measured (1M x 768-bit codes,
+    k 5,120, FAISS 1.15, 2 cores, 8 s per setting of a search-like loop: the scan, then ~3 ms of
+    numpy; /tmp harness, figures in bench/results/scale_standalone_1m.md's notes): one scan is
+    bound by the memory one core reads (17 ms; a native popcount loop 12 ms), so a scan while no
+    other search is in flight is split into one shard per core, each scanned by a thread of this
+    lane with FAISS single-threaded (concurrency 1: p50 14.4 ms, 66.7 QPS, against 21.7 ms and 44.8
+    for one whole scan), and a scan beside other searches stays whole in its caller's thread
+    (concurrency 8: 117 QPS against 119; splitting there, or batching the waiting queries into one
+    FAISS pass, made a convoy: 95-106 QPS)."""
 
-    A caller's thread runs the batch it leads (no thread of its own): the first caller finding
-    the lane free takes every waiting query up to `max_batch`, scans, hands the results out and
-    frees the lane; a waiting caller whose query was left over leads the next batch."""
-
-    def __init__(self, max_batch: int = 16, shards: int | None = None, shard_min_rows: int = 200_000) -> None:
-        self.max_batch = max_batch
+    def __init__(self, shards: int | None = None, shard_min_rows: int = 200_000) -> None:
         self.shards = shards if shards is not None else max(1, min(4, len(os.sched_getaffinity(0))))
         self.shard_min_rows = shard_min_rows
-        self._cv = threading.Condition()
-        self._queue: list[_Scan] = []
-        self._running = False
+        self._lock = threading.Lock()
+        self._running = 0
+        self._searching = 0  # searches in flight (Searcher.search: `searching()`)
         self._pool: ThreadPoolExecutor | None = None
-        self.scans = 0  # FAISS passes over a code array (a batch of queries, or a sharded lone query)
-        self.queries = 0  # queries they answered
+        self.scans = 0  # scans done
+        self.split = 0  # of them split into shards
 
     def knn(self, codes: np.ndarray, qcode: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(distances [k], ids [k]) of the `k` codes nearest `qcode` ([d/8] uint8), nearest first."""
-        item = _Scan(codes, qcode, k)
-        with self._cv:
-            self._queue.append(item)
-            while not item.done:
-                if self._running:  # wait for the running batch: it may hold our query
-                    self._cv.wait()
-                    continue
-                self._running = True  # lead the next batch (it holds our query or brings it nearer)
-                batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch:]
-                self._cv.release()
-                try:
-                    self._run(batch)
-                finally:
-                    self._cv.acquire()
-                    self._running = False
-                    self._cv.notify_all()
-        return item.result()
-
-    def _run(self, batch: list[_Scan]) -> None:
-        groups: dict[tuple[int, tuple[int, ...]], list[_Scan]] = {}
-        for it in batch:
-            groups.setdefault((it.codes.ctypes.data, it.codes.shape), []).append(it)
-        for items in groups.values():
+        n = int(codes.shape[0])
+        with self._lock:
+            alone = self._running == 0 and self._searching <= 1
+            self._running += 1
             self.scans += 1
-            self.queries += len(items)
-            try:
-                self._scan(items)
-            except BaseException as e:  # noqa: BLE001 - handed to every caller of the group
-                for it in items:
-                    it.error = e
-            for it in items:
-                it.done = True
+            split = alone and self.shards > 1 and n >= self.shard_min_rows
+            self.split += split
+        try:
+            q = qcode.reshape(1, -1)
+            if not split:  # FAISS as configured (pinning it to one OpenMP thread here cost 8% of QPS at c8)
+                d, i = _knn(q, codes, 0, n, k)
+                return d[0], i[0]
+            bounds = np.linspace(0, n, self.shards + 1).astype(np.int64)
+            parts = list(self._threads().map(lambda s: _knn(q, codes, int(bounds[s]), int(bounds[s + 1]), k),
+                                             range(self.shards)))
+            dist = np.concatenate([p[0][0] for p in parts])
+            ids = np.concatenate([p[1][0] for p in parts])
+            order = np.argsort(dist, kind="stable")[:k]
+            return dist[order], ids[order]
+        finally:
+            with self._lock:
+                self._running -= 1
 
-    def _scan(self, items: list[_Scan]) -> None:
-        import faiss  # noqa: PLC0415 - the server's only FAISS use; loaded on the first RAM scan
+    @contextlib.contextmanager
+    def searching(self) -> Iterator[None]:
+        """Marks one search in flight: a scan is split only when its own search is the only one
+        (the others' stages would wait for the cores the shards take)."""
+        with self._lock:
+            self._searching += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._searching -= 1
 
-        codes = items[0].codes
-        n = int(codes.shape[0])
-        kmax = max(it.k for it in items)
-        if len(items) == 1 and self.shards > 1 and n >= self.shard_min_rows:
-            dist, ids = self._sharded(codes, items[0].qcode.reshape(1, -1), kmax)
-            items[0].out = (dist, ids)
-            return
-        q = np.stack([it.qcode for it in items])  # [m, d/8]
-        dist, ids = faiss.knn_hamming(q, codes, kmax, variant="mc")  # [m, kmax] each, nearest first
-        for i, it in enumerate(items):
-            it.out = (dist[i, : it.k], ids[i, : it.k])
-
-    def _sharded(self, codes: np.ndarray, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        import faiss  # noqa: PLC0415
-
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.shards, thread_name_prefix="bitrag-scan")
-        n = int(codes.shape[0])
-        bounds = np.linspace(0, n, self.shards + 1).astype(np.int64)
-
-        def one(s: int) -> tuple[np.ndarray, np.ndarray]:
-            lo, hi = int(bounds[s]), int(bounds[s + 1])
-            d, i = faiss.knn_hamming(q, codes[lo:hi], min(k, hi - lo), variant="mc")  # releases the GIL
-            return d[0], i[0] + lo
-
-        parts = list(self._pool.map(one, range(self.shards)))
-        dist = np.concatenate([p[0] for p in parts])
-        ids = np.concatenate([p[1] for p in parts])
-        order = np.argsort(dist, kind="stable")[:k]
-        return dist[order], ids[order]
+    def _threads(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.shards, thread_name_prefix="bitrag-scan",
+                                                initializer=_one_omp_thread)
+            return self._pool
 
 
-@dataclass(eq=False)
-class _Scan:
-    codes: np.ndarray  # [N, d/8] uint8, C-contiguous
-    qcode: np.ndarray  # [d/8] uint8
-    k: int
-    out: tuple[np.ndarray, np.ndarray] | None = None
-    error: BaseException | None = None
-    done: bool = False
+def _one_omp_thread() -> None:
+    import faiss  # noqa: PLC0415 - the server's only FAISS use; loaded on the first RAM scan
 
-    def result(self) -> tuple[np.ndarray, np.ndarray]:
-        if self.error is not None:
-            raise self.error
-        assert self.out is not None
-        return self.out
+    faiss.omp_set_num_threads(1)  # this thread's FAISS calls: no OpenMP team
+
+
+def _knn(q: np.ndarray, codes: np.ndarray, lo: int, hi: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The `k` nearest of codes[lo:hi] for each query of `q` [m, d/8]: ([m, k'] distances, [m, k'] row
+    ids), nearest first, k' = min(k, hi - lo). FAISS releases the GIL."""
+    import faiss  # noqa: PLC0415
+
+    d, i = faiss.knn_hamming(q, codes[lo:hi], min(k, hi - lo), variant="mc")
+    return d, i + lo
 
 
 SCANNER = RamScanner()

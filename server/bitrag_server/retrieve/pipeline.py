@@ -34,7 +34,7 @@ from ..errors import DeadlineExceeded
 from ..quantize import binarize, hamming
 from ..stores.binary_index import BinaryIndex, Candidates
 from . import fallback
-from .candidates import hamming_candidates, ram_candidates
+from .candidates import SCANNER, hamming_candidates, ram_candidates
 from .gate import Z_COVERED
 from .rescore import Rescored, rescore_fixed, rescore_until
 
@@ -319,9 +319,10 @@ class Searcher:
     ) -> SearchResult:
         q = Query(query, top_k, oversample, expr, Mode(mode), GateRule.of(c, threshold_override), timer, cancel,
                   filter_text)
-        out = self.run(c, q, sample)
-        if out.from_ram:
-            out = self.verified(c, q, out)
+        with SCANNER.searching():  # a RAM scan is split per core only while no other search runs
+            out = self.run(c, q, sample)
+            if out.from_ram:
+                out = self.verified(c, q, out)
         hits = out.hits if out.hits is not None else self._hits(c, query, out, timer)
         total_us = timer.total_us()
         metrics.observe_search(out.path, total_us / 1e6, out.confidence if q.mode in (Mode.AUTO, Mode.RESCORED) else None,

@@ -1,12 +1,11 @@
 """Stage 1's two pool sources (retrieve/candidates.py): the Hamming pool from Milvus or from the codes
 in the server's RAM, the liveness check of a RAM pool's answer, the source chosen by measured cost at
-calibration, and a bad setting refused; the RAM scan lane (concurrent scans batched, a lone scan
-split per core) and widening by slices of one scan. Engine in-process on Milvus Lite, raw vectors."""
+calibration, and a bad setting refused; the RAM scan (split per core while no other search runs)
+and widening by slices of one scan. Engine in-process on Milvus Lite, raw vectors."""
 
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -140,7 +139,7 @@ def _assert_nearest(codes: np.ndarray, q: np.ndarray, k: int, dist: np.ndarray, 
     assert np.array_equal(dist, np.sort(true)[:k])
 
 
-def test_a_lone_scan_split_per_core_finds_the_same_nearest_codes() -> None:
+def test_a_scan_split_per_core_finds_the_same_nearest_codes() -> None:
     """Shards of the code array scanned apart and merged: the k smallest distances over all rows,
     nearest first, whatever k against the shard sizes (k past a shard's rows, past all rows)."""
     codes = _codes(2500, seed=75)
@@ -150,56 +149,44 @@ def test_a_lone_scan_split_per_core_finds_the_same_nearest_codes() -> None:
         for k in (1, 10, 900, 2500):
             dist, ids = lane.knn(codes, q, k)
             _assert_nearest(codes, q, k, dist, ids)
-    assert lane.scans == lane.queries == 16
+    assert lane.scans == lane.split == 16
 
 
-class _Recording(RamScanner):
-    def __init__(self, **kw: object) -> None:
-        super().__init__(**kw)  # type: ignore[arg-type]
-        self.batches: list[int] = []
-
-    def _scan(self, items: list) -> None:  # type: ignore[override]
-        self.batches.append(len(items))
-        super()._scan(items)
-
-
-def test_queries_waiting_for_the_lane_go_in_one_pass_each_with_its_own_answer() -> None:
-    """While a scan runs, new queries wait; the next leader takes them all (up to max_batch) in one
-    FAISS pass, each with its own k and its own array (two arrays: one pass each). Every caller
-    gets exactly its own nearest codes."""
-    a, b = _codes(2000, seed=77), _codes(1500, seed=78)
-    qs = _codes(11, seed=79)
-    lane = _Recording(max_batch=8, shards=1)
-    jobs = [(a if i < 9 else b, qs[i], 5 + 40 * i) for i in range(11)]
+def test_a_scan_beside_other_searches_stays_whole_with_the_same_answer() -> None:
+    """While another search is in flight, a scan is not split (its shards would take the cores the
+    other search needs); the answer is the same nearest codes. Concurrent scans each get their own."""
+    codes = _codes(3000, seed=77)
+    qs = _codes(12, seed=78)
+    lane = RamScanner(shards=2, shard_min_rows=0)
+    with lane.searching(), lane.searching():  # this search and another one
+        dist, ids = lane.knn(codes, qs[0], 50)
+    _assert_nearest(codes, qs[0], 50, dist, ids)
+    assert (lane.scans, lane.split) == (1, 0)
     out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    with lane._cv:
-        lane._running = True  # a scan in progress: every caller queues
-    threads = [threading.Thread(target=lambda i=i: out.__setitem__(i, lane.knn(*jobs[i]))) for i in range(11)]
+
+    def one(i: int) -> None:
+        with lane.searching():
+            out[i] = lane.knn(codes, qs[i], 5 + 40 * i)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(12)]
     for t in threads:
         t.start()
-    deadline = time.monotonic() + 10
-    while len(lane._queue) < 11 and time.monotonic() < deadline:
-        time.sleep(0.005)
-    assert len(lane._queue) == 11
-    with lane._cv:
-        lane._running = False
-        lane._cv.notify_all()
     for t in threads:
-        t.join(10)
-    assert sorted(out) == list(range(11))
-    for i, (codes, q, k) in enumerate(jobs):
-        _assert_nearest(codes, q, k, *out[i])
-    # the first 8 queued in one batch: 8 on `a`... split by array; then the 3 left (1 on a, 2 on b)
-    assert lane.scans == 3 and lane.queries == 11 and sorted(lane.batches) == [1, 2, 8]
+        t.join(30)
+    for i in range(12):
+        _assert_nearest(codes, qs[i], 5 + 40 * i, *out[i])
+    assert lane.scans == 13 and lane._running == 0 and lane._searching == 0
 
 
-def test_a_failed_scan_reaches_every_caller_of_its_batch_and_frees_the_lane() -> None:
+def test_a_failed_scan_reaches_its_caller_and_frees_the_lane() -> None:
     codes = _codes(500, seed=80)
-    lane = RamScanner(shards=1)
+    lane = RamScanner(shards=2, shard_min_rows=0)
     with pytest.raises(AssertionError):  # FAISS refuses a query code of another width
         lane.knn(codes, np.zeros(3, np.uint8), 5)
+    assert lane._running == 0
     dist, ids = lane.knn(codes, codes[7], 5)
     _assert_nearest(codes, codes[7], 5, dist, ids)
+    assert lane.split == 2  # alone again: split
 
 
 async def test_widening_from_ram_scans_once_and_slices_the_wider_pools(tmp_path: Path, x: np.ndarray) -> None:
@@ -209,11 +196,11 @@ async def test_widening_from_ram_scans_once_and_slices_the_wider_pools(tmp_path:
     try:
         e._collections["vecs"].manifest.gate.fallback = [Fallback.WIDEN]
         q = _queries(x, 1, seed=81)[0]
-        before = SCANNER.queries
+        before = SCANNER.scans
         res = await search(e, q, confidence_threshold=1.0)
         d = res.diagnostics
         assert d.path == "FALLBACK_WIDENED" and len(d.pools) >= 2 and d.pools[-1] > d.pools[0]
-        assert SCANNER.queries - before == 1, d.pools
+        assert SCANNER.scans - before == 1, d.pools
         ids, _ = _exact(x, q, K)
         assert len(set(ids) & set(_ids(res))) >= K - 1
     finally:
