@@ -49,7 +49,11 @@ def main() -> None:
     ap.add_argument("--env", action="append", default=[], help="KEY=VALUE server setting")
     args = ap.parse_args()
     synth = args.synth or next((WORK / "synth").iterdir())
-    qs = np.fromfile(synth / "queries.f32", dtype=np.float32).reshape(-1, 768)[: args.queries]
+    n = int(args.run_dir.name.rsplit("_", 1)[-1])
+    cached = sorted(synth.glob(f"queries_{n}_*.npy"), key=lambda p: int(p.stem.rsplit("_", 1)[-1]))
+    if not cached:
+        raise SystemExit(f"{synth}: no queries_{n}_<Q>.npy (run `bitrag bench scale --n {n}` first)")
+    qs = np.load(cached[-1])[: args.queries]  # the scale run's own queries (synth.VectorCache.queries)
     m = MilvusStandalone(args.run_dir / "milvus").start()
     from pymilvus import MilvusClient
 

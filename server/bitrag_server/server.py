@@ -155,9 +155,22 @@ def _load_models(engine: Engine) -> list[str]:
         ) from None
 
 
+def single_threaded_blas() -> None:
+    """numpy's BLAS runs one thread per call in the server: every search already runs in its own
+    worker thread, the calls of the query path are small (40 float rows), and BLAS' idle worker
+    threads spin after each call, which took the cores from the RAM scan's shards (1M x 768 on
+    Milvus standalone, AUTO over gRPC: p50 36.0 ms, 25.8 ms with one BLAS thread; candidates stage
+    17.3 -> 9.6 ms; `bench/auto_profile.py --env OPENBLAS_NUM_THREADS=1`). The exact scan splits its
+    blocks over the cores itself (retrieve/exact.py)."""
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 async def serve(settings: Settings) -> None:
     """Bind, lock the data directory, open the stores, listen with health NOT_SERVING, load the
     embedding model, then SERVING. A failure on the way is a `StartupError` (one line, exit 1)."""
+    single_threaded_blas()
     if settings.worker_threads:  # blocking work (Milvus, scans, embedding) runs on this pool
         from concurrent.futures import ThreadPoolExecutor
 

@@ -41,7 +41,7 @@ def hamming_candidates(
 class RamScanner:
     """Every RAM scan of the process goes through here, for what was measured (1M x 768-bit codes,
     k 5,120, FAISS 1.15, 2 cores, 8 s per setting of a search-like loop: the scan, then ~3 ms of
-    numpy; /tmp harness, figures in bench/results/scale_standalone_1m.md's notes): one scan is
+    numpy: bench/ram_scan.py, bench/results/ram_scan.md): one scan is
     bound by the memory one core reads (17 ms; a native popcount loop 12 ms), so a scan while no
     other search is in flight is split into one shard per core, each scanned by a thread of this
     lane with FAISS single-threaded (concurrency 1: p50 14.4 ms, 66.7 QPS, against 21.7 ms and 44.8
