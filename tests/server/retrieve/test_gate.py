@@ -10,6 +10,7 @@ import pytest
 
 from bitrag_server.quantize import binarize, l2_normalize, unpack_signs
 from bitrag_server.retrieve.asymmetric import asymmetric_scores, shortlist
+from bitrag_server.retrieve import exact
 from bitrag_server.retrieve.exact import exact_scores
 from bitrag_server.retrieve.topk import top_positions
 from bitrag_server.retrieve.gate import (
@@ -281,6 +282,16 @@ def test_exact_scores_and_top_positions(tmp_path: Path) -> None:
             sc = exact_scores(q, fs, block_rows=block_rows)
             assert sc.shape == (1003,) and sc.dtype == np.float32
             assert np.allclose(sc, x @ q, atol=1e-6)
+    finally:
+        fs.close()
+    # a block large enough to be split over the cores (exact._SPLIT_MIN_ROWS), with a ragged end
+    big = l2_normalize(rng.standard_normal((3 * exact._SPLIT_MIN_ROWS + 5, d)).astype(np.float32))
+    fs = FloatStore(tmp_path / "big.f32", d)
+    try:
+        fs.append(big)
+        for block_rows in (65536, exact._SPLIT_MIN_ROWS + 1):
+            sc = exact_scores(q, fs, block_rows=block_rows)
+            assert sc.shape == (big.shape[0],) and np.allclose(sc, big @ q, atol=1e-6)
     finally:
         fs.close()
     want = np.argsort(-(x @ q), kind="stable")
