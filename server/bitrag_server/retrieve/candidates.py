@@ -40,14 +40,14 @@ def hamming_candidates(
 
 class RamScanner:
     """Every RAM scan of the process goes through here, for what was measured (1M x 768-bit codes,
-    k 5,120, FAISS 1.15, 2 cores, 8 s per setting of a search-like loop: the scan, then ~3 ms of
-    numpy: bench/ram_scan.py, bench/results/ram_scan.md): one scan is
-    bound by the memory one core reads (17 ms; a native popcount loop 12 ms), so a scan while no
-    other search is in flight is split into one shard per core, each scanned by a thread of this
-    lane with FAISS single-threaded (concurrency 1: p50 14.4 ms, 66.7 QPS, against 21.7 ms and 44.8
-    for one whole scan), and a scan beside other searches stays whole in its caller's thread
-    (concurrency 8: 117 QPS against 119; splitting there, or batching the waiting queries into one
-    FAISS pass, made a convoy: 95-106 QPS)."""
+    k 5,120, FAISS 1.15, 2 cores; bench/ram_scan.py, bench/results/ram_scan.md: threads looping a
+    scan, then a few ms of numpy): one scan is bound by the memory one core reads (a native
+    popcount loop took 12 ms), so a scan while no other search is in flight is split into one
+    shard per core, each scanned by a thread of this lane with FAISS single-threaded (concurrency
+    1: p50 10.1 ms, 93 QPS, against 18.2 ms and 54 for one whole scan), and a scan beside other
+    searches stays whole in its caller's thread (concurrency 8: 147 QPS either way). Tried and
+    dropped: splitting beside other searches, and batching the waiting queries into one FAISS
+    pass (a convoy: 95-106 QPS against 118 at concurrency 8 in the same kind of loop)."""
 
     def __init__(self, shards: int | None = None, shard_min_rows: int = 200_000) -> None:
         self.shards = shards if shards is not None else max(1, min(4, len(os.sched_getaffinity(0))))
