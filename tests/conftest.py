@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import bitrag
+from bitrag_server.launch import ServerProcess
 from bitrag_server.milvus_standalone import MilvusStandalone
 from sdk_twins import SDK_KINDS
 from servers import MILVUS_START_TIMEOUT_S, SMALL_IVF, ServerProc, start_server  # noqa: F401 (re-exported)
@@ -21,6 +22,16 @@ from servers import MILVUS_START_TIMEOUT_S, SMALL_IVF, ServerProc, start_server 
 # served queries (`route_unmeasured`, tested by name in tests/server/retrieve/test_pipeline.py).
 # Servers started as subprocesses inherit it.
 os.environ.setdefault("BITRAG_ROUTE_UNMEASURED", "binary")
+_server_init = ServerProcess.__init__
+
+
+def _server_init_binary_route(self, *args, env=None, **kw) -> None:  # noqa: ANN001, ANN002, ANN003
+    """The launcher hands servers no inherited BITRAG_* setting: pass this one on explicitly."""
+    _server_init(self, *args, env={"BITRAG_ROUTE_UNMEASURED": os.environ["BITRAG_ROUTE_UNMEASURED"], **(env or {})},
+                 **kw)
+
+
+ServerProcess.__init__ = _server_init_binary_route  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session")

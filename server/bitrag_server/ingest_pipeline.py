@@ -131,8 +131,8 @@ async def run(c: Collection, req: Request, settings: Settings, stores: Stores) -
 def resolve_chunking(chunk_size: int, chunk_overlap: int, settings: Settings,
                      window: tuple[int, Tokenizer | None] = (0, None), embedder: str = "") -> Chunking:
     """The request's chunking, else the server's; sized to the embedder's window where it has one
-    (a local model reads 254 wordpieces of text and ignores the rest: 512-token chunks lost 49% of
-    SciFact's text): the server's default is capped to it, a request asking for more is refused."""
+    (a local model reads 254 wordpieces of text and ignores the rest: 512-token chunks left 25% of
+    SciFact's text unembedded): the server's default is capped to it, a request asking for more is refused."""
     limit, tokenizer = window
     lo, hi = CHUNK_SIZE_RANGE
     if chunk_size and not lo <= chunk_size <= hi:
