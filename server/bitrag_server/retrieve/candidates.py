@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +22,7 @@ import numpy as np
 from ..quantize import binarize
 from ..stores.binary_index import BinaryIndex, Candidates
 from ..stores.float_store import CodeStore
+from .exact import CORES
 
 
 def hamming_candidates(
@@ -50,7 +50,7 @@ class RamScanner:
     pass (a convoy: 95-106 QPS against 118 at concurrency 8 in the same kind of loop)."""
 
     def __init__(self, shards: int | None = None, shard_min_rows: int = 200_000) -> None:
-        self.shards = shards if shards is not None else max(1, min(4, len(os.sched_getaffinity(0))))
+        self.shards = shards if shards is not None else CORES
         self.shard_min_rows = shard_min_rows
         self._lock = threading.Lock()
         self._running = 0
@@ -125,7 +125,7 @@ SCANNER = RamScanner()
 def ram_candidates(codes: CodeStore, query: np.ndarray, thresholds: np.ndarray | None, limit: int) -> Candidates:
     """The `limit` codes nearest the query's in Hamming distance, over every row of `codes` (deleted
     rows included: the caller checks liveness); nearest first, ties in any order. Through the
-    process' scan lane (RamScanner: concurrent scans batched, a lone one split per core)."""
+    process' RamScanner (split per core while no other search is in flight)."""
     allc = np.ascontiguousarray(codes.view())  # [N, d/8] uint8, mapped and kept in RAM
     n = int(allc.shape[0])
     k = min(int(limit), n)

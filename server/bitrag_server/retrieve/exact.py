@@ -18,7 +18,7 @@ from ..stores.float_store import FloatStore
 # The server runs BLAS single-threaded (server.py: its worker threads spin after each call and took
 # the cores from the RAM scan's shards), so a large scan splits each block over the cores itself:
 # 1M x 768 here, 250 ms with 2 BLAS threads, 430 ms with 1, and this split back to the former.
-_CORES = max(1, min(4, len(os.sched_getaffinity(0))))
+CORES = max(1, min(4, len(os.sched_getaffinity(0))))  # also the RAM scan's shards (candidates.py)
 _SPLIT_MIN_ROWS = 16384
 _pool: ThreadPoolExecutor | None = None
 
@@ -26,17 +26,17 @@ _pool: ThreadPoolExecutor | None = None
 def _threads() -> ThreadPoolExecutor:
     global _pool
     if _pool is None:
-        _pool = ThreadPoolExecutor(_CORES, thread_name_prefix="bitrag-exact")
+        _pool = ThreadPoolExecutor(CORES, thread_name_prefix="bitrag-exact")
     return _pool
 
 
 def _scores_into(block: np.ndarray, query: np.ndarray, dst: np.ndarray) -> None:
     """dst[:] = block @ query, the rows split over the cores for a large block (numpy releases the GIL)."""
     b = block.shape[0]
-    if _CORES == 1 or b < _SPLIT_MIN_ROWS:
+    if CORES == 1 or b < _SPLIT_MIN_ROWS:
         np.matmul(block, query, out=dst)
         return
-    cuts = np.linspace(0, b, _CORES + 1).astype(np.int64)
+    cuts = np.linspace(0, b, CORES + 1).astype(np.int64)
     parts = [_threads().submit(np.matmul, block[lo:hi], query, out=dst[lo:hi]) for lo, hi in zip(cuts[:-1], cuts[1:])]
     for f in parts:
         f.result()

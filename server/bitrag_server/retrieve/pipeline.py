@@ -339,35 +339,33 @@ class Searcher:
         )
 
     def run(self, c: Collection, q: Query, sample: bool) -> Outcome:
-        """The query's path by mode and route: stages 0-5."""
+        """The query's path by mode and route: stages 0-5. AUTO's route is the plan's, measured at
+        calibration; before a plan exists (route_unmeasured "timed"), the one timed cheaper on
+        served queries (plan.ObservedRoutes), each AUTO answer's time then counting for its route."""
         if q.mode == Mode.EXACT:
             return self.exact(c, q, SearchPath.EXACT)
         if q.mode == Mode.BINARY_ONLY:
             return self.binary_only(c, q)
-        observed = q.mode == Mode.AUTO and not q.gate.always and not c.plan.measured and not q.milvus_pool \
-            and self.settings.route_unmeasured == "timed"
+        if q.mode != Mode.AUTO or q.gate.always:
+            return self.gated(c, q, sample)
+        timed = not c.plan.measured and self.settings.route_unmeasured == "timed"
+        route = c.routes.pick(c.floats.rows, c.dim) if timed else Route(c.plan.route)
         t0 = time.perf_counter_ns()
-        if q.mode == Mode.AUTO and not q.gate.always and self.route(c) == Route.EXACT:
-            out = self.exact(c, q, SearchPath.EXACT)  # measured: cheaper than the binary path here
-            if observed:
-                c.routes.observe(Route.EXACT, (time.perf_counter_ns() - t0) / 1000)
-            return out
+        # the exact route: measured cheaper than the binary path here
+        out = self.exact(c, q, SearchPath.EXACT) if route == Route.EXACT else self.gated(c, q, sample)
+        if timed and not q.milvus_pool:  # (a rerun after a deleted row would time twice)
+            c.routes.observe(route, (time.perf_counter_ns() - t0) / 1000)
+        return out
+
+    def gated(self, c: Collection, q: Query, sample: bool) -> Outcome:
+        """The binary path; AUTO below the threshold (the pool not covering every row): its fallbacks."""
         out = self.binary(c, q, fixed=q.mode == Mode.RESCORED)
         if sample:
             self._sample(c, q, out)
         if q.mode == Mode.AUTO and not q.gate.passes(out.confidence) and out.rescored is not None \
                 and not (out.rescored.covered and not q.gate.always):
             out = self.fallbacks(c, q, out)
-        if observed:
-            c.routes.observe(Route.BINARY, (time.perf_counter_ns() - t0) / 1000)
         return out
-
-    def route(self, c: Collection) -> Route:
-        """AUTO's first path: the plan's, measured at calibration; before a plan exists, the one
-        timed cheaper on served queries (plan.ObservedRoutes)."""
-        if c.plan.measured or self.settings.route_unmeasured == "binary":
-            return Route(c.plan.route)
-        return c.routes.pick(c.floats.rows, c.dim)
 
     def verified(self, c: Collection, q: Query, out: Outcome) -> Outcome:
         """A RAM pool's answer, its rows checked live in Milvus (one query of k ids). The codes in
