@@ -95,7 +95,7 @@ def _as_renamed(d: Path) -> Path:
     import tempfile
 
     out = Path(tempfile.mkdtemp(prefix="bitrag-renamed-"))
-    for name in ("vectors.f32", "codes.u8", "records.bin", "records.idx"):
+    for name in ("vectors.f32", "codes.u8", "records.bin", "records.idx", "live.u8"):
         src = d / (name + ".compact")
         (out / name).symlink_to(src if src.exists() else d / name)
     return out
@@ -103,16 +103,22 @@ def _as_renamed(d: Path) -> Path:
 
 def check_files_agree(data_dir: Path, coll: str) -> tuple[int, list[str]]:
     """With the server stopped: every row Milvus holds is complete in the float file, its code in
-    codes.u8 is the float row's sign bits, its record in the record store names the same document,
-    Returns (live rows, every Milvus collection in the Milvus Lite file)."""
+    codes.u8 is the float row's sign bits, its record in the record store names the same document;
+    live.u8 marks live exactly the rows Milvus holds (but the rows of a write journal left behind by
+    a kill, which the next start rolls forward). Returns (live rows, every Milvus collection in the Milvus Lite file)."""
     from pymilvus import MilvusClient
 
     from bitrag_server.quantize import binarize
-    from bitrag_server.stores.float_store import CodeStore, FloatStore
+    from bitrag_server.stores.float_store import CodeStore, FloatStore, LiveStore
     from bitrag_server.stores.record_store import RecordStore
 
     d = data_dir / "collections" / coll
     m = json.loads((d / "collection.json").read_text())
+    pending: set[int] = set()  # rows of an interrupted write: the next start marks them
+    if (d / "journal.json").exists():
+        op = json.loads((d / "journal.json").read_text())
+        pending = set(range(*op["insert"])) if op.get("insert") else set()
+        pending |= {int(r) for r in op.get("delete") or []}
     dim = m["dimension"]
     client = MilvusClient(str(data_dir / "milvus.db"))
     try:
@@ -134,14 +140,19 @@ def check_files_agree(data_dir: Path, coll: str) -> tuple[int, list[str]]:
         server_manager_instance.release_server(str(data_dir / "milvus.db"))  # the server reopens it next
     if m.get("compact_pending"):  # killed after a compaction's commit: the next start renames these
         d = _as_renamed(d)
-    floats, codes, records = (
+    assert (d / "live.u8").exists(), f"{d}: no live.u8"  # (opening it would create an empty one)
+    floats, codes, records, live = (
         FloatStore(d / "vectors.f32", dim),
         CodeStore(d / "codes.u8", dim),
         RecordStore(d),
+        LiveStore(d / "live.u8"),
     )
     try:
         ids = np.asarray(sorted(int(r["row"]) for r in rows), np.int64)
         assert len(set(ids.tolist())) == ids.size, "duplicate primary keys in Milvus"
+        marked = set(np.flatnonzero(live.view()[:, 0] == 1).tolist()) if live.rows else set()
+        disagree = (marked ^ set(ids.tolist())) - pending
+        assert not disagree, f"live.u8 and Milvus disagree on rows {sorted(disagree)[:20]}"
         if ids.size:
             assert ids.max() < floats.rows and ids.max() < codes.rows and ids.max() < records.rows, (
                 ids.max(),
@@ -161,4 +172,5 @@ def check_files_agree(data_dir: Path, coll: str) -> tuple[int, list[str]]:
         floats.close()
         codes.close()
         records.close()
+        live.close()
     return int(ids.size), list(names)

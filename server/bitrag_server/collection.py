@@ -17,7 +17,7 @@ from .retrieve.gate import Calibration, Steps
 from .retrieve.plan import ObservedRoutes, SearchPlan
 from .retrieve.tiers import MiddleTier
 from .stores.catalog import Manifest
-from .stores.float_store import CodeStore, FloatStore, TierStore
+from .stores.float_store import CodeStore, FloatStore, LiveStore, TierStore
 from .stores.record_store import ChunkRecord, RecordStore
 from .stores.shared import FileLock
 
@@ -40,6 +40,8 @@ class Collection:
     thresholds: np.ndarray  # [d]
     calibration: Calibration
     records: RecordStore
+    # which rows Milvus holds (live.u8): the RAM pool's and the exact scan's liveness check
+    live: LiveStore
     # the middle tier's codes (multi-bit tiers, once their quantizer is fitted) and quantizer
     tier_store: TierStore | None = None
     quantizer: ScalarQuantizer | None = None
@@ -67,7 +69,7 @@ class Collection:
     # i of each describes the same row (== the Milvus primary key i), appended in this order.
     # Compaction copies, renames and reopens exactly these; a new per-row tier is compacted by
     # naming its attribute here (a RowFile subclass already has paths/copy_rows/reopen).
-    ROW_FILES = ("floats", "codes", "tier_store", "records")
+    ROW_FILES = ("floats", "codes", "tier_store", "records", "live")
 
     def row_files(self) -> list:  # list[RowFile | RecordStore]
         """Every per-row file (one row per float row), in append order."""
@@ -164,13 +166,18 @@ class Collection:
     def reconcile(self, legacy_records=None) -> None:  # noqa: ANN001 - Callable[[int], Iterator[list[dict]]]
         """Make the codes and records match the float file after a crash or for collections created
         before they existed: codes are derived data (binarize(floats)), so missing ones are
-        recomputed; missing records are rows never inserted into Milvus (appends go floats, codes,
-        records, then Milvus), or, for a layout 1 collection, copied from Milvus by
-        `legacy_records(first_row)` (batches of Milvus rows in row order).
+        recomputed; missing live flags are rows no write acknowledged (0); missing records are rows
+        never inserted into Milvus (appends go floats, codes, records, live, then Milvus), or, for a
+        layout 1 collection, copied from Milvus by `legacy_records(first_row)` (batches of Milvus rows
+        in row order).
         A writer's job: the caller holds the collection's write lock."""
         self.floats.repair()
         self.codes.repair()
         self.records.repair()
+        self.live.repair()
+        if self.live.rows > self.floats.rows:
+            self.live.truncate(self.floats.rows)
+        self.live.pad_to(self.floats.rows)  # rows no write acknowledged (a journal replay marks its own)
         if self.records.rows > self.floats.rows:
             self.records.truncate(self.floats.rows)
         if self.records.rows < self.floats.rows:

@@ -70,6 +70,7 @@ from .stores.catalog import (
     CONSISTENCY_LEVELS,
     FALLBACKS,
     LAYOUT,
+    LIVE,
     TIER,
     MANIFEST,
     VECTORS,
@@ -80,7 +81,7 @@ from .stores.catalog import (
     Manifest,
     check_name,
 )
-from .stores.float_store import CodeStore, FloatStore, TierStore, fsync_dir
+from .stores.float_store import CodeStore, FloatStore, LiveStore, TierStore, fsync_dir
 from .stores.record_store import RECORD_INDEX, RECORDS, RecordStore
 
 CALIBRATION_INTERVAL_S = 2.0
@@ -156,8 +157,11 @@ class Engine:
             compact.finish_recovery(d)
         th = np.zeros(m.dimension, np.float32) if m.thresholds is None else np.asarray(m.thresholds, np.float32)
         floats = FloatStore(d / VECTORS, m.dimension, map_budget=self.settings.float_map_budget_mb << 20)
-        c = Collection(m, floats, CodeStore(d / CODES, m.dimension), th,
-                       _calibration_of(m), RecordStore(d), flock=self.catalog.collection_lock(m.name))
+        if not (d / LIVE).exists():  # opened before live.u8 existed, or restored from a backup
+            held = self._idx.matching_rows(m.milvus_collection, "row >= 0") if floats.rows else np.empty(0, np.int64)
+            LiveStore.build(d / LIVE, floats.rows, held)
+        c = Collection(m, floats, CodeStore(d / CODES, m.dimension), th, _calibration_of(m), RecordStore(d),
+                       LiveStore(d / LIVE), flock=self.catalog.collection_lock(m.name))
         self._open_tier(c)
         legacy = None
         if m.layout < 2:  # records still only in Milvus: copied to the record store once
@@ -390,7 +394,7 @@ class Engine:
         # drops the Milvus collection of one that was killed), then Milvus, the manifest last: its
         # existence is the commit point.
         self.catalog.dir(m.name).mkdir(parents=True, exist_ok=True)
-        for leftover in (VECTORS, CODES, TIER, RECORDS, RECORD_INDEX, recovery.JOURNAL, compact.JOURNAL):
+        for leftover in (VECTORS, CODES, TIER, LIVE, RECORDS, RECORD_INDEX, recovery.JOURNAL, compact.JOURNAL):
             (self.catalog.dir(m.name) / leftover).unlink(missing_ok=True)
         fsync_dir(self.catalog.root)
         await asyncio.to_thread(
@@ -542,6 +546,7 @@ class Engine:
             rows = [row for lst in existing.values() for row in lst]
             if rows:
                 await asyncio.to_thread(recovery.begin, c, "delete", None, rows)
+                c.live.mark(rows, False)
                 await asyncio.to_thread(self._idx.delete, c.milvus, rows)
                 failpoints.hit("delete.deleted")
                 c.manifest.generation += 1

@@ -242,7 +242,8 @@ async def write_rows(
     timer: Timer, *, flush: bool,
 ) -> None:
     """The write order of engine.py (caller holds the write lock; it bumps the generation and
-    removes the journal after): new rows durable, the journal, Milvus insert, old rows deleted."""
+    removes the journal after): new rows durable, the journal, Milvus insert (the rows marked live),
+    old rows marked dead and deleted from Milvus."""
     m, idx = c.manifest, stores.index
     if records:
         codes = binarize(vectors, c.thresholds)  # [n, d/8]
@@ -256,11 +257,13 @@ async def write_rows(
             for i, r in enumerate(records)
         ]
         await asyncio.to_thread(idx.insert, c.milvus, rows)
+        c.live.mark(range(start, start + len(records)), True)
         timer.lap("milvus_insert")
         failpoints.hit("ingest.inserted")
     elif old_rows:
         await asyncio.to_thread(recovery.begin, c, "ingest", None, old_rows)
     if old_rows:
+        c.live.mark(old_rows, False)  # out of the RAM pool now; Milvus follows
         await asyncio.to_thread(idx.delete, c.milvus, old_rows)
         timer.lap("milvus_delete")
     if flush and (records or old_rows) and not idx.lite:  # Lite has no segments to seal
@@ -269,10 +272,12 @@ async def write_rows(
 
 
 def append_rows(c: Collection, vectors: np.ndarray, codes: np.ndarray, records: Sequence[ChunkRecord]) -> int:
-    """Floats, codes, records: durable before Milvus sees the rows (see Collection.reconcile)."""
+    """Floats, codes, records, live flags (0): durable before Milvus sees the rows (see
+    Collection.reconcile)."""
     start = c.floats.append(vectors)
     tier_ok = c.tier_store is None or c.quantizer is None or c.tier_store.append(c.quantizer.encode(vectors)) == start
-    if c.codes.append(codes) != start or not tier_ok or c.records.append(records) != start:
+    if c.codes.append(codes) != start or not tier_ok or c.records.append(records) != start \
+            or c.live.append(np.zeros((len(records), 1), np.uint8)) != start:  # live once Milvus has them
         raise RuntimeError(f"collection {c.name!r}: row files out of step at row {start}")
     return start
 

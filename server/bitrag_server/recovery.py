@@ -8,10 +8,11 @@ first Milvus call a write records its intent in `<collection>/journal.json` (ato
     {"op": "ingest", "insert": [start, end], "delete": [old rows...]}
     {"op": "delete", "delete": [rows...]}
 
-and removes it once Milvus has all of it. Opening a collection with a journal left behind rolls
-the write forward, idempotently: the rows [start, end) are durable in the row files before the
-journal is written (appends go floats, codes, records, fsync each), so they are deleted from
-Milvus (a partial insert) and inserted again from the files, then the old rows are deleted. An
+and removes it once Milvus has all of it and the live flags (`live.u8`) say so, fsynced. Opening
+a collection with a journal left behind rolls the write forward, idempotently: the rows
+[start, end) are durable in the row files before the journal is written (appends go floats,
+codes, records, live flags 0, fsync each), so they are deleted from Milvus (a partial insert),
+inserted again from the files and marked live, then the old rows are marked dead and deleted. An
 unacknowledged write is thereby either wholly absent (killed before its journal) or wholly
 present (after), never half-visible. The generation is bumped, as the write would have.
 """
@@ -69,6 +70,8 @@ def begin(c: Collection, op: str, insert: tuple[int, int] | None, delete: Sequen
 
 
 def end(c: Collection) -> None:
+    """The write is complete: its live marks durable, then the journal goes."""
+    c.live.flush()
     remove(journal_path(c))
 
 
@@ -114,7 +117,9 @@ def replay(c: Collection, index: BinaryIndex) -> bool:
         pks = list(range(start, stop))
         index.delete(c.milvus, pks)  # whatever part of the insert had reached Milvus
         index.insert(c.milvus, milvus_rows(c, pks))
+        c.live.mark(pks, True)
     if op.get("delete"):
+        c.live.mark(op["delete"], False)
         index.delete(c.milvus, op["delete"])
     c.manifest.generation += 1
     metrics.RECOVERED_WRITES.labels(str(op.get("op", "write"))).inc()

@@ -14,7 +14,7 @@ from bitrag_server.domain import CollectionSpec, DocumentIn, RecordIn, SearchQue
 from bitrag_server.engine import Engine
 from bitrag_server.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from bitrag_server.quantize import binarize, hamming, l2_normalize
-from bitrag_server.stores.catalog import MANIFEST, VECTORS, IndexConfig
+from bitrag_server.stores.catalog import LIVE, MANIFEST, VECTORS, IndexConfig
 
 DIM = 64
 
@@ -287,6 +287,62 @@ async def test_records_reconciled_after_a_crash_between_appends(tmp_path: Path) 
         await e2.close()
 
 
+async def test_live_flags_follow_writes_and_an_interrupted_write_marks_them_at_open(tmp_path: Path) -> None:
+    """live.u8 marks a row live once Milvus has it and dead from its delete or replacement on.
+    Writes killed after their journal (an insert, a delete), with no flag of theirs written, are
+    rolled forward at the next open with their flags; a collection whose live.u8 is gone (opened
+    before it existed, restored) gets it rebuilt from the rows Milvus holds."""
+    from bitrag_server import recovery
+    from bitrag_server.collection import record
+    from bitrag_server.ingest_pipeline import append_rows
+
+    s = _settings(tmp_path / "data")
+    e = Engine(s)
+    await e.start()
+    await _create(e)
+    x = _clustered(40, DIM, seed=17)
+    await e.ingest("vecs", [], _records(x[:30], per_doc=3))
+    c = e._collections["vecs"]
+    assert c.live.rows == 30 and c.live.mask(np.arange(30)).all()
+    await e.delete("vecs", ["doc2"])  # rows 6-8
+    changed = _records(x[9:12], start=9, per_doc=3)
+    changed[0].text = "new"
+    await e.ingest("vecs", [], changed)  # doc3: rows 9-11 replaced by 30-32
+    dead = [6, 7, 8, 9, 10, 11]
+    assert np.flatnonzero(~c.live.mask(np.arange(33))).tolist() == dead
+    # killed after the journals: an insert of rows 33-35 (in the files, flags 0), a delete of doc0
+    await e.close()
+    e = Engine(s)
+    await e.start()
+    c = e._collections["vecs"]
+    new = [record(f"c{33 + i}", "doc11", "h", f"text {33 + i}", {}) for i in range(3)]
+    start = append_rows(c, x[33:36], binarize(x[33:36], c.thresholds), new)
+    assert start == 33 and not c.live.mask(np.arange(33, 36)).any()
+    recovery.begin(c, "ingest", (33, 36), [0, 1, 2])
+    await e.close()  # as a kill would leave it: the journal, no Milvus call, no flag
+    e = Engine(s)
+    await e.start()
+    try:
+        c = e._collections["vecs"]
+        assert not recovery.journal_path(c).exists()
+        dead = [0, 1, 2, *dead]
+        assert np.flatnonzero(~c.live.mask(np.arange(36))).tolist() == dead
+        held = set(e.index.matching_rows(c.milvus, "row >= 0").tolist())
+        assert held == set(range(36)) - set(dead)
+        out = await e.search(SearchQuery("vecs", vector=x[34], top_k=3, oversample=16, mode="RESCORED"))
+        assert out.hits[0].chunk_id == "c34" and not {"c0", "c1", "c2"} & {h.chunk_id for h in out.hits}
+    finally:
+        await e.close()
+    (e.catalog.dir("vecs") / LIVE).unlink()
+    e = Engine(s)
+    await e.start()
+    try:
+        c = e._collections["vecs"]
+        assert c.live.rows == 36 and np.flatnonzero(~c.live.mask(np.arange(36))).tolist() == dead
+    finally:
+        await e.close()
+
+
 async def test_layout_1_collection_migrates_its_records_from_milvus(tmp_path: Path) -> None:
     """A collection created before the record store (layout 1: chunk ids, text and hashes only in
     Milvus) gets its records copied from Milvus when a server opens it, then keeps working: search
@@ -313,6 +369,7 @@ async def test_layout_1_collection_migrates_its_records_from_milvus(tmp_path: Pa
     idx.close()  # row 7: deleted in Milvus, its record never copied
     (d / RECORDS).unlink()
     (d / RECORD_INDEX).unlink()
+    (d / LIVE).unlink()  # (it came later still)
     m = json.loads((d / MANIFEST).read_text())
     m["layout"] = 1
     (d / MANIFEST).write_text(json.dumps(m))
@@ -322,6 +379,7 @@ async def test_layout_1_collection_migrates_its_records_from_milvus(tmp_path: Pa
         c = e2._collections["vecs"]
         assert c.manifest.layout == 1 and c.records.rows == 30
         assert c.records.get([7, 8]) == [{}, legacy_recs[8]]
+        assert np.flatnonzero(~c.live.mask(np.arange(30))).tolist() == [7]  # rebuilt from Milvus' rows
         out = await e2.search(SearchQuery("vecs", vector=x[8], top_k=1, oversample=16, mode="RESCORED"))
         assert (out.hits[0].chunk_id, out.hits[0].text) == ("c8", "text 8")
         res = await e2.ingest("vecs", [], _records(x[30:], start=30, per_doc=3))  # legacy fields filled

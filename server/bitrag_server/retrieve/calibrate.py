@@ -8,7 +8,7 @@ Two sources of queries:
   Once enough are verified they replace the pseudo-queries for the gate: it is then calibrated on
   the collection's own query distribution.
 The exact top-k of a batch of queries comes from one blocked pass over the float32 file; rows
-that Milvus no longer has (deleted) are dropped before the top-k is taken.
+the live flags mark dead (deleted) are dropped before the top-k is taken.
 
 From pseudo-queries (`calibrate_pseudo`):
   1. the plan's pool: candidate recall (share of the exact top-k inside the Hamming pool) for each
@@ -16,8 +16,8 @@ From pseudo-queries (`calibrate_pseudo`):
      float stage most of the allowed shortfall;
   2. nprobe (IVF): the fewest lists whose candidate recall at that pool is within a tolerance of
      probing every list; then the pool's source: one Milvus search at that pool and nprobe, or the
-     scan of every code in RAM plus the liveness query of an answer, timed interleaved on the same
-     queries, the cheaper one (`measure_source`);
+     scan of every code in RAM keeping the live rows, timed interleaved on the same queries, the
+     cheaper one (`measure_source`);
   3. the gate: every query's stopping rule run over the whole pool, batch by batch, recording the
      feature z and whether the top-k was exact; the isotonic map and the threshold (gate.py);
   4. the costs (median server time of AUTO's binary route with that gate, its fallbacks
@@ -38,8 +38,7 @@ from .. import failpoints
 from ..collection import Collection
 from ..config import Settings
 from ..domain import Fallback, Mode, Route, SearchPath, Source
-from ..stores.binary_index import BinaryIndex
-from .candidates import ram_candidates
+from .candidates import live_candidates, ram_candidates
 from .gate import Calibration, Steps, fit_calibration
 from .pipeline import GateRule, Query, Searcher, Timer, _exhaustive
 from .plan import NPROBE_TOLERANCE, POOL_LADDER, SearchPlan
@@ -68,7 +67,7 @@ def perturbed_queries(x: np.ndarray, rng: np.random.Generator, lo: float = 0.6, 
 
 
 def exact_top(
-    queries: np.ndarray, c: Collection, index: BinaryIndex, k: int, margin: int = 16, block_rows: int = 65536
+    queries: np.ndarray, c: Collection, k: int, margin: int = 16, block_rows: int = 65536
 ) -> list[np.ndarray]:
     """Exact top-k live rows for each of `queries` `[S, d]`, from one pass over the float file."""
     s = queries.shape[0]
@@ -86,8 +85,7 @@ def exact_top(
         best_rows = np.take_along_axis(all_rows, part, 1)
     order = np.argsort(-best_scores, axis=1, kind="stable")
     best_rows = np.take_along_axis(best_rows, order, 1)
-    live = index.live_rows(c.milvus, np.unique(best_rows).tolist())
-    return [np.asarray([r for r in row if int(r) in live][:k], np.int64) for row in best_rows]
+    return [row[c.live.mask(row)][:k] for row in best_rows]
 
 
 def _steps(steps: list[tuple[float, np.ndarray]], truth: np.ndarray, k: int) -> Steps:
@@ -164,8 +162,8 @@ def measure_plan(c: Collection, searcher: Searcher, queries: np.ndarray, truth: 
 
 def measure_source(c: Collection, searcher: Searcher, queries: np.ndarray, plan: SearchPlan) -> SearchPlan:
     """Median time of the pool from each source at the plan's pool: one Milvus search (at the
-    plan's nprobe) against the scan of every code in RAM plus the liveness query of an answer's k
-    rows, interleaved on the same queries. The source: the cheaper, unless
+    plan's nprobe) against the scan of every code in RAM keeping the rows the live flags mark,
+    interleaved on the same queries. The source: the cheaper, unless
     Settings.candidate_source fixes it. A RAM pool holds the exact Hamming order (every list)."""
     params = dict(c.manifest.index.search_params)
     if plan.nprobe and "nprobe" in params:
@@ -176,8 +174,7 @@ def measure_source(c: Collection, searcher: Searcher, queries: np.ndarray, plan:
         t0 = time.perf_counter_ns()
         searcher.index.search(c.milvus, code, plan.pool, "", params)
         t1 = time.perf_counter_ns()
-        got = ram_candidates(c.codes, qv, c.thresholds, plan.pool)
-        searcher.index.live_rows(c.milvus, got.ids[:CALIBRATION_K].tolist())
+        live_candidates(c.codes, c.live, qv, c.thresholds, plan.pool)
         t2 = time.perf_counter_ns()
         milvus.append((t1 - t0) // 1000)
         ram.append((t2 - t1) // 1000)
@@ -265,11 +262,10 @@ def calibrate_pseudo(c: Collection, searcher: Searcher, samples: int, seed: int 
     failpoints.hit("calibrate.pseudo")  # tests drop the collection here
     rng = np.random.default_rng(seed)
     pick = np.unique(rng.choice(n, size=min(n, samples * 2), replace=False))
-    live = searcher.index.live_rows(c.milvus, pick.tolist())
-    pick = np.asarray([r for r in pick if int(r) in live], np.int64)
+    pick = pick[c.live.mask(pick)]
     pick = rng.permutation(pick)[:samples]
     queries = perturbed_queries(c.floats.gather(pick), rng)
-    truth = exact_top(queries, c, searcher.index, CALIBRATION_K)
+    truth = exact_top(queries, c, CALIBRATION_K)
     keep = [i for i, t in enumerate(truth) if t.size == CALIBRATION_K]  # fewer than k live rows: nothing to learn
     queries, truth = queries[keep], [truth[i] for i in keep]
     plan = measure_plan(c, searcher, queries, truth)
@@ -303,7 +299,7 @@ def verify_served(c: Collection, searcher: Searcher, settings: Settings) -> Cali
         batch.append(c.pending.popleft())
     if batch:
         k = max(b.top_k for b in batch)
-        truth = exact_top(np.stack([b.query for b in batch]), c, searcher.index, k)
+        truth = exact_top(np.stack([b.query for b in batch]), c, k)
         for b, t in zip(batch, truth):
             t = t[: b.top_k]
             if t.size < b.top_k:

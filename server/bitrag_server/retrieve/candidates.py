@@ -5,9 +5,9 @@
   ram     one exact Hamming scan of every code in the server's RAM (`codes.u8`, FAISS' counting
           top-k, SIMD popcount): no IVF misses, and its cost hardly grows with the pool, where a
           Milvus search's grows with the results it returns (bench/results/scale_standalone_1m.md).
-          The codes include deleted rows, so the answer's rows are checked live in Milvus afterwards
-          (pipeline.py: one small query). A scan with no other search in flight is split per
-          core (RamScanner)
+          The codes include deleted rows (until a compaction): the pool keeps only the rows the
+          collection's live flags (`live.u8`) mark live, with no Milvus round trip. A scan with no
+          other search in flight is split per core (RamScanner)
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 
 from ..quantize import binarize
 from ..stores.binary_index import BinaryIndex, Candidates
-from ..stores.float_store import CodeStore
+from ..stores.float_store import CodeStore, LiveStore
 from .exact import CORES
 
 
@@ -133,3 +133,18 @@ def ram_candidates(codes: CodeStore, query: np.ndarray, thresholds: np.ndarray |
         return Candidates(np.empty(0, np.int64), np.empty(0, np.int32))
     dist, ids = SCANNER.knn(allc, binarize(query, thresholds).reshape(-1), k)
     return Candidates(ids.astype(np.int64, copy=False), dist.astype(np.int32, copy=False))
+
+
+def live_candidates(
+    codes: CodeStore, live: LiveStore, query: np.ndarray, thresholds: np.ndarray | None, limit: int
+) -> tuple[Candidates, bool]:
+    """The `limit` live rows nearest the query's code, over every code in RAM, and whether the scan
+    reached every code (then the pool holds every live row). The scan asks for as many more codes
+    as the collection's dead share says its top `limit` holds dead ones, then drops those."""
+    n = codes.refresh()
+    alive = live.count()
+    ask = limit if alive >= n or alive == 0 else min(n, -(-limit * n // alive) + 16)
+    scan = ram_candidates(codes, query, thresholds, ask)
+    keep = live.mask(scan.ids)
+    ids, dists = scan.ids[keep][:limit], scan.distances[keep][:limit]
+    return Candidates(ids, dists), scan.ids.size >= n

@@ -46,11 +46,12 @@ def widened_params(search_params: dict[str, int], nlist: int | None, factor: int
     return params
 
 
-def exact(index: BinaryIndex, milvus: str, floats, query: np.ndarray, top_k: int, expr: str,  # noqa: ANN001
+def exact(index: BinaryIndex, milvus: str, floats, live, query: np.ndarray, top_k: int, expr: str,  # noqa: ANN001
           check=None, lap=None, block_rows: int = 65536) -> ExactAnswer:  # noqa: ANN001
-    """Exact top-k over live rows matching `expr`: every float row is scored; Milvus says which
-    rows are live (deleted rows stay in the file) and which match the filter. `lap(stage)` times
-    the scan ("exact_scan") and the liveness / filter check ("exact_verify")."""
+    """Exact top-k over live rows matching `expr`: every float row is scored; the live flags
+    (`live`, a LiveStore: deleted rows stay in the file) say which rows are live, Milvus which
+    match a filter. `lap(stage)` times the scan ("exact_scan") and the liveness / filter check
+    ("exact_verify")."""
     scores = exact_scores(query, floats, block_rows, check=check)  # [N]
     if lap is not None:
         lap("exact_scan")
@@ -63,8 +64,7 @@ def exact(index: BinaryIndex, milvus: str, floats, query: np.ndarray, top_k: int
         want = top_k * 2 + 16
         while True:
             cand = top_positions(scores, want)
-            live = index.live_rows(milvus, cand.tolist())
-            rows = np.asarray([r for r in cand if int(r) in live], dtype=np.int64)[:top_k]
+            rows = cand[live.mask(cand)][:top_k]
             if rows.size >= top_k or want >= n:
                 break
             want *= WIDEN_STEP

@@ -9,9 +9,9 @@ Runs in a worker thread.
                middle tier ranks the pool in RAM -> float rows read best estimate first until the
                gate is confident (the stopping rule) -> below the threshold once the pool is
                exhausted, the collection's fallbacks in order (widen: a second pool only now, then
-               all codes in RAM; exact; collection). A RAM pool's answer is checked live in Milvus
-               (one small query; the codes in RAM still hold deleted rows): an answer holding a
-               deleted row is searched again with the pool from Milvus.
+               all codes in RAM; exact; collection). The codes and floats in RAM and on disk still
+               hold deleted rows: a RAM pool and the exact scan keep the rows the live flags mark
+               (`live.u8`), with no Milvus round trip.
   RESCORED     the binary path with a fixed float budget (k x oversample rows), no gate
   BINARY_ONLY  Hamming order, score = 1 - 2 * hamming / d
   EXACT        the exact scan
@@ -34,7 +34,7 @@ from ..errors import DeadlineExceeded
 from ..quantize import binarize, hamming
 from ..stores.binary_index import BinaryIndex, Candidates
 from . import fallback
-from .candidates import SCANNER, hamming_candidates, ram_candidates
+from .candidates import SCANNER, hamming_candidates, live_candidates
 from .gate import Z_COVERED
 from .rescore import Rescored, rescore_fixed, rescore_until
 
@@ -89,7 +89,6 @@ class Outcome:
     tier_scored: int = 0
     hits: list[Hit] | None = None  # set by the collection fallback (rows live elsewhere)
     rescored: Rescored | None = None
-    from_ram: bool = False  # rows from the codes in RAM, not yet checked live in Milvus
 
 
 @dataclass
@@ -105,9 +104,9 @@ class Query:
     timer: Timer
     cancel: threading.Event | None = None
     filter_text: str = ""  # the request's filter, for a legacy store (migrate/legacy_filter.py)
-    milvus_pool: bool = False  # the pool from Milvus whatever the plan's source (a deleted row was in a RAM answer)
-    ram_scan: Candidates | None = None  # the nearest `ram_scan_limit` codes in RAM, nearest first
+    ram_scan: Candidates | None = None  # the nearest `ram_scan_limit` live rows by their codes in RAM, nearest first
     ram_scan_limit: int = 0
+    ram_scan_all: bool = False  # that scan reached every code (it holds every live row)
 
     def check(self) -> None:
         if self.cancel is not None and self.cancel.is_set():
@@ -160,7 +159,7 @@ class Searcher:
         plan's measured source when it is "auto"; never for a filtered query.)"""
         source = self.settings.candidate_source
         ram = source == Source.RAM or (source == "auto" and c.plan.source == Source.RAM)
-        return ram and not q.expr and not q.milvus_pool
+        return ram and not q.expr
 
     def candidates(self, c: Collection, q: Query, pool: int, factor: int = 1, scan: int = 0) -> tuple[Candidates, bool]:
         """One pool, from Milvus (one search) or from the codes in RAM: (candidates, covered: the
@@ -170,10 +169,10 @@ class Searcher:
         if self.from_ram(c, q):
             if q.ram_scan is None or q.ram_scan_limit < pool:
                 q.ram_scan_limit = max(pool, scan)
-                q.ram_scan = ram_candidates(c.codes, q.vector, c.thresholds, q.ram_scan_limit)
+                q.ram_scan, q.ram_scan_all = live_candidates(c.codes, c.live, q.vector, c.thresholds, q.ram_scan_limit)
             cands = Candidates(q.ram_scan.ids[:pool], q.ram_scan.distances[:pool])
             q.timer.lap("candidates")
-            return cands, cands.ids.size < pool
+            return cands, q.ram_scan_all and cands.ids.size == q.ram_scan.ids.size
         params = self.search_params(c, factor)
         cands = hamming_candidates(self.index, c.milvus, q.vector, c.thresholds, pool, q.expr, params)
         q.timer.lap("candidates")
@@ -203,18 +202,17 @@ class Searcher:
         q.timer.lap("gate")
         ram = self.from_ram(c, q)
         return Outcome(res.rows, res.scores, SearchPath.BINARY_RESCORED, conf, res.read, [int(cands.ids.size)],
-                       0 if ram else 1, int(cands.ids.size), rescored=res, from_ram=ram)
+                       0 if ram else 1, int(cands.ids.size), rescored=res)
 
     def binary_only(self, c: Collection, q: Query) -> Outcome:
         cands, _ = self.candidates(c, q, q.top_k)
         scores = 1.0 - 2.0 * cands.distances.astype(np.float32) / c.dim
         ram = self.from_ram(c, q)
-        return Outcome(cands.ids, scores, SearchPath.BINARY_ONLY, 0.0, 0, [int(cands.ids.size)], 0 if ram else 1,
-                       from_ram=ram)
+        return Outcome(cands.ids, scores, SearchPath.BINARY_ONLY, 0.0, 0, [int(cands.ids.size)], 0 if ram else 1)
 
     def exact(self, c: Collection, q: Query, path: SearchPath) -> Outcome:
-        a = fallback.exact(self.index, c.milvus, c.floats, q.vector, q.top_k, q.expr, check=q.check, lap=q.timer.lap,
-                           block_rows=self.settings.exact_block_rows)
+        a = fallback.exact(self.index, c.milvus, c.floats, c.live, q.vector, q.top_k, q.expr, check=q.check,
+                           lap=q.timer.lap, block_rows=self.settings.exact_block_rows)
         return Outcome(a.rows, a.scores, path, 1.0, a.scanned)
 
     def widen(self, c: Collection, q: Query, out: Outcome) -> tuple[Outcome, bool]:
@@ -237,7 +235,7 @@ class Searcher:
 
         def outcome(r: Rescored, confidence: float) -> Outcome:
             return Outcome(r.rows, r.scores, SearchPath.FALLBACK_WIDENED, confidence, r.read, pools, calls, scored,
-                           rescored=r, from_ram=ram)
+                           rescored=r)
 
         while pool < cap:
             pool, factor = min(cap, pool * fallback.WIDEN_STEP), factor * fallback.WIDEN_STEP
@@ -258,11 +256,8 @@ class Searcher:
         plan = c.plan
         # (a RAM pool is already every code's nearest: the loop above scanned them all)
         if not ram and not q.expr and plan.scan_us and (not plan.exact_us or plan.scan_us < plan.exact_us):
-            every = ram_candidates(c.codes, q.vector, c.thresholds, cap)
-            live = self.index.live_rows(c.milvus, every.ids.tolist())
-            calls += 1
-            keep = np.isin(every.ids, np.fromiter(live, np.int64, len(live)))
-            ids, dists = every.ids[keep], every.distances[keep]
+            every, _ = live_candidates(c.codes, c.live, q.vector, c.thresholds, cap)
+            ids, dists = every.ids, every.distances
             pools.append(int(ids.size))
             est = tier.scores(q.vector, ids)
             scored += int(ids.size)
@@ -321,8 +316,6 @@ class Searcher:
                   filter_text)
         with SCANNER.searching():  # a RAM scan is split per core only while no other search runs
             out = self.run(c, q, sample)
-            if out.from_ram:
-                out = self.verified(c, q, out)
         hits = out.hits if out.hits is not None else self._hits(c, query, out, timer)
         total_us = timer.total_us()
         metrics.observe_search(out.path, total_us / 1e6, out.confidence if q.mode in (Mode.AUTO, Mode.RESCORED) else None,
@@ -353,7 +346,7 @@ class Searcher:
         t0 = time.perf_counter_ns()
         # the exact route: measured cheaper than the binary path here
         out = self.exact(c, q, SearchPath.EXACT) if route == Route.EXACT else self.gated(c, q, sample)
-        if timed and not q.milvus_pool:  # (a rerun after a deleted row would time twice)
+        if timed:
             c.routes.observe(route, (time.perf_counter_ns() - t0) / 1000)
         return out
 
@@ -367,23 +360,6 @@ class Searcher:
             out = self.fallbacks(c, q, out)
         return out
 
-    def verified(self, c: Collection, q: Query, out: Outcome) -> Outcome:
-        """A RAM pool's answer, its rows checked live in Milvus (one query of k ids). The codes in
-        RAM keep deleted rows until a compaction: an answer holding one is searched again with the
-        pool from Milvus, which holds live rows only."""
-        live = self.index.live_rows(c.milvus, out.rows.tolist())
-        q.timer.lap("verify")
-        out.milvus_calls += 1
-        out.from_ram = False
-        if len(live) == out.rows.size:
-            return out
-        q.milvus_pool = True
-        again = self.run(c, q, sample=False)
-        again.milvus_calls += out.milvus_calls
-        again.pools = out.pools + again.pools
-        again.examined += out.examined
-        return again
-
     def _sample(self, c: Collection, q: Query, out: Outcome) -> None:
         """A share of served AUTO / RESCORED queries is kept for background verification (the gate's
         recalibration on the collection's own queries)."""
@@ -394,8 +370,8 @@ class Searcher:
         c.pending.append(QuerySample(q.vector.copy(), q.top_k, steps))
 
     def _hits(self, c: Collection, query: np.ndarray, out: Outcome, timer: Timer) -> list[Hit]:
-        """The hits' records from the record store: no Milvus round trip. Every row here was live in
-        Milvus when this search ran (its candidates, or the exact scan's liveness check)."""
+        """The hits' records from the record store: no Milvus round trip. Every row here was live when
+        this search ran (a pool from Milvus, or rows the live flags marked)."""
         fetched: list[dict[str, Any]] = c.records.get(out.rows.tolist())
         qcode = binarize(query, c.thresholds)
         ham = hamming(c.codes.gather(out.rows), qcode) if out.rows.size else np.empty(0, np.int64)

@@ -22,6 +22,7 @@ NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 MANIFEST = "collection.json"
 VECTORS = "vectors.f32"
 CODES = "codes.u8"
+LIVE = "live.u8"  # 1 byte per row: does Milvus hold it (stores/float_store.LiveStore)
 TIER = "tier.u8"  # middle-tier codes (multi-bit tiers), derived from the floats
 CATALOG_LOCK = ".catalog.lock"
 CONSISTENCY_LEVELS = ("Strong", "Bounded", "Session", "Eventually")

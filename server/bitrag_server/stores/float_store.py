@@ -290,3 +290,77 @@ class TierStore(RowFile):
     with the collection's fitted quantizer; meant to stay in RAM like the codes."""
 
     dtype = "u1"
+
+
+class LiveStore(RowFile):
+    """`[n, 1]` one byte per row: 1 while Milvus holds the row (inserted and not deleted), 0 before
+    its insert is acknowledged and from its delete on. It answers "is this row live?" for the paths
+    that read rows from the files instead of from Milvus (the RAM pool, the exact scan) with no
+    Milvus round trip: the codes and floats keep deleted rows until a compaction.
+
+    Rows are appended as 0 with the other row files; a write marks its inserted rows 1 once Milvus
+    has them and its deleted rows 0 before Milvus deletes them, then `flush`es before its journal
+    is removed (`recovery.end`), so a crash at any point leaves the journal that replays the marks.
+    Marks are written in place (`pwrite`): replicas sharing the file see them through their maps."""
+
+    dtype = "u1"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, 1)
+
+    @classmethod
+    def build(cls, path: Path, rows: int, live: np.ndarray) -> None:
+        """Write the file for `rows` rows of which `live` (row ids, e.g. every row Milvus holds) are
+        live, atomically (a collection opened before this file existed, or restored from a backup)."""
+        flags = np.zeros(rows, np.uint8)
+        live = np.asarray(live, np.int64)
+        flags[live[(live >= 0) & (live < rows)]] = 1
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            f.write(flags.tobytes())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+
+    def pad_to(self, rows: int) -> None:
+        """Rows up to `rows`, not live (rows whose insert no write has acknowledged)."""
+        if rows > self.rows:
+            self.append(np.zeros((rows - self.rows, 1), np.uint8))
+
+    def mark(self, rows, live: bool) -> None:  # noqa: ANN001 - Sequence[int] | np.ndarray
+        """Set `rows` live (1) or not (0), in place; durable at the next `flush`."""
+        ids = np.unique(np.asarray(rows, np.int64))
+        if ids.size == 0:
+            return
+        if ids.max() >= self.rows:
+            self.refresh()
+        if ids.min() < 0 or ids.max() >= self.rows:
+            raise IndexError(f"row id out of range [0, {self.rows})")
+        starts = np.flatnonzero(np.diff(ids, prepend=ids[0] - 2) != 1)  # runs of consecutive rows
+        ends = np.append(starts[1:], ids.size)
+        value = b"\x01" if live else b"\x00"
+        with self._lock:
+            for a, b in zip(ids[starts].tolist(), (ids[ends - 1] + 1).tolist()):
+                data = value * (b - a)
+                written = 0
+                while written < len(data):
+                    written += os.pwrite(self._fd, data[written:], a + written)
+
+    def flush(self) -> None:
+        os.fsync(self._fd)
+
+    def mask(self, ids: np.ndarray) -> np.ndarray:
+        """`[C]` bool: which of `ids` are live (a row past the file, not yet appended here, is not)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if ids.size and ids.max() >= self.rows:
+            self.refresh()
+        inside = ids < self.rows
+        out = np.zeros(ids.size, bool)
+        if inside.any():
+            out[inside] = self.gather(ids[inside])[:, 0] == 1
+        return out
+
+    def count(self) -> int:
+        """Live rows."""
+        return int(np.count_nonzero(self.view())) if self.refresh() else 0

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bitrag_server.stores.float_store import FAULT_AROUND, FloatStore
+from bitrag_server.stores.float_store import FAULT_AROUND, FloatStore, LiveStore
 
 D = 16
 
@@ -223,3 +223,63 @@ def test_gather_budget_counts_the_pages_mapped_around_each_row(tmp_path: Path) -
         assert worst <= s.map_budget + 200 * (s.row_bytes + FAULT_AROUND)
     finally:
         s.close()
+
+
+# ---- LiveStore: which rows Milvus holds ------------------------------------------------------------
+
+
+def test_live_flags_start_dead_and_follow_marks_in_runs(tmp_path: Path) -> None:
+    """Appended rows are not live until marked; marks set scattered rows and runs, in place, and
+    leave the others as they were; a row past the file is not live; count agrees."""
+    live = LiveStore(tmp_path / "live.u8")
+    try:
+        assert live.count() == 0 and live.mask(np.array([0, 5])).tolist() == [False, False]
+        live.pad_to(10)
+        assert live.rows == 10 and live.count() == 0
+        live.mark(range(2, 8), True)
+        live.mark([0, 9, 9], True)
+        live.mark(np.array([4, 6]), False)
+        want = [0, 2, 3, 5, 7, 9]
+        assert np.flatnonzero(live.mask(np.arange(12))).tolist() == want  # 10, 11: past the file
+        assert live.count() == len(want)
+        assert live.mask(np.array([9, 0, 4])).tolist() == [True, True, False]  # caller order
+        live.mark([], False)  # nothing to do
+        with pytest.raises(IndexError):
+            live.mark([10], True)
+        live.flush()
+    finally:
+        live.close()
+    again = LiveStore(tmp_path / "live.u8")  # durable, same bytes
+    try:
+        assert np.flatnonzero(again.mask(np.arange(10))).tolist() == want
+        assert (tmp_path / "live.u8").read_bytes() == bytes(int(i in want) for i in range(10))
+    finally:
+        again.close()
+
+
+def test_live_marks_of_one_process_are_seen_by_another_at_once(tmp_path: Path) -> None:
+    """Two stores on one file (replicas sharing a volume): a mark written by one is read by the
+    other through its existing map, and rows it appends are seen after a refresh."""
+    a, b = LiveStore(tmp_path / "live.u8"), LiveStore(tmp_path / "live.u8")
+    try:
+        a.pad_to(4)
+        a.mark([0, 1, 2, 3], True)
+        assert b.mask(np.arange(4)).all()  # b maps the file now
+        a.mark([2], False)
+        assert b.mask(np.arange(4)).tolist() == [True, True, False, True]
+        a.append(np.ones((2, 1), np.uint8))
+        assert b.mask(np.array([5])).tolist() == [True]  # past b's rows: refreshed
+    finally:
+        a.close()
+        b.close()
+
+
+def test_live_file_built_from_the_rows_milvus_holds(tmp_path: Path) -> None:
+    """`build`: the rows given live, every other row of `rows` not (ids out of range ignored)."""
+    LiveStore.build(tmp_path / "live.u8", 6, np.array([5, 1, 3, 99, -1]))
+    live = LiveStore(tmp_path / "live.u8")
+    try:
+        assert live.rows == 6 and np.flatnonzero(live.mask(np.arange(6))).tolist() == [1, 3, 5]
+        assert not (tmp_path / "live.u8.tmp").exists()
+    finally:
+        live.close()
