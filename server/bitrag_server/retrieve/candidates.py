@@ -138,13 +138,19 @@ def ram_candidates(codes: CodeStore, query: np.ndarray, thresholds: np.ndarray |
 def live_candidates(
     codes: CodeStore, live: LiveStore, query: np.ndarray, thresholds: np.ndarray | None, limit: int
 ) -> tuple[Candidates, bool]:
-    """The `limit` live rows nearest the query's code, over every code in RAM, and whether the scan
-    reached every code (then the pool holds every live row). The scan asks for as many more codes
-    as the collection's dead share says its top `limit` holds dead ones, then drops those."""
+    """The `limit` live rows nearest the query's code, over every code in RAM (fewer only when the
+    collection has fewer), and whether the scan reached every code (then the pool holds every live
+    row). Dead rows are dropped from the scan's top: with few of them (<= 4 x `limit`) the scan asks
+    for `limit` + all of them (FAISS' counting top-k hardly costs more for it); with more, for the
+    dead share's worth more, twice over, doubled until `limit` live rows are in."""
     n = codes.refresh()
-    alive = live.count()
-    ask = limit if alive >= n or alive == 0 else min(n, -(-limit * n // alive) + 16)
-    scan = ram_candidates(codes, query, thresholds, ask)
-    keep = live.mask(scan.ids)
+    dead = n - live.count()
+    ask = min(n, limit + dead) if dead <= 4 * limit else min(n, -(-2 * limit * n // max(1, n - dead)))
+    while True:
+        scan = ram_candidates(codes, query, thresholds, ask)
+        keep = live.mask(scan.ids)
+        if ask >= n or int(np.count_nonzero(keep)) >= limit:
+            break
+        ask = min(n, 2 * ask)
     ids, dists = scan.ids[keep][:limit], scan.distances[keep][:limit]
     return Candidates(ids, dists), scan.ids.size >= n
