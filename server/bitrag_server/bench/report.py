@@ -236,7 +236,7 @@ def _plan_and_time_md(e: dict) -> list[str]:
                   f"{_b(c.get('bytes_in_ram_codes'))} of sign codes). Pool {p.get('pool')} codes "
                   f"(candidate recall {_f(p.get('candidate_recall'), 4)}) from {p.get('source', 'milvus')} (one Milvus "
                   f"search at that pool {_f((p.get('milvus_pool_us') or 0) / 1000, 2)} ms, the scan of the codes in RAM "
-                  f"+ the liveness query {_f((p.get('ram_pool_us') or 0) / 1000, 2)} ms), "
+                  f"+ its liveness check (a Milvus query before 3e09961, live.u8 since) {_f((p.get('ram_pool_us') or 0) / 1000, 2)} ms), "
                   f"nprobe {p.get('nprobe') or 'index default'}, "
                   f"route {p.get('route')}; exact scan {_f((p.get('exact_us') or 0) / 1000, 2)} ms, binary path "
                   f"{_f((p.get('binary_us') or 0) / 1000, 2)} ms, in-RAM code pass {_f((p.get('scan_us') or 0) / 1000, 2)} ms "

@@ -14,8 +14,8 @@ import pytest
 from bitrag_server.domain import CollectionSpec, Fallback
 from bitrag_server.engine import Engine
 from bitrag_server.quantize import binarize, hamming
-from bitrag_server.retrieve.candidates import SCANNER, RamScanner, ram_candidates
-from bitrag_server.stores.float_store import CodeStore
+from bitrag_server.retrieve.candidates import SCANNER, RamScanner, live_candidates, ram_candidates
+from bitrag_server.stores.float_store import CodeStore, LiveStore
 
 from test_pipeline import DIM, K, _clustered, _exact, _ids, _queries, _records, _settings, search
 
@@ -44,6 +44,38 @@ def test_ram_pool_is_the_exact_hamming_top(tmp_path: Path, x: np.ndarray) -> Non
         assert np.array_equal(np.sort(got.distances), np.sort(true)[:200])  # the 200 smallest (ties either way)
     every = ram_candidates(store, x[1], None, N + 50)
     assert sorted(every.ids.tolist()) == list(range(N))
+
+
+@pytest.mark.parametrize("dead_near", [40, 700])
+def test_live_pool_holds_the_nearest_live_rows_when_dead_ones_crowd_the_query(tmp_path: Path, x: np.ndarray,
+                                                                               dead_near: int) -> None:
+    """The `dead_near` codes nearest the query are dead (a replaced document), plus a scattered
+    tenth of the rest: the pool still holds `limit` rows, every one live, and they are the `limit`
+    nearest live rows (distances equal to numpy's); asking for more than the live rows returns
+    them all and says the scan reached every code."""
+    codes = binarize(x, None)
+    store, live = CodeStore(tmp_path / "codes.u8", DIM), LiveStore(tmp_path / "live.u8")
+    try:
+        store.append(codes)
+        live.pad_to(N)
+        live.mark(range(N), True)
+        q = _queries(x, 1, seed=75)[0]
+        true = hamming(codes, binarize(q, None))
+        order = np.argsort(true, kind="stable")
+        rng = np.random.default_rng(76)
+        dead = np.union1d(order[:dead_near], rng.choice(N, N // 10, replace=False))
+        live.mark(dead, False)
+        alive = np.setdiff1d(np.arange(N), dead)
+        got, every = live_candidates(store, live, q, None, 200)
+        assert got.ids.size == 200 and not every
+        assert not np.isin(got.ids, dead).any()
+        assert np.array_equal(got.distances, true[got.ids])
+        assert np.array_equal(got.distances, np.sort(true[alive])[:200])
+        got, every = live_candidates(store, live, q, None, N)
+        assert every and sorted(got.ids.tolist()) == alive.tolist()
+    finally:
+        store.close()
+        live.close()
 
 
 async def _engine(tmp_path: Path, x: np.ndarray, source: str) -> Engine:
