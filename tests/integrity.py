@@ -150,7 +150,7 @@ def check_files_agree(data_dir: Path, coll: str) -> tuple[int, list[str]]:
     try:
         ids = np.asarray(sorted(int(r["row"]) for r in rows), np.int64)
         assert len(set(ids.tolist())) == ids.size, "duplicate primary keys in Milvus"
-        marked = set(np.flatnonzero(live.view()[:, 0] == 1).tolist()) if live.rows else set()
+        marked = set(np.flatnonzero(live.view()[:, 0] == 1).tolist())
         disagree = (marked ^ set(ids.tolist())) - pending
         assert not disagree, f"live.u8 and Milvus disagree on rows {sorted(disagree)[:20]}"
         if ids.size:

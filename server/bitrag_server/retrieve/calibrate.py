@@ -85,7 +85,8 @@ def exact_top(
         best_rows = np.take_along_axis(all_rows, part, 1)
     order = np.argsort(-best_scores, axis=1, kind="stable")
     best_rows = np.take_along_axis(best_rows, order, 1)
-    return [row[c.live.mask(row)][:k] for row in best_rows]
+    alive = c.live.mask(best_rows.ravel()).reshape(best_rows.shape)  # one lookup for the batch
+    return [row[a][:k] for row, a in zip(best_rows, alive)]
 
 
 def _steps(steps: list[tuple[float, np.ndarray]], truth: np.ndarray, k: int) -> Steps:

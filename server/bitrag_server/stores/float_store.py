@@ -37,6 +37,13 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    """Write all of `data` at `offset` (pwrite may write less than asked)."""
+    written = 0
+    while written < len(data):
+        written += os.pwrite(fd, data[written:], offset + written)
+
+
 PAGE = mmap.PAGESIZE
 # A read fault on a file mapping maps the cached pages around it too (Linux fault-around,
 # 64 KiB by default): what a gathered row leaves mapped is up to this much, not its own pages.
@@ -146,11 +153,7 @@ class RowFile:
         self.repair()  # the true end: rows other processes appended, minus a crashed partial row
         with self._lock:
             start = self._rows
-            data = v.tobytes()
-            offset = start * self.row_bytes
-            written = 0
-            while written < len(data):
-                written += os.pwrite(self._fd, data[written:], offset + written)
+            pwrite_all(self._fd, v.tobytes(), start * self.row_bytes)
             os.fsync(self._fd)
             self._rows = start + len(v)
             return start
@@ -247,9 +250,7 @@ class RowFile:
             offset = 0
             for i in range(0, rows.size, block_rows):
                 data = self.gather(rows[i : i + block_rows]).tobytes()
-                written = 0
-                while written < len(data):
-                    written += os.pwrite(fd, data[written:], offset + written)
+                pwrite_all(fd, data, offset)
                 offset += len(data)
             os.fsync(fd)
         finally:
@@ -342,10 +343,7 @@ class LiveStore(RowFile):
         value = b"\x01" if live else b"\x00"
         with self._lock:
             for a, b in zip(ids[starts].tolist(), (ids[ends - 1] + 1).tolist()):
-                data = value * (b - a)
-                written = 0
-                while written < len(data):
-                    written += os.pwrite(self._fd, data[written:], a + written)
+                pwrite_all(self._fd, value * (b - a), a)
 
     def flush(self) -> None:
         os.fsync(self._fd)

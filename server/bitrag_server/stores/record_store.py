@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .float_store import RowFile, fsync_dir
+from .float_store import RowFile, fsync_dir, pwrite_all
 
 RECORDS = "records.bin"
 RECORD_INDEX = "records.idx"
@@ -118,9 +118,7 @@ class RecordStore:
         start_byte = self._end(self.index.rows)
         data = b"".join(blobs)
         with self._lock:
-            written = 0
-            while written < len(data):
-                written += os.pwrite(self._fd, data[written:], start_byte + written)
+            pwrite_all(self._fd, data, start_byte)
             os.fsync(self._fd)
         ends = start_byte + np.cumsum([len(b) for b in blobs], dtype=np.uint64)
         return self.index.append(ends.reshape(-1, 1))
