@@ -57,6 +57,8 @@ def test_lookup_table_equals_decoded_inner_product(bits: int) -> None:
         exact = q.decode(codes) @ v
         np.testing.assert_allclose(lookup(q.byte_table(v), codes), exact, rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(q.dot(v, codes), exact, rtol=1e-4, atol=1e-5)
+        # in blocks that do not divide the rows: the last, shorter block is scored too
+        np.testing.assert_allclose(q.dot(v, codes, block=7), exact, rtol=1e-4, atol=1e-5)
     assert q.dot(query[0], codes[:0]).shape == (0,)
 
 
