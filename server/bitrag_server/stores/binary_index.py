@@ -40,8 +40,20 @@ class Candidates:
     distances: np.ndarray  # [C] int32
 
 
-def _milvus_call(what: str, fn: Callable[[], T]) -> T:
-    """Run a pymilvus call; connection trouble -> Unavailable (retryable), else Internal."""
+def _milvus_call(what: str, fn: Callable[[], T], load: Callable[[], None] | None = None) -> T:
+    """Run a pymilvus call; connection trouble -> Unavailable (retryable), else Internal. With
+    `load`: a call refused because its collection is not loaded loads it, then runs once more (a
+    Milvus 2.3 standalone killed and started again does not load its collections by itself)."""
+    try:
+        return _milvus_call_once(what, fn)
+    except Unavailable as exc:
+        if load is None or "not loaded" not in exc.message.lower():
+            raise
+    load()
+    return _milvus_call_once(what, fn)
+
+
+def _milvus_call_once(what: str, fn: Callable[[], T]) -> T:
     from pymilvus.exceptions import DataNotMatchException, MilvusException, ParamError
 
     try:
@@ -190,9 +202,18 @@ class BinaryIndex:
 
         _milvus_call("drop_collection", drop)
 
+    def _loader(self, coll: str) -> Callable[[], None]:
+        """What a read of `coll` runs when Milvus says the collection is not loaded: load it."""
+        def load() -> None:
+            log.warning("Milvus collection %s is not loaded (a restarted Milvus): loading it", coll)
+            _milvus_call_once("load_collection", lambda: self._client.load_collection(coll, timeout=self.timeout_s))
+
+        return load
+
     def count(self, coll: str) -> int:
         res = _milvus_call(
-            "count", lambda: self._client.query(coll, filter="", output_fields=["count(*)"], timeout=self.timeout_s)
+            "count", lambda: self._client.query(coll, filter="", output_fields=["count(*)"], timeout=self.timeout_s),
+            self._loader(coll),
         )
         return int(res[0]["count(*)"])
 
@@ -237,7 +258,8 @@ class BinaryIndex:
         pks = [int(p) for p in pks]
         for i in range(0, len(pks), INSERT_BATCH):
             batch = pks[i : i + INSERT_BATCH]
-            _milvus_call("delete", functools.partial(self._client.delete, coll, ids=batch, timeout=self.timeout_s))
+            _milvus_call("delete", functools.partial(self._client.delete, coll, ids=batch, timeout=self.timeout_s),
+                         self._loader(coll))
         if pks and not self.lite:
             # Session reads wait for this client's last write timestamp, but a Milvus 2.3 server
             # answers a delete without one (pymilvus keeps the last insert's), so later reads could
@@ -248,6 +270,7 @@ class BinaryIndex:
                     coll, filter=f"row in [{pks[-1]}]", output_fields=["row"], consistency_level="Strong",
                     timeout=self.timeout_s,
                 ),
+                self._loader(coll),
             )
 
     def rows_of_documents(self, coll: str, doc_ids: Sequence[str]) -> dict[str, list[int]]:
@@ -259,7 +282,7 @@ class BinaryIndex:
             res = _milvus_call("query", functools.partial(
                 self._client.query, coll, filter=expr, output_fields=["row", "doc_id"], limit=QUERY_LIMIT,
                 timeout=self.timeout_s,
-            ))
+            ), self._loader(coll))
             for r in res:
                 out.setdefault(r["doc_id"], []).append(int(r["row"]))
         return out
@@ -272,7 +295,7 @@ class BinaryIndex:
             e = f"row in {batch}" + (f" and ({expr})" if expr else "")
             res = _milvus_call("query", functools.partial(
                 self._client.query, coll, filter=e, output_fields=["row"], limit=len(batch), timeout=self.timeout_s,
-            ))
+            ), self._loader(coll))
             out.update(int(r["row"]) for r in res)
         return out
 
@@ -290,7 +313,7 @@ class BinaryIndex:
                 it.close()
             return np.asarray(rows, dtype=np.int64)
 
-        return _milvus_call("query_iterator", run)
+        return _milvus_call("query_iterator", run, self._loader(coll))
 
     def iterate(
         self, coll: str, fields: list[str], batch_size: int, expr: str = "row >= 0"
@@ -298,7 +321,7 @@ class BinaryIndex:
         """Every live row matching `expr` with `fields`, in batches in row order (backup, migration)."""
         it = _milvus_call("query_iterator", lambda: self._client.query_iterator(
             coll, batch_size=batch_size, filter=expr, output_fields=fields, timeout=self.timeout_s
-        ))
+        ), self._loader(coll))
         try:
             while batch := _milvus_call("query_iterator", it.next):
                 yield batch
@@ -321,7 +344,7 @@ class BinaryIndex:
             coll, [code], "code", {"metric_type": "HAMMING", "params": dict(search_params)}, limit,
             expr or None, None, [], -1,
         )
-        resp = _milvus_call("search", lambda: _search_rpc(conn, request, timeout=self.timeout_s))
+        resp = _milvus_call("search", lambda: _search_rpc(conn, request, timeout=self.timeout_s), self._loader(coll))
         res = resp.results
         ids = np.asarray(res.ids.int_id.data, dtype=np.int64)  # [C] (one query)
         dists = np.asarray(res.scores, dtype=np.float32).astype(np.int32)  # Hamming distances as floats
