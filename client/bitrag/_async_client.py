@@ -71,7 +71,7 @@ class AsyncClient:
         try:
             return await method(request, timeout=self.timeout, metadata=self._metadata)
         except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from None
+            raise from_rpc_error(exc, self.target) from None
 
     async def create_collection(
         self,
@@ -335,7 +335,7 @@ class AsyncClient:
             async for r in call:
                 yield _core.answer_chunk_from_proto(r)
         except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from None
+            raise from_rpc_error(exc, self.target) from None
         finally:
             call.cancel()  # no-op when finished; stops the server's work if the caller breaks out
 

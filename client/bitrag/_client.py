@@ -83,7 +83,7 @@ class Client:
         try:
             return method(request, timeout=self.timeout, metadata=self._metadata)
         except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from None
+            raise from_rpc_error(exc, self.target) from None
 
     # ---- collections ---------------------------------------------------------------------------
 
@@ -348,7 +348,7 @@ class Client:
             for r in call:
                 yield _core.answer_chunk_from_proto(r)
         except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from None
+            raise from_rpc_error(exc, self.target) from None
         finally:
             call.cancel()  # no-op when finished; stops the server's work if the caller breaks out
 

@@ -630,7 +630,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except BitragError as exc:
-        if exc.code == grpc.StatusCode.UNAVAILABLE and not _listens(args.target):
+        # only about --target: a bench calls the server it started (and has stopped by now), so
+        # its errors are the server's own
+        ours = exc.target in ("", args.target)
+        if exc.code == grpc.StatusCode.UNAVAILABLE and ours and not _listens(args.target):
             err_console.print(f"[red]error[/red]: no server at {args.target}: start `bitrag serve` or set BITRAG_TARGET",
                               soft_wrap=True)
             return 1

@@ -16,16 +16,18 @@ STATUS_DETAILS_KEY = "grpc-status-details-bin"
 class BitragError(Exception):
     """Base class. `code` is the gRPC status, `field` the request field at fault (if any),
     `retry_after` the seconds the server suggests waiting before a retry (e.g. an LLM provider's
-    429 retry-after), or None."""
+    429 retry-after), or None; `target` the server address the client called ("" when raised
+    before any call)."""
 
     code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
 
     def __init__(
         self, message: str, *, field: str = "", code: grpc.StatusCode | None = None,
-        retry_after: float | None = None,
+        retry_after: float | None = None, target: str = "",
     ) -> None:
         super().__init__(message)
         self.message = message
+        self.target = target
         self.field = field
         self.retry_after = retry_after
         if code is not None:
@@ -129,8 +131,8 @@ def _rich_details(raw: bytes, code: grpc.StatusCode) -> tuple[str, float | None]
     return field, retry_after
 
 
-def from_rpc_error(exc: grpc.RpcError) -> BitragError:
-    """grpc.RpcError (sync or aio) -> the matching BitragError subclass."""
+def from_rpc_error(exc: grpc.RpcError, target: str = "") -> BitragError:
+    """grpc.RpcError (sync or aio) from a call to `target` -> the matching BitragError subclass."""
     code = exc.code() if callable(getattr(exc, "code", None)) else grpc.StatusCode.UNKNOWN
     details = exc.details() if callable(getattr(exc, "details", None)) else str(exc)
     field = ""
@@ -152,4 +154,4 @@ def from_rpc_error(exc: grpc.RpcError) -> BitragError:
     field = rich[0] or field
     retry_after = rich[1] if rich[1] is not None else retry_after
     cls = _BY_CODE.get(code, BitragError)
-    return cls(details or code.name, field=field, code=code, retry_after=retry_after)
+    return cls(details or code.name, field=field, code=code, retry_after=retry_after, target=target)

@@ -180,3 +180,25 @@ def test_rich_status_proto_content() -> None:
     assert [(v.field, v.description) for v in bad.field_violations] == [("q", "slow down")]
     assert retry.retry_delay.ToMilliseconds() == 1250
     assert not server_errors.rich_status(grpc.StatusCode.NOT_FOUND, "gone").details
+
+
+def test_an_error_names_the_server_the_client_called() -> None:
+    """Over real gRPC to a port nothing listens on: the CLI says "no server at" this target, not
+    its --target (a bench calls the server it started)."""
+    import asyncio
+    import socket
+
+    with socket.socket() as s:  # bound, never listening
+        s.bind(("127.0.0.1", 0))
+        target = f"127.0.0.1:{s.getsockname()[1]}"
+        with bitrag.Client(target, timeout=10) as c, pytest.raises(bitrag.UnavailableError) as sync_err:
+            c.list_collections()
+
+        async def call() -> None:
+            async with bitrag.AsyncClient(target, timeout=10) as ac:
+                await ac.list_collections()
+
+        with pytest.raises(bitrag.UnavailableError) as async_err:
+            asyncio.run(call())
+    assert sync_err.value.target == target and async_err.value.target == target
+    assert from_rpc_error(FakeRpcError(grpc.StatusCode.UNAVAILABLE, "x")).target == ""
