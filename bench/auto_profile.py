@@ -7,7 +7,9 @@ queries (a restarted Milvus: without what ingest left in its heap).
 
     python bench/auto_profile.py --run-dir bench/.work/run_standalone_1000000 --queries 100
 
-`--env KEY=VALUE` passes server settings (e.g. BITRAG_WIDEN_MAX_ROWS=1024).
+`--env KEY=VALUE` passes server settings (e.g. BITRAG_WIDEN_MAX_ROWS=1024, or PYTHONPATH=<an older
+checkout>/server to compare two versions of the server on the same data). `--concurrency C` also runs
+the queries from C threads (`--rounds` times over) for QPS and p50 under load.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import collections
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -41,12 +44,29 @@ def cached_truth(synth: Path, run_dir: Path, n_queries: int) -> list[set[str]] |
     return None
 
 
+def under_load(c: Client, qs: np.ndarray, conc: int, rounds: int) -> dict:
+    """`rounds` passes over `qs` from `conc` threads sharing one client: QPS and p50 / p99 ms."""
+    def one(q: np.ndarray) -> float:
+        t = time.perf_counter()
+        c.search(COLLECTION, q, top_k=10)
+        return (time.perf_counter() - t) * 1000
+
+    work = [q for _ in range(rounds) for q in qs]
+    t = time.perf_counter()
+    with ThreadPoolExecutor(conc) as pool:
+        lat = list(pool.map(one, work))
+    return {"qps": round(len(work) / (time.perf_counter() - t), 1), "p50_ms": round(float(np.median(lat)), 2),
+            "p99_ms": round(float(np.percentile(lat, 99)), 2)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run-dir", type=Path, required=True, help="bench/.work/run_standalone_<N> (kept)")
     ap.add_argument("--queries", type=int, default=100)
     ap.add_argument("--synth", type=Path, default=None, help="synthetic cache dir (default: the only one)")
     ap.add_argument("--env", action="append", default=[], help="KEY=VALUE server setting")
+    ap.add_argument("--concurrency", type=int, nargs="*", default=[], help="also QPS at these concurrencies")
+    ap.add_argument("--rounds", type=int, default=3, help="passes over the queries per concurrency")
     args = ap.parse_args()
     synth = args.synth or next((WORK / "synth").iterdir())
     n = int(args.run_dir.name.rsplit("_", 1)[-1])
@@ -80,6 +100,7 @@ def main() -> None:
             for k, v in d.timings_us.items():
                 stages[k].append(v / 1000)
             got.append({h.chunk_id for h in r.hits})
+        loaded = {conc: under_load(c, qs, conc, args.rounds) for conc in args.concurrency}
         memory = {"server": process_memory(srv.proc.pid), "milvus": process_memory(m.pid)}  # after the queries
         truth = cached_truth(synth, args.run_dir, len(qs))
         if truth is None:  # no ground truth cached for this N: EXACT (one scan of the float file per query)
@@ -94,6 +115,8 @@ def main() -> None:
         "recall@10": round(float(np.mean([len(a & b) / 10 for a, b in zip(got, truth)])), 4),
         "paths": dict(paths), "attempts": dict(sorted(attempts.items())),
         "server_stage_mean_ms": {k: round(float(np.mean(v)), 2) for k, v in stages.items()},
+        "server_stage_p50_ms": {k: round(float(np.median(v)), 2) for k, v in stages.items()},
+        "concurrency": loaded,
         "memory_mib": {who: {k: round(v / 2**20) for k, v in mem.items() if k in ("rss", "anon", "file")}
                        for who, mem in memory.items()},
     }

@@ -191,8 +191,11 @@ def scale_entry_md(e: dict) -> list[str]:
 
     # memory
     lines += ["", "### Memory (resident; private = anonymous memory; file = pages of memory-mapped files, e.g. the "
-              "float32 file, page cache the kernel reclaims)", "",
-              "| snapshot / process | RSS | private | file-backed |", "|---|---|---|---|"]
+              "float32 file, page cache the kernel reclaims)", ""]
+    if e.get("server_args"):
+        lines += [f"bitrag server: `bitrag serve {' '.join(e['server_args'])}`"
+                  + (" (vectors only: no embedding model loaded)." if "none" in e["server_args"] else "."), ""]
+    lines += ["| snapshot / process | RSS | private | file-backed |", "|---|---|---|---|"]
     for label, snap in e.get("memory", {}).items():
         for part, m in snap.items():
             names = ", ".join(sorted({p["name"] for p in m.get("processes", [])}))
