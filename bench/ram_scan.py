@@ -20,8 +20,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "client"), str(ROOT / "server")]
 
-from bitrag_server.bench.common import environment, write_json  # noqa: E402
+from bitrag_server.bench.common import environment, threads_looping, write_json  # noqa: E402
 from bitrag_server.retrieve.candidates import RamScanner  # noqa: E402
 
 
@@ -64,28 +62,12 @@ def main() -> None:
         return lane.knn(codes, q, a.k)[1]
 
     def run(name: str, scan, mark: bool, threads: int) -> dict:  # noqa: ANN001
-        lat: list[float] = []
-        done = [0]
-        stop = time.perf_counter() + a.seconds
+        def step(j: int, n: int) -> None:
+            with lane.searching() if mark else contextlib.nullcontext():
+                stage(scan(qs[(j * 7 + n) % len(qs)]))
 
-        def loop(j: int) -> None:
-            n = 0
-            while time.perf_counter() < stop:
-                t0 = time.perf_counter()
-                with lane.searching() if mark else contextlib.nullcontext():
-                    stage(scan(qs[(j * 7 + n) % len(qs)]))
-                lat.append(time.perf_counter() - t0)
-                n += 1
-            done[0] += n
-
-        ts = [threading.Thread(target=loop, args=(j,)) for j in range(threads)]
-        t0 = time.perf_counter()
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        el = time.perf_counter() - t0
-        row = {"setting": name, "concurrency": threads, "qps": round(done[0] / el, 1),
+        lat, qps = threads_looping(step, threads, a.seconds)
+        row = {"setting": name, "concurrency": threads, "qps": round(qps, 1),
                "p50_ms": round(float(np.median(lat)) * 1000, 2)}
         print(row, flush=True)
         return row

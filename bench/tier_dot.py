@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,33 +25,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "client"), str(ROOT / "server")]
 
-from bitrag_server.bench.common import environment, write_json  # noqa: E402
+from bitrag_server.bench.common import environment, threads_looping, write_json  # noqa: E402
 from bitrag_server.quantize import DOT_BLOCK, ScalarQuantizer  # noqa: E402
-
-
-def _run(q: ScalarQuantizer, codes: np.ndarray, queries: np.ndarray, picks: list[np.ndarray], block: int,
-         threads: int, seconds: float) -> tuple[list[float], float]:
-    """`threads` threads scoring pools for `seconds` -> (step latencies s, QPS)."""
-    lat: list[float] = []
-    done = [0]
-    stop = time.perf_counter() + seconds
-
-    def loop(j: int) -> None:
-        n = 0
-        while time.perf_counter() < stop:
-            t0 = time.perf_counter()
-            q.dot(queries[(j * 7 + n) % len(queries)], codes[picks[n % len(picks)]], block=block)
-            lat.append(time.perf_counter() - t0)
-            n += 1
-        done[0] += n
-
-    ts = [threading.Thread(target=loop, args=(j,)) for j in range(threads)]
-    t0 = time.perf_counter()
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    return lat, round(done[0] / (time.perf_counter() - t0), 1)
 
 
 def main() -> None:
@@ -79,9 +52,13 @@ def main() -> None:
             for block in [pool, *a.blocks]:
                 np.testing.assert_allclose(q.dot(queries[0], codes[picks[0]], block=block), ref, rtol=1e-4, atol=1e-3)
                 for threads in sorted({1, cores}):
-                    lat, qps = _run(q, codes, queries, picks, block, threads, a.seconds)
+                    def step(j: int, n: int, q: ScalarQuantizer = q, qs: np.ndarray = queries, codes: np.ndarray = codes,
+                             picks: list = picks, block: int = block) -> None:
+                        q.dot(qs[(j * 7 + n) % len(qs)], codes[picks[n % len(picks)]], block=block)
+
+                    lat, qps = threads_looping(step, threads, a.seconds)
                     row = {"bits": bits, "pool": pool, "block": block, "whole": block == pool, "threads": threads,
-                           "p50_ms": round(float(np.median(lat)) * 1000, 3), "qps": qps}
+                           "p50_ms": round(float(np.median(lat)) * 1000, 3), "qps": round(qps, 1)}
                     print(row, flush=True)
                     rows.append(row)
     result = {"n": a.n, "dim": a.dim, "seconds": a.seconds, "default_block": DOT_BLOCK, "rows": rows,

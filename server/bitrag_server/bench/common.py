@@ -167,6 +167,33 @@ def exact_topk_blocked(
 # ---- processes and memory ------------------------------------------------------------------------
 
 
+def threads_looping(step: Callable[[int, int], object], threads: int, seconds: float) -> tuple[list[float], float]:
+    """`threads` threads each calling `step(thread, n)` (n = its count so far) for `seconds`:
+    (every call's latency in s, calls per second over all threads)."""
+    import threading
+
+    lat: list[float] = []
+    done = [0]
+    stop = time.perf_counter() + seconds
+
+    def loop(j: int) -> None:
+        n = 0
+        while time.perf_counter() < stop:
+            t0 = time.perf_counter()
+            step(j, n)
+            lat.append(time.perf_counter() - t0)
+            n += 1
+        done[0] += n
+
+    ts = [threading.Thread(target=loop, args=(j,)) for j in range(threads)]
+    t0 = time.perf_counter()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return lat, done[0] / (time.perf_counter() - t0)
+
+
 def _status_kb(pid: int) -> dict[str, int]:
     out: dict[str, int] = {}
     try:
