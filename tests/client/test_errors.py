@@ -183,8 +183,8 @@ def test_rich_status_proto_content() -> None:
 
 
 def test_an_error_names_the_server_the_client_called() -> None:
-    """Over real gRPC to a port nothing listens on: the CLI says "no server at" this target, not
-    its --target (a bench calls the server it started)."""
+    """Over real gRPC to a port nothing listens on: the error names the address called, so the CLI
+    says "no server at" only about its own --target (a bench calls the server it started)."""
     import asyncio
     import socket
 

@@ -141,7 +141,7 @@ def test_a_collection_milvus_no_longer_holds_loaded_is_loaded_again(standalone_s
                 assert str(mc.get_load_state(f"bitrag_{name}")["state"]) == "NotLoad"
                 if read == "describe":
                     assert c.describe_collection(name).rows == N  # a Milvus count
-                elif read == "search":  # a pool from Milvus, then the rows' liveness
+                elif read == "search":  # RESCORED on a small collection: its pool from one Milvus search
                     assert c.search(name, x[7], top_k=1, mode="RESCORED", oversample=4).hits[0].chunk_id == "x7"
                 else:
                     c.delete(name, ["x8"])
