@@ -38,12 +38,13 @@ ANSWER = "The keeper writes the tide table by hand every hour and keeps the log 
 
 # Records, in the page, what the answer area shows after every DOM change: the streamed text, and
 # whether the final answer and its sources are there. performance.now() is the page's clock; the
-# click on Ask is stamped by a capturing listener, so the times are what a user would see.
+# Enter that submits the question is stamped by a capturing listener, so the times are what a user
+# would see.
 RECORDER = """
 () => {
   window.__rec = []; window.__t0 = null;
-  document.addEventListener('click', e => {
-    if (e.target.closest('.st-key-ask')) { window.__t0 = performance.now(); window.__rec = []; }
+  document.addEventListener('keydown', e => {
+    if (e.key === 'Enter' && e.target.closest('.st-key-question')) { window.__t0 = performance.now(); window.__rec = []; }
   }, true);
   const snap = () => {
     const s = document.querySelector('.st-key-answer_stream');
@@ -79,39 +80,68 @@ def ui(gen_server) -> Iterator[UIProcess]:
     proc.stop()
 
 
+def settle(page) -> None:
+    """Wait until the app's script run is over. While a run is in progress Streamlit keeps the
+    previous run's elements on screen (faded) and replaces them one by one, so a page read before
+    the run ends can be half old, half new: on a loaded CI machine the check after switching servers
+    read the new question above the previous server's generated answer. Called after the new run's
+    own output was seen (so the run has started), it waits for that run to end."""
+    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(timeout=WAIT_MS)
+
+
+def shown(page, locator) -> None:
+    """`locator` appears, then the run that drew it ends."""
+    locator.wait_for(timeout=WAIT_MS)
+    settle(page)
+
+
+def submit(field) -> None:
+    """Submit a form from its text field, as a user pressing Enter does. Clicking the form's button
+    right after typing is not reliable: the mousedown blurs the field, Streamlit commits its value
+    and redraws the form, and when the button is replaced before the mouseup the click lands on its
+    parent and nothing is submitted (seen under load, as in CI: the name stayed in the field, no run
+    started, no collection was made). Enter commits the value and submits in one handler."""
+    field.press("Enter")
+
+
 def create_collection(page, name: str) -> None:
     page.get_by_test_id("stExpander").get_by_text("Create a collection").click()
-    page.locator(".st-key-new_name input").fill(name)
-    page.locator(".st-key-create button").click()
-    page.locator(".st-key-memory").get_by_text(name).wait_for(timeout=WAIT_MS)
+    field = page.locator(".st-key-new_name input")
+    field.fill(name)
+    submit(field)
+    shown(page, page.locator(".st-key-memory").get_by_text(name))
 
 
 def upload(page, path: Path) -> str:
     page.locator(".st-key-upload input[type=file]").set_input_files(str(path))
-    page.get_by_text(path.name).first.wait_for(timeout=WAIT_MS)  # the uploader lists it
+    shown(page, page.get_by_text(path.name).first)  # the uploader lists it
     page.locator(".st-key-ingest button").click()
     done = page.get_by_text(re.compile(r"1 document\(s\): 1 added"))
-    done.wait_for(timeout=WAIT_MS)
+    shown(page, done)
     return done.inner_text()
 
 
 def ask(page, question: str) -> dict:
-    """Ask in the browser; returns what was recorded and the times, in ms after the click."""
+    """Ask in the browser; returns what was recorded and the times, in ms after the question was submitted."""
     page.evaluate(RECORDER)
-    page.locator(".st-key-question input").fill(question)
-    page.locator(".st-key-ask button").click()
+    field = page.locator(".st-key-question input")
+    field.fill(question)
+    submit(field)
     page.wait_for_function("q => window.__rec.some(r => r.sources && r.answer.includes(q))", arg=question,
                            timeout=WAIT_MS)
+    settle(page)  # the question above is this run's; what is under it may still be the last answer
     page.locator(".st-key-ask_diagnostics [data-testid='stVegaLiteChart']").wait_for(timeout=WAIT_MS)
+    final = page.locator(".st-key-answer").inner_text()
     rec = page.evaluate("window.__rec")
     t0 = page.evaluate("window.__t0")
-    assert t0 is not None, "the click on Ask was not seen"
+    assert t0 is not None, "the Enter that submits the question was not seen"
     for r in rec:  # the streamed text, without the question shown above it
         r["stream"] = r["stream"].split(question, 1)[-1].strip()
     partial = [r for r in rec if r["stream"] and "retrieving" not in r["stream"]]
-    # the answer to this question with its sources (the previous answer stays on screen, faded,
-    # until the new one replaces it)
-    full = next(r for r in rec if r["sources"] and question in r["answer"])
+    # when this question's answer, as it stands at the end of the run, was first on screen with its
+    # sources (the previous answer stays on screen, faded, until the new one replaces it)
+    full = next((r for r in rec if r["sources"] and r["answer"] == final), None)
+    assert full is not None, f"the final answer {final!r} was never recorded"
     return {
         "partials": list(dict.fromkeys(r["stream"].replace("▌", "").strip() for r in partial)),
         "first_token_ms": round(partial[0]["t"] - t0, 1) if partial else None,
@@ -125,15 +155,18 @@ def test_ui_in_chromium(browser, ui: UIProcess, gen_server, offline_server, offl
     page = browser.new_page()
     try:
         run_user_session(page, ui, offline_server, offline_docs, llm, tmp_path)
-    except Exception:
+    except Exception as exc:
         page.screenshot(path=str(ARTIFACTS / "ui_failure.png"), full_page=True)
-        raise
+        # what the user saw, in the log too (the screenshot stays on the machine that ran the test)
+        state = page.locator("[data-testid='stApp']").get_attribute("data-test-script-state")
+        text = page.locator("[data-testid='stApp']").inner_text()
+        raise AssertionError(f"{exc}\n--- the page (script {state}) ---\n{text}") from exc
 
 
 def run_user_session(page, ui: UIProcess, offline_server, offline_docs: str, llm: LLMServer,
                      tmp_path: Path) -> None:
     page.goto(ui.url)
-    page.get_by_test_id("stExpander").get_by_text("Create a collection").wait_for(timeout=WAIT_MS)
+    shown(page, page.get_by_test_id("stExpander").get_by_text("Create a collection"))
 
     # -- create a collection, upload a file, watch it ingest ------------------------------------
     name = unique("browser")
@@ -141,7 +174,7 @@ def run_user_session(page, ui: UIProcess, offline_server, offline_docs: str, llm
     note = tmp_path / "lighthouse.md"
     note.write_text(f"# Lighthouse\n\n{NOTE}\n")
     assert "0 replaced" in upload(page, note)
-    page.locator(".st-key-memory").get_by_text("rows: 1").wait_for(timeout=WAIT_MS)
+    shown(page, page.locator(".st-key-memory").get_by_text("rows: 1"))
 
     # -- ask with the LLM: the answer streams in, then citations link to the sources ------------
     llm.script(Reply.text(ANSWER, chunk_chars=6, delay_s=0.06))
@@ -169,10 +202,10 @@ def run_user_session(page, ui: UIProcess, offline_server, offline_docs: str, llm
     target = page.locator(".st-key-target input")
     target.fill(offline_server.target)
     target.press("Enter")
-    page.locator(".st-key-memory").get_by_text(re.compile(r"\*?\*?ui_")).first.wait_for(timeout=WAIT_MS)
+    shown(page, page.locator(".st-key-memory").get_by_text(re.compile(r"\*?\*?ui_")).first)
     page.locator(".st-key-collection").click()
     page.get_by_role("option", name=offline_docs).click()
-    page.locator(".st-key-memory").get_by_text(offline_docs).wait_for(timeout=WAIT_MS)
+    shown(page, page.locator(".st-key-memory").get_by_text(offline_docs))
     offline_times = ask(page, "Where do the binary codes live?")
     answer_text = page.locator(".st-key-answer").inner_text()
     assert "Extractive answer, not generated" in answer_text
@@ -184,8 +217,8 @@ def run_user_session(page, ui: UIProcess, offline_server, offline_docs: str, llm
     page.get_by_role("tab", name="Search").click()
     page.locator(".st-key-query input").fill("where do things live?")
     page.locator(".st-key-search_filter input").fill("year >= 2023")
-    page.locator(".st-key-search button").click()
-    page.locator(".st-key-hits").get_by_text("2 hits").wait_for(timeout=WAIT_MS)
+    submit(page.locator(".st-key-search_filter input"))
+    shown(page, page.locator(".st-key-hits").get_by_text("2 hits"))
     table = page.locator(".st-key-hits table").inner_text()
     assert "codes.pdf" in table and "floats.md" in table and "bread.md" not in table  # 2020: filtered out
     page.locator(".st-key-search_diagnostics [data-testid='stVegaLiteChart']").wait_for(timeout=WAIT_MS)
@@ -193,7 +226,7 @@ def run_user_session(page, ui: UIProcess, offline_server, offline_docs: str, llm
 
     # -- the benchmark plots of bench/results ----------------------------------------------------
     page.get_by_role("tab", name="Benchmarks").click()
-    page.locator(".st-key-bench img").first.wait_for(timeout=WAIT_MS)
+    shown(page, page.locator(".st-key-bench img").first)
     assert page.locator(".st-key-bench img").count() == len(list((ROOT / "bench" / "results").glob("*recall_latency*.png")))
     page.screenshot(path=str(ARTIFACTS / "ui_bench.png"), full_page=True)
 
@@ -203,4 +236,4 @@ def run_user_session(page, ui: UIProcess, offline_server, offline_docs: str, llm
         "offline_extractive": {k: offline_times[k] for k in ("first_token_ms", "full_answer_ms")},
     }
     (ARTIFACTS / "ui_timings.json").write_text(json.dumps(times, indent=2) + "\n")
-    print("UI times in the browser (ms after the click on Ask):", json.dumps(times))
+    print("UI times in the browser (ms after the question was submitted):", json.dumps(times))
