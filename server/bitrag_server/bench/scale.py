@@ -51,6 +51,7 @@ MILVUS_COLLECTION = f"bitrag_{COLLECTION}"
 GT_K = 100
 K = 10
 NO_BACKGROUND_CALIBRATION = str(10**12)  # BITRAG_CALIBRATION_MIN_ROWS: calibrate once, explicitly, timed
+SERVER_TAIL_LINES = 40  # printed when the bench fails
 
 TARGETS = {
     # the goals at N, reported, never asserted; ratios from figures of the same run
@@ -361,6 +362,11 @@ def run_n(cfg: ScaleConfig, n: int) -> dict[str, Any]:
             disk["milvus_data_dir"] = dir_bytes(run_dir / "milvus")
         entry["disk"] = disk
         c.close()
+    except BaseException:  # the client's error says what failed; the server's log says why
+        tail = srv.output[-SERVER_TAIL_LINES:]
+        log(f"the server's last {len(tail)} output lines:\n" + "\n".join(tail) if tail
+            else "the server printed nothing")
+        raise
     finally:
         exit_code = srv.stop(timeout_s=60)
         if milvus is not None:
