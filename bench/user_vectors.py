@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from bitrag import Client
-from bitrag_server.bench.common import DEFAULT_RESULTS, latency_summary, log, write_json
+from bitrag_server.bench.common import DEFAULT_RESULTS, latency_summary, log, recall_at, write_json
 from bitrag_server.launch import ServerProcess
 
 
@@ -49,7 +49,7 @@ def run_modes(c: Client, q: np.ndarray, truth: np.ndarray, modes: tuple[str, ...
             g = got[mode]
             g["lat"].append((time.perf_counter() - t) * 1000)
             g["server"].append(r.diagnostics.total_us / 1000)
-            g["rec"].append(len({int(h.chunk_id) for h in r.hits} & set(truth[i].tolist())) / 10)
+            g["rec"].append(recall_at([int(h.chunk_id) for h in r.hits], truth[i], 10))
             g["path"].append(r.diagnostics.path)
     return {m.lower(): {**latency_summary(g["lat"]), "server_p50_ms": round(float(np.median(g["server"])), 3),
                         "recall@10": round(float(np.mean(g["rec"])), 4),
