@@ -2,8 +2,8 @@
 
   0. route        plan.py        AUTO on a collection whose exact scan measured cheaper -> the exact scan
   1. candidates   candidates.py  the measured Hamming pool: ONE Milvus search (nprobe, filter pushed down), or,
-                                 unfiltered where measured cheaper, a scan of the codes in RAM (then one
-                                 Milvus query: the answer's rows live)
+                                 unfiltered where measured cheaper, a scan of the codes in RAM keeping the
+                                 rows the live flags (live.u8) mark live: no Milvus call
   2. middle tier  tiers.py       the pool ranked in RAM (sign codes, or 2-/4-bit scalar codes)
   3. rescore      rescore.py     float32 rows read best estimate first, in growing batches, until ...
   4. gate         gate.py        ... the calibrated confidence reaches the threshold (the stopping rule)

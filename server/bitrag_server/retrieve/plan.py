@@ -9,8 +9,9 @@
               path's expected time (binary + its fallback share x the fallback's time), e.g. small
               collections, or vectors whose codes cannot meet the target (random vectors)
   source      where an unfiltered query's pool comes from: "milvus" (one search at pool / nprobe) or
-              "ram" (an exact Hamming scan of every code in RAM + one Milvus liveness query of the
-              answer), whichever measured cheaper at that pool (Settings.candidate_source can fix it)
+              "ram" (an exact Hamming scan of every code in RAM keeping the rows the live flags mark
+              live, no Milvus call), whichever measured cheaper at that pool (Settings.candidate_source
+              can fix it)
   the costs   measured: median server time of an exact scan, of the binary path, of an in-RAM
               pass over every code (the widen fallback's last step), and of each pool source
 
@@ -58,7 +59,7 @@ class SearchPlan:
     binary_us: int = 0  # median time of AUTO's binary route: the binary path + its fallbacks where not confident
     scan_us: int = 0  # an in-RAM pass over every code
     milvus_pool_us: int = 0  # median time of one Milvus search at pool / nprobe
-    ram_pool_us: int = 0  # median time of the in-RAM scan at pool + the liveness query of k rows
+    ram_pool_us: int = 0  # median time of the in-RAM scan at pool, live rows kept (live.u8)
     fallback_share: float = 0.0  # calibration queries below the threshold after the binary path
     rows: int = 0  # rows when measured
     measured_unix_ms: int = 0
