@@ -10,6 +10,9 @@ pymilvus (request building and response reading, its gRPC channel to Milvus Lite
 path's stages (candidates, tier, rescore, gate, fetch), the engine, asyncio.
 
     python bench/profile_cpu.py --n 100000 --seconds 30 --concurrency 1 8 32
+
+`--env PYTHONPATH=<another checkout>/server --name NAME` profiles that checkout's server on the same
+data (two versions side by side: alternate the runs).
 """
 
 from __future__ import annotations
@@ -33,12 +36,15 @@ from bitrag_server.bench.synth import VectorCache, fit_from_beir
 from bitrag_server.launch import ServerProcess
 
 CORES = psutil.cpu_count() or 2
+TOP_FRAMES = 15
 # innermost frame wins: (category, substrings of "function (file)")
 CATEGORIES = [
     ("tier (middle tier scoring)", ("retrieve/tiers.py", "quantize.py:dot", "asymmetric.py")),
-    ("rescore (float rows + exact scores)", ("retrieve/rescore.py", "float_store.py")),
+    ("row files: gathers of float rows, tier codes, live flags", ("float_store.py",)),
+    ("rescore (exact scores, the stopping rule)", ("retrieve/rescore.py",)),
     ("gate", ("retrieve/gate.py",)),
     ("fetch (record store)", ("record_store.py", "pipeline.py:_hits")),
+    ("candidates: the scan of the codes in RAM (FAISS)", ("retrieve/candidates.py",)),
     ("candidates: pymilvus request/response", ("pymilvus", "binary_index.py")),
     ("conversion (proto <-> domain)", ("convert.py", "json_format", "struct_pb2")),
     ("gRPC server (grpc.aio, protobuf)", ("grpc/", "grpc_", "google/protobuf")),
@@ -92,7 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     ap.add_argument("--out", type=Path, default=DEFAULT_RESULTS)
+    ap.add_argument("--name", default="profile_cpu", help="report name (default %(default)s)")
+    ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                    help="a server setting, e.g. PYTHONPATH=<another checkout>/server to profile that server")
     args = ap.parse_args(argv)
+    env = dict(kv.split("=", 1) for kv in args.env)
     model = fit_from_beir()
     cache = VectorCache(REPO / "bench" / ".work" / "synth", model, 0)
     corpus = np.asarray(cache.get("corpus", args.n))
@@ -101,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                  "command": "python bench/profile_cpu.py " + " ".join(argv if argv is not None else sys.argv[1:])}
     pyspy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     with tempfile.TemporaryDirectory(prefix="bitrag-prof-") as tmp, \
-            ServerProcess(Path(tmp) / "data", extra_args=["--calibration-query-rate", "0"]) as srv:
+            ServerProcess(Path(tmp) / "data", extra_args=["--calibration-query-rate", "0"], env=env) as srv:
         with Client(srv.target, timeout=600) as c:
             c.create_collection("p", dimension=corpus.shape[1], embedder="none")
             c.ingest_vectors("p", corpus, ids=[str(i) for i in range(args.n)])
@@ -131,16 +141,19 @@ def main(argv: list[str] | None = None) -> int:
             if spy is not None:
                 spy.wait(timeout=args.seconds + 60)
                 counts: collections.Counter[str] = collections.Counter()
+                frames: collections.Counter[str] = collections.Counter()  # innermost frame of each sample
                 if prof.exists():
                     for line in prof.read_text().splitlines():
                         stack, _, n = line.rpartition(" ")
                         if n.isdigit():
                             counts[categorize(stack)] += int(n)
+                            frames[stack.split(";")[-1]] += int(n)
                 total = sum(counts.values()) or 1
                 run["server_profile_share"] = {k: round(v / total, 3) for k, v in counts.most_common()}
+                run["server_top_frames"] = {k: round(v / total, 3) for k, v in frames.most_common(TOP_FRAMES)}
             doc["runs"][f"c{conc}"] = run
             log(f"c={conc}: {run}")
-    write_json(args.out / "profile_cpu.json", doc)
+    write_json(args.out / f"{args.name}.json", doc)
     md = [f"# Where a search's CPU goes: {args.n:,} x 768 on the embedded default (Milvus Lite), AUTO", "",
           f"Command: `{doc['command']}`. Plan: {doc['plan']}. {CORES} cores; each run {args.seconds:.0f} s of "
           "AsyncClient searches.", "", "| concurrency | QPS | QPS per core | p50 ms | p99 ms | CPU ms per search |",
@@ -153,7 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         md += ["", f"Server's Python CPU by category at concurrency {max(args.concurrency)} (py-spy samples, idle "
                "threads left out):", "", "| category | share |", "|---|---|"]
         md += [f"| {k} | {v:.1%} |" for k, v in top.items()]
-    (args.out / "profile_cpu.md").write_text("\n".join(md) + "\n")
+        frames = doc["runs"][f"c{max(args.concurrency)}"].get("server_top_frames", {})
+        md += ["", f"The {TOP_FRAMES} innermost frames the server's samples were in most often:", "",
+               "| frame | share |", "|---|---|"]
+        md += [f"| `{k}` | {v:.1%} |" for k, v in frames.items()]
+    (args.out / f"{args.name}.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
     return 0
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bitrag_server.stores.float_store import FAULT_AROUND, FloatStore, LiveStore
+from bitrag_server.stores.float_store import FAULT_AROUND, FloatStore, LiveStore, RowFile, TierStore
 
 D = 16
 
@@ -21,6 +21,22 @@ def store(tmp_path: Path):
     s = FloatStore(tmp_path / "vectors.f32", D)
     yield s
     s.close()
+
+
+@pytest.fixture(params=["floats", "tier"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path):
+    """A store read from disk (floats: sorted, prefetched gathers) and one meant to stay in RAM
+    (tier codes: `resident`, rows copied in the caller's order at once)."""
+    s: RowFile = FloatStore(tmp_path / "vectors.f32", D) if request.param == "floats" else TierStore(tmp_path / "t.u8", D)
+    assert s.resident == (request.param == "tier")
+    yield s
+    s.close()
+
+
+def _rows_for(s: RowFile, n: int, seed: int) -> np.ndarray:
+    if isinstance(s, FloatStore):
+        return _rows(n, seed)
+    return np.random.default_rng(seed).integers(0, 256, (n, D), dtype=np.uint8)
 
 
 def test_new_store_is_empty(store: FloatStore) -> None:
@@ -53,43 +69,52 @@ def test_file_is_float32_little_endian(store: FloatStore) -> None:
     assert np.array_equal(raw, x)
 
 
-def test_gather_caller_order_random_and_duplicates(store: FloatStore) -> None:
-    x = _rows(200, 3)
-    store.append(x[:120])
-    store.append(x[120:])
+def test_gather_caller_order_random_and_duplicates(any_store: RowFile) -> None:
+    x = _rows_for(any_store, 200, 3)
+    any_store.append(x[:120])
+    any_store.append(x[120:])
     rng = np.random.default_rng(4)
     ids = rng.integers(0, 200, size=500)  # random order, with duplicates
-    got = store.gather(ids)
-    assert got.dtype == np.float32 and got.shape == (500, D)
+    got = any_store.gather(ids)
+    assert got.dtype == x.dtype and got.shape == (500, D)
     assert np.array_equal(got, x[ids])
     ids = np.array([199, 0, 0, 5, 199, 3], np.int64)
-    assert np.array_equal(store.gather(ids), x[ids])
-    assert np.array_equal(store.gather(ids.tolist()), x[ids])  # plain lists too
+    assert np.array_equal(any_store.gather(ids), x[ids])
+    assert np.array_equal(any_store.gather(ids.tolist()), x[ids])  # plain lists too
 
 
-def test_gather_after_further_appends_sees_new_rows(store: FloatStore) -> None:
-    x = _rows(50, 5)
-    store.append(x[:10])
-    assert np.array_equal(store.gather(np.arange(10)), x[:10])  # maps 10 rows
-    store.append(x[10:30])
+def test_gathered_rows_are_a_copy_not_the_read_only_map(any_store: RowFile) -> None:
+    x = _rows_for(any_store, 20, 7)
+    any_store.append(x)
+    got = any_store.gather(np.array([3, 1]))
+    assert type(got) is np.ndarray and got.flags.writeable
+    got[:] = 0  # a view of the read-only map would raise here
+    assert np.array_equal(any_store.gather(np.array([3, 1])), x[[3, 1]])
+
+
+def test_gather_after_further_appends_sees_new_rows(any_store: RowFile) -> None:
+    x = _rows_for(any_store, 50, 5)
+    any_store.append(x[:10])
+    assert np.array_equal(any_store.gather(np.arange(10)), x[:10])  # maps 10 rows
+    any_store.append(x[10:30])
     ids = np.array([29, 10, 3, 20])
-    assert np.array_equal(store.gather(ids), x[ids])  # remapped
-    store.append(x[30:])
-    assert np.array_equal(store.gather(np.array([49, 0])), x[[49, 0]])
-    blocks = list(store.blocks(block_rows=7))
+    assert np.array_equal(any_store.gather(ids), x[ids])  # remapped
+    any_store.append(x[30:])
+    assert np.array_equal(any_store.gather(np.array([49, 0])), x[[49, 0]])
+    blocks = list(any_store.blocks(block_rows=7))
     assert np.array_equal(np.concatenate([b for _, b in blocks]), x)
 
 
-@pytest.mark.parametrize("bad", [[-1], [10], [0, 10], [100]])
-def test_out_of_range_ids_raise(store: FloatStore, bad: list[int]) -> None:
-    store.append(_rows(10, 6))
+@pytest.mark.parametrize("bad", [[-1], [10], [0, 10], [100], [3, -2, 5]])
+def test_out_of_range_ids_raise(any_store: RowFile, bad: list[int]) -> None:
+    any_store.append(_rows_for(any_store, 10, 6))
     with pytest.raises(IndexError):
-        store.gather(np.array(bad))
+        any_store.gather(np.array(bad))
 
 
-def test_gather_on_empty_store_raises(store: FloatStore) -> None:
+def test_gather_on_empty_store_raises(any_store: RowFile) -> None:
     with pytest.raises(IndexError):
-        store.gather(np.array([0]))
+        any_store.gather(np.array([0]))
 
 
 @pytest.mark.parametrize("block_rows", [1, 3, 64, 1000])
