@@ -106,12 +106,25 @@ def main() -> None:
         "full": {},
         "prefix": {},
         "pca": {},
+        "widths": {},
         "partition": {},
     }
 
     def q1(qi: int, bits: int | None = None) -> np.ndarray:
         return qcodes[qi : qi + 1, : (bits // 8 if bits else None)]
 
+    widths = np.random.default_rng(1)
+    for nb in (32, 64, 96, 128):  # FAISS' Hamming kernel by code width, random codes of the same N
+        wc = widths.integers(0, 256, (a.n, nb), dtype=np.uint8)
+        ts = []
+        for _ in range(15):
+            t0 = time.perf_counter()
+            faiss.knn_hamming(wc[5:6] ^ 3, wc, k, variant="mc")
+            ts.append(time.perf_counter() - t0)
+        p50 = statistics.median(ts)
+        out["widths"][str(nb)] = {"p50_ms": round(p50 * 1000, 2), "gb_per_s": round(nb * a.n / p50 / 1e9, 1)}
+        print("width", nb, out["widths"][str(nb)], flush=True)
+        del wc
     for kk in (40, 640, k):
         out["full"][str(kk)] = timed(
             nq, lambda qi, kk=kk: faiss.knn_hamming(q1(qi), codes, kk, variant="mc")[1][0], truth
@@ -229,6 +242,8 @@ def report(r: dict, command: str) -> str:
                 f"| {kind} k-means, {r['nlist']:,} lists, nprobe {npb} | {v['p50_ms']} | "
                 f"{v['candidate_recall']} | {v['rows_read_share']} |"
             )
+    lines += ["", "FAISS' scan by code width (random codes, same N and k, one core): " + ", ".join(
+        f"{nb} B {v['p50_ms']} ms ({v['gb_per_s']} GB/s)" for nb, v in r.get("widths", {}).items())]
     lines += [
         "",
         "Partition build (one core): "
