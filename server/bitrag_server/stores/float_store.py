@@ -183,8 +183,8 @@ class RowFile:
         is restored; a `resident` one is copied in the caller's order at once. Both index a plain
         ndarray over the map, not numpy's memmap subclass, whose per-call cost showed among the
         server's top frames (bench/results/profile_cpu.md): on 100k-row files, 640 tier rows took
-        156 us through the memmap in file order and 17 us this way, the live flags of 2,000 rows
-        96 and 2 us.
+        156 us through the memmap in file order and 20 us this way, the live flags of 2,000 rows
+        96 and 11 us.
         """
         ids = np.asarray(ids, dtype=np.int64)
         if ids.size == 0:
