@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from bitrag import Client
-from bitrag_server.bench.common import DEFAULT_RESULTS, latency_summary, log, recall_at, write_json
+from bitrag_server.bench.common import DEFAULT_RESULTS, latency_summary, log, recall_at, rotated, write_json
 from bitrag_server.launch import ServerProcess
 
 
@@ -37,13 +37,11 @@ def clustered(n: int, d: int, seed: int, clusters: int = 200, spread: float = 0.
 
 
 def run_modes(c: Client, q: np.ndarray, truth: np.ndarray, modes: tuple[str, ...] = ("AUTO", "EXACT")) -> dict:
-    """Every query in every mode, side by side: query i runs the modes in an order rotated by i, so
-    neither mode always goes first (a warm cache, or a background task still finishing, would
-    otherwise favour one). Per mode: client latency, the server's own time, recall@10, paths."""
+    """Every query in every mode, side by side, in the order `rotated` by the query's index. Per
+    mode: client latency, the server's own time, recall@10, paths."""
     got: dict[str, dict[str, list]] = {m: {"lat": [], "server": [], "rec": [], "path": []} for m in modes}
     for i, v in enumerate(q):
-        for j in range(len(modes)):
-            mode = modes[(i + j) % len(modes)]
+        for mode in rotated(modes, i):
             t = time.perf_counter()
             r = c.search("mine", v, top_k=10, mode=mode)
             g = got[mode]

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from bitrag_server.bench.cli import parse_n
+from bitrag_server.bench.common import rotated
 from bitrag_server.bench.synth import write_beir
 
 from .conftest import bench_cli, one_json
@@ -121,3 +122,12 @@ def test_bench_help_lists_the_commands() -> None:
     assert p.returncode == 0
     for cmd in ("quality", "scale", "synth", "gate", "plots"):
         assert cmd in p.stdout
+
+
+def test_side_by_side_runs_rotate_which_mode_goes_first() -> None:
+    """`rotated`: query i starts with mode i (mod the count), each mode once per query."""
+    modes = ("AUTO", "EXACT", "RESCORED")
+    orders = [rotated(modes, i) for i in range(4)]
+    assert [o[0] for o in orders] == ["AUTO", "EXACT", "RESCORED", "AUTO"]
+    assert all(sorted(o) == sorted(modes) for o in orders)
+    assert rotated([], 3) == []

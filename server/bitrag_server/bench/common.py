@@ -12,9 +12,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 K = 10
 
@@ -324,6 +326,14 @@ def _json_default(o: Any) -> Any:
 
 def gib(b: float) -> str:
     return f"{b / 2**30:.2f} GiB" if b >= 2**30 else f"{b / 2**20:.0f} MiB"
+
+
+def rotated(items: Sequence[T], i: int) -> list[T]:
+    """`items` in the order rotated by `i`: query i of a side-by-side run takes its modes in this
+    order, so no mode always goes first (a warm cache, or background work left by the mode before
+    it, would otherwise favour or burden one)."""
+    k = i % len(items) if items else 0
+    return list(items[k:]) + list(items[:k])
 
 
 def chunks(n: int, size: int) -> Iterator[tuple[int, int]]:

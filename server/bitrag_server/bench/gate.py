@@ -30,7 +30,7 @@ import numpy as np
 from bitrag import Client
 from bitrag_server.launch import ServerProcess
 
-from .common import DEFAULT_DATA, DEFAULT_RESULTS, load_beir, log, ndcg_at_k
+from .common import DEFAULT_DATA, DEFAULT_RESULTS, load_beir, log, ndcg_at_k, rotated
 
 K = 10
 
@@ -61,18 +61,17 @@ def run_mode(c: Client, queries: np.ndarray, idx: list[int], mode: str, **kw) ->
 
 
 def run_modes(c: Client, queries: np.ndarray, idx: list[int], specs: list[tuple[str, str, dict]]) -> dict[str, dict]:
-    """Every query in every (name, mode, kwargs) of `specs`, side by side: query i runs them in an
-    order rotated by i, so no mode always goes first (background verification of the served queries
-    before it, or a warm cache, would otherwise favour or burden one). {name: run_mode's result}."""
+    """Every query in every (name, mode, kwargs) of `specs`, side by side, in the order `rotated` by
+    the query's index (background verification of the served queries before a mode would otherwise
+    always burden the same one). {name: {"hits", "lat" (a list of ms), "diags"}}."""
     out: dict[str, dict[str, list]] = {name: {"hits": [], "lat": [], "diags": []} for name, _, _ in specs}
     for i, qi in enumerate(idx):
-        for j in range(len(specs)):
-            name, mode, kw = specs[(i + j) % len(specs)]
+        for name, mode, kw in rotated(specs, i):
             r = run_mode(c, queries, [qi], mode, **kw)
             out[name]["hits"] += r["hits"]
             out[name]["lat"] += r["lat"].tolist()
             out[name]["diags"] += r["diags"]
-    return {name: {**r, "lat": np.asarray(r["lat"])} for name, r in out.items()}
+    return out
 
 
 def summarize(name: str, run: dict, exact_hits: list[list[str]], qids: list[str], qrels: dict) -> dict:
@@ -161,7 +160,7 @@ def bench_model(args: argparse.Namespace, emb: str) -> dict:
             for name, r in run_modes(c, queries, held, specs).items():
                 acc = runs.setdefault(name, {"hits": [], "lat": [], "diags": [], "exact": [], "qids": []})
                 acc["hits"] += r["hits"]
-                acc["lat"] += r["lat"].tolist()
+                acc["lat"] += r["lat"]
                 acc["diags"] += r["diags"]
                 acc["exact"] += ex
                 acc["qids"] += [query_ids[qi] for qi in held]

@@ -135,6 +135,9 @@ def ram_candidates(codes: CodeStore, query: np.ndarray, thresholds: np.ndarray |
     return Candidates(ids.astype(np.int64, copy=False), dist.astype(np.int32, copy=False))
 
 
+LIVE_COUNT_AGE_S = 1.0  # how stale the live-row count behind the dead-row estimate may be
+
+
 def live_candidates(
     codes: CodeStore, live: LiveStore, query: np.ndarray, thresholds: np.ndarray | None, limit: int
 ) -> tuple[Candidates, bool]:
@@ -142,9 +145,10 @@ def live_candidates(
     collection has fewer), and whether the scan reached every code (then the pool holds every live
     row). Dead rows are dropped from the scan's top: with few of them (<= 4 x `limit`) the scan asks
     for `limit` + all of them (FAISS' counting top-k hardly costs more for it); with more, for the
-    dead share's worth more, twice over, doubled until `limit` live rows are in."""
+    dead share's worth more, twice over, doubled until `limit` live rows are in. The dead count comes
+    from a live count up to `LIVE_COUNT_AGE_S` old (deletes since then cost at most the doubling)."""
     n = codes.refresh()
-    dead = n - live.count()
+    dead = max(0, n - live.count(max_age_s=LIVE_COUNT_AGE_S))
     ask = min(n, limit + dead) if dead <= 4 * limit else min(n, -(-2 * limit * n // max(1, n - dead)))
     while True:
         scan = ram_candidates(codes, query, thresholds, ask)

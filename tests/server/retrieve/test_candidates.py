@@ -14,6 +14,7 @@ import pytest
 from bitrag_server.domain import CollectionSpec, Fallback
 from bitrag_server.engine import Engine
 from bitrag_server.quantize import binarize, hamming
+from bitrag_server.retrieve import candidates
 from bitrag_server.retrieve.candidates import SCANNER, RamScanner, live_candidates, ram_candidates
 from bitrag_server.stores.float_store import CodeStore, LiveStore
 
@@ -73,6 +74,32 @@ def test_live_pool_holds_the_nearest_live_rows_when_dead_ones_crowd_the_query(tm
         assert np.array_equal(got.distances, np.sort(true[alive])[:200])
         got, every = live_candidates(store, live, q, None, N)
         assert every and sorted(got.ids.tolist()) == alive.tolist()
+    finally:
+        store.close()
+        live.close()
+
+
+def test_live_pool_is_whole_when_rows_died_since_the_live_count(tmp_path: Path, x: np.ndarray,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pool's dead-row estimate comes from a recent live count: rows deleted after it (here
+    the 300 nearest the query, with the count held for an hour) are still kept out, and the pool
+    still holds the `limit` nearest live rows."""
+    monkeypatch.setattr(candidates, "LIVE_COUNT_AGE_S", 3600.0)
+    codes = binarize(x, None)
+    store, live = CodeStore(tmp_path / "codes.u8", DIM), LiveStore(tmp_path / "live.u8")
+    try:
+        store.append(codes)
+        live.pad_to(N)
+        live.mark(range(N), True)
+        q = _queries(x, 1, seed=77)[0]
+        true = hamming(codes, binarize(q, None))
+        live_candidates(store, live, q, None, 200)  # counts: every row live
+        dead = np.argsort(true, kind="stable")[:300]
+        live.mark(dead, False)
+        assert live.count(max_age_s=3600) == N  # the estimate has not seen the deletes
+        got, every = live_candidates(store, live, q, None, 200)
+        assert got.ids.size == 200 and not every and not np.isin(got.ids, dead).any()
+        assert np.array_equal(got.distances, np.sort(np.delete(true, dead))[:200])
     finally:
         store.close()
         live.close()

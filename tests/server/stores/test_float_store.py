@@ -282,6 +282,25 @@ def test_live_flags_start_dead_and_follow_marks_in_runs(tmp_path: Path) -> None:
         again.close()
 
 
+def test_live_count_may_be_recent_but_never_misses_appended_rows(tmp_path: Path) -> None:
+    """`count()` counts now; `count(max_age_s)` may answer the count of a moment ago (marks since
+    then unseen), but counts again once the file has grown or the count is older than that."""
+    live = LiveStore(tmp_path / "live.u8")
+    try:
+        live.pad_to(10)
+        live.mark(range(6), True)
+        assert live.count(max_age_s=3600) == 6
+        live.mark([0, 1], False)
+        assert live.count(max_age_s=3600) == 6  # the recent count
+        assert live.count() == 4  # counted now
+        live.mark([2], False)
+        assert live.count(max_age_s=0.0) == 3  # no age allowed: counted now
+        live.append(np.ones((2, 1), np.uint8))
+        assert live.count(max_age_s=3600) == 5  # grown since: counted again
+    finally:
+        live.close()
+
+
 def test_live_marks_of_one_process_are_seen_by_another_at_once(tmp_path: Path) -> None:
     """Two stores on one file (replicas sharing a volume): a mark written by one is read by the
     other through its existing map, and rows it appends are seen after a refresh."""
