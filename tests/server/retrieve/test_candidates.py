@@ -5,7 +5,9 @@ and widening by slices of one scan. Engine in-process on Milvus Lite, raw vector
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +49,21 @@ def test_ram_pool_is_the_exact_hamming_top(tmp_path: Path, x: np.ndarray) -> Non
     assert sorted(every.ids.tolist()) == list(range(N))
 
 
+@contextlib.contextmanager
+def _all_live(tmp_path: Path, x: np.ndarray) -> Iterator[tuple[np.ndarray, CodeStore, LiveStore]]:
+    """The sign codes of `x` in a code store, every row marked live: (codes, store, live)."""
+    codes = binarize(x, None)
+    store, live = CodeStore(tmp_path / "codes.u8", DIM), LiveStore(tmp_path / "live.u8")
+    try:
+        store.append(codes)
+        live.pad_to(N)
+        live.mark(range(N), True)
+        yield codes, store, live
+    finally:
+        store.close()
+        live.close()
+
+
 @pytest.mark.parametrize("dead_near", [40, 700])
 def test_live_pool_holds_the_nearest_live_rows_when_dead_ones_crowd_the_query(tmp_path: Path, x: np.ndarray,
                                                                                dead_near: int) -> None:
@@ -54,12 +71,7 @@ def test_live_pool_holds_the_nearest_live_rows_when_dead_ones_crowd_the_query(tm
     tenth of the rest: the pool still holds `limit` rows, every one live, and they are the `limit`
     nearest live rows (distances equal to numpy's); asking for more than the live rows returns
     them all and says the scan reached every code."""
-    codes = binarize(x, None)
-    store, live = CodeStore(tmp_path / "codes.u8", DIM), LiveStore(tmp_path / "live.u8")
-    try:
-        store.append(codes)
-        live.pad_to(N)
-        live.mark(range(N), True)
+    with _all_live(tmp_path, x) as (codes, store, live):
         q = _queries(x, 1, seed=75)[0]
         true = hamming(codes, binarize(q, None))
         order = np.argsort(true, kind="stable")
@@ -74,9 +86,6 @@ def test_live_pool_holds_the_nearest_live_rows_when_dead_ones_crowd_the_query(tm
         assert np.array_equal(got.distances, np.sort(true[alive])[:200])
         got, every = live_candidates(store, live, q, None, N)
         assert every and sorted(got.ids.tolist()) == alive.tolist()
-    finally:
-        store.close()
-        live.close()
 
 
 def test_live_pool_is_whole_when_rows_died_since_the_live_count(tmp_path: Path, x: np.ndarray,
@@ -85,12 +94,7 @@ def test_live_pool_is_whole_when_rows_died_since_the_live_count(tmp_path: Path, 
     the 300 nearest the query, with the count held for an hour) are still kept out, and the pool
     still holds the `limit` nearest live rows."""
     monkeypatch.setattr(candidates, "LIVE_COUNT_AGE_S", 3600.0)
-    codes = binarize(x, None)
-    store, live = CodeStore(tmp_path / "codes.u8", DIM), LiveStore(tmp_path / "live.u8")
-    try:
-        store.append(codes)
-        live.pad_to(N)
-        live.mark(range(N), True)
+    with _all_live(tmp_path, x) as (codes, store, live):
         q = _queries(x, 1, seed=77)[0]
         true = hamming(codes, binarize(q, None))
         live_candidates(store, live, q, None, 200)  # counts: every row live
@@ -100,9 +104,6 @@ def test_live_pool_is_whole_when_rows_died_since_the_live_count(tmp_path: Path, 
         got, every = live_candidates(store, live, q, None, 200)
         assert got.ids.size == 200 and not every and not np.isin(got.ids, dead).any()
         assert np.array_equal(got.distances, np.sort(np.delete(true, dead))[:200])
-    finally:
-        store.close()
-        live.close()
 
 
 async def _engine(tmp_path: Path, x: np.ndarray, source: str) -> Engine:
