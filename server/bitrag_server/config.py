@@ -35,6 +35,11 @@ class Settings(BaseSettings):
         256, ge=0, le=1000000, description="RPCs waiting for a slot; beyond: RESOURCE_EXHAUSTED with a retry hint"
     )
     worker_threads: int = Field(0, ge=0, le=1024, description="threads for blocking work; 0 = min(32, cores + 4)")
+    malloc_trim_free_mb: int = Field(
+        32, ge=0, le=1 << 20,
+        description="glibc: past this many MiB free in the heaps (checked every 10 s), give the free pages "
+        "back to the OS (malloc_trim; heap.py); 0 = never",
+    )
 
     # --- storage -------------------------------------------------------------------------------
     data_dir: Path = Field(Path("./bitrag-data"), description="collections' float32 files and catalog")

@@ -26,7 +26,7 @@ from grpc_reflection.v1alpha import reflection
 
 from bitrag.v1 import bitrag_pb2, bitrag_pb2_grpc
 
-from . import startup
+from . import heap, startup
 from .answer.asker import Asker
 from .config import Settings
 from .engine import Engine
@@ -188,6 +188,10 @@ async def serve(settings: Settings) -> None:
 async def _serve(settings: Settings, server: grpc.aio.Server, port: int) -> None:
     engine = await _start_engine(settings)
     asker = Asker(engine, settings)
+    trimmer = asyncio.create_task(heap.trim_loop(settings.malloc_trim_free_mb), name="heap-trim")
+    if settings.malloc_trim_free_mb and heap.available():
+        log.info("heap: free pages go back to the OS past %d MiB free in the heaps (malloc_trim, checked every %g s)",
+                 settings.malloc_trim_free_mb, heap.TRIM_INTERVAL_S)
     log.info(
         "ask: %s; answer cache: %s",
         f"{settings.llm_provider} {settings.llm_model}" if asker.generator.generated else "extractive (no LLM API key)",
@@ -233,6 +237,7 @@ async def _serve(settings: Settings, server: grpc.aio.Server, port: int) -> None
     log.info("shutting down: draining in-flight calls (grace %.1fs)", settings.shutdown_grace_s)
     await health_servicer.enter_graceful_shutdown()
     await server.stop(0 if failed else settings.shutdown_grace_s)
+    trimmer.cancel()
     await asker.close()
     await engine.close()
     if failed is not None:
