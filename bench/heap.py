@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bitrag import AsyncClient, Client
-from bitrag_server.bench.common import DEFAULT_RESULTS, REPO, log, process_memory, rotated, write_json
+from bitrag import Client
+from bitrag_server.bench.common import DEFAULT_RESULTS, REPO, log, process_memory, rotated, search_load, write_json
 from bitrag_server.bench.synth import VectorCache, fit_from_beir
 from bitrag_server.launch import ServerProcess
 
@@ -52,24 +52,6 @@ def memory(pid: int) -> dict[str, int]:
     server = process_memory(pid, include_children=False)
     return {"server_anon": server["anon"], "server_rss": server["rss"],
             "children_anon": whole["anon"] - server["anon"], "children_rss": whole["rss"] - server["rss"]}
-
-
-async def qps(target: str, queries: np.ndarray, concurrency: int, seconds: float) -> float:
-    done = 0
-    stop = time.perf_counter() + seconds
-
-    async def worker(i: int) -> None:
-        nonlocal done
-        async with AsyncClient(target, timeout=120) as c:
-            j = i
-            while time.perf_counter() < stop:
-                await c.search("h", queries[j % len(queries)], top_k=10)
-                done += 1
-                j += concurrency
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(worker(i) for i in range(concurrency)))
-    return done / (time.perf_counter() - t0)
 
 
 def run_one(env: dict[str, str], corpus: np.ndarray, queries: np.ndarray, args: argparse.Namespace) -> dict:
@@ -102,7 +84,8 @@ def run_one(env: dict[str, str], corpus: np.ndarray, queries: np.ndarray, args: 
                 lat.append((time.perf_counter() - t) * 1000)
         out["p50_ms"] = round(float(np.percentile(lat, 50)), 2)
         out["p99_ms"] = round(float(np.percentile(lat, 99)), 2)
-        out["qps_c8"] = round(asyncio.run(qps(srv.target, queries, 8, args.seconds)), 1)
+        done, _, wall = asyncio.run(search_load(srv.target, "h", queries, 8, args.seconds))
+        out["qps_c8"] = round(done / wall, 1)
         snapshot("serving")
     return out
 

@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from bitrag import AsyncClient, Client
-from bitrag_server.bench.common import DEFAULT_RESULTS, REPO, log, write_json
+from bitrag import Client
+from bitrag_server.bench.common import DEFAULT_RESULTS, REPO, log, search_load, write_json
 from bitrag_server.bench.synth import VectorCache, fit_from_beir
 from bitrag_server.launch import ServerProcess
 
@@ -71,25 +71,6 @@ def cpu_ms(procs: list[psutil.Process]) -> dict[int, float]:
         except psutil.NoSuchProcess:
             out[p.pid] = 0.0
     return out
-
-
-async def load(target: str, queries: np.ndarray, concurrency: int, seconds: float) -> tuple[int, list[float]]:
-    done, lat = 0, []
-    stop = time.perf_counter() + seconds
-
-    async def worker(i: int) -> None:
-        nonlocal done
-        async with AsyncClient(target, timeout=120) as c:
-            j = i
-            while time.perf_counter() < stop:
-                t = time.perf_counter()
-                await c.search("p", queries[j % len(queries)], top_k=10)
-                lat.append((time.perf_counter() - t) * 1000)
-                done += 1
-                j += concurrency
-
-    await asyncio.gather(*(worker(i) for i in range(concurrency)))
-    return done, lat
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                                         "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             before = cpu_ms(procs)
             t0 = time.perf_counter()
-            done, lat = asyncio.run(load(srv.target, queries, conc, args.seconds))
+            done, lat, _ = asyncio.run(search_load(srv.target, "p", queries, conc, args.seconds))
             wall = time.perf_counter() - t0
             after = cpu_ms(procs)
             run = {"searches": done, "qps": round(done / wall, 1), "qps_per_core": round(done / wall / CORES, 1),

@@ -3,6 +3,7 @@ exact top-k by a blocked scan, and small I/O helpers."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import platform
@@ -339,3 +340,28 @@ def rotated(items: Sequence[T], i: int) -> list[T]:
 def chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
     for s in range(0, n, size):
         yield s, min(n, s + size)
+
+
+async def search_load(target: str, collection: str, queries: np.ndarray, concurrency: int,
+                      seconds: float) -> tuple[int, list[float], float]:
+    """Closed-loop search load over gRPC: `concurrency` AsyncClients, each searching `queries` in
+    turn (top 10) until `seconds` have passed. Returns (searches done, latencies in ms, wall s)."""
+    from bitrag import AsyncClient
+
+    done, lat = 0, []
+    t0 = time.perf_counter()
+    stop = t0 + seconds
+
+    async def worker(i: int) -> None:
+        nonlocal done
+        async with AsyncClient(target, timeout=120) as c:
+            j = i
+            while time.perf_counter() < stop:
+                t = time.perf_counter()
+                await c.search(collection, queries[j % len(queries)], top_k=10)
+                lat.append((time.perf_counter() - t) * 1000)
+                done += 1
+                j += concurrency
+
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    return done, lat, time.perf_counter() - t0
