@@ -35,6 +35,11 @@ class Settings(BaseSettings):
         256, ge=0, le=1000000, description="RPCs waiting for a slot; beyond: RESOURCE_EXHAUSTED with a retry hint"
     )
     worker_threads: int = Field(0, ge=0, le=1024, description="threads for blocking work; 0 = min(32, cores + 4)")
+    malloc_arenas: int = Field(
+        2, ge=0, le=1024,
+        description="glibc: at most this many malloc arenas (set at start-up; each keeps its own high-water "
+        "mark of free memory; heap.py); 0 = glibc's default, 8 per core",
+    )
     malloc_trim_free_mb: int = Field(
         32, ge=0, le=1 << 20,
         description="glibc: past this many MiB free in the heaps (checked every 10 s), give the free pages "

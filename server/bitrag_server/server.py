@@ -170,6 +170,7 @@ def single_threaded_blas() -> None:
 async def serve(settings: Settings) -> None:
     """Bind, lock the data directory, open the stores, listen with health NOT_SERVING, load the
     embedding model, then SERVING. A failure on the way is a `StartupError` (one line, exit 1)."""
+    heap.limit_arenas(settings.malloc_arenas)  # before the thread pools start
     single_threaded_blas()
     if settings.worker_threads:  # blocking work (Milvus, scans, embedding) runs on this pool
         from concurrent.futures import ThreadPoolExecutor
@@ -189,9 +190,11 @@ async def _serve(settings: Settings, server: grpc.aio.Server, port: int) -> None
     engine = await _start_engine(settings)
     asker = Asker(engine, settings)
     trimmer = asyncio.create_task(heap.trim_loop(settings.malloc_trim_free_mb), name="heap-trim")
-    if settings.malloc_trim_free_mb and heap.available():
-        log.info("heap: free pages go back to the OS past %d MiB free in the heaps (malloc_trim, checked every %g s)",
-                 settings.malloc_trim_free_mb, heap.TRIM_INTERVAL_S)
+    if heap.available():
+        log.info("heap: %s malloc arenas; free pages go back to the OS %s",
+                 settings.malloc_arenas or "glibc's default", f"past {settings.malloc_trim_free_mb} MiB free in the "
+                 f"heaps (malloc_trim, checked every {heap.TRIM_INTERVAL_S:g} s)" if settings.malloc_trim_free_mb
+                 else "only by glibc (no trimmer)")
     log.info(
         "ask: %s; answer cache: %s",
         f"{settings.llm_provider} {settings.llm_model}" if asker.generator.generated else "extractive (no LLM API key)",

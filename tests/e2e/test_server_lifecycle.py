@@ -134,6 +134,7 @@ def test_data_dir_held_by_another_server_is_one_line(tmp_path: Path) -> None:
     [
         (["--max-message-mb", "0"], {}, "bad setting max_message_mb=0 (--max-message-mb / BITRAG_MAX_MESSAGE_MB)"),
         ([], {"BITRAG_TIER": "sq3"}, "bad setting tier='sq3' (BITRAG_TIER)"),
+        ([], {"BITRAG_MALLOC_ARENAS": "x"}, "bad setting malloc_arenas='x' (BITRAG_MALLOC_ARENAS)"),
         ([], {"BITRAG_MALLOC_TRIM_FREE_MB": "-1"},
          "bad setting malloc_trim_free_mb='-1' (BITRAG_MALLOC_TRIM_FREE_MB): Input should be greater than or equal to 0"),
         (["--log-level", "LOUD"], {}, "bad setting log_level='LOUD' (--log-level / BITRAG_LOG_LEVEL)"),
@@ -177,8 +178,8 @@ def test_drop_during_background_calibration_stops_it_quietly(tmp_path: Path, rel
         assert srv.stop() == 0
     out = srv.text()
     assert "Traceback" not in out and " ERROR " not in out, out[-3000:]
-    # bitrag serve runs the heap trimmer (heap.py), at the default 32 MiB free
-    assert "heap: free pages go back to the OS past 32 MiB free" in out, out[-3000:]
+    # bitrag serve caps malloc's arenas and runs the heap trimmer (heap.py), at their defaults
+    assert "heap: 2 malloc arenas; free pages go back to the OS past 32 MiB free" in out, out[-3000:]
 
 
 def test_launcher_reports_a_server_that_fails_after_listening(tmp_path: Path) -> None:

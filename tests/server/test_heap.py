@@ -1,5 +1,5 @@
 """heap.py on glibc (the C library of the server's Linux images and of CI): the trimmer gives back
-free heap memory below the heap's top, which glibc keeps by itself. Each case runs in a fresh
+free heap memory below the heap's top, which glibc keeps by itself; the arena cap holds. Each case runs in a fresh
 interpreter: malloc's state is process-wide."""
 
 from __future__ import annotations
@@ -53,10 +53,48 @@ print(json.dumps(out))
 """
 
 
-def run(step: str, arg: int) -> dict:
+# argv[1] arenas for limit_arenas (0: glibc's default), then 6 threads malloc at once: how many
+# arenas glibc has then (malloc_info writes one <heap nr=...> per arena).
+ARENAS = r"""
+import ctypes, json, re, sys, tempfile, threading
+from bitrag_server import heap
+
+limited = heap.limit_arenas(int(sys.argv[1]))
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+libc.fopen.restype = ctypes.c_void_p
+libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+libc.fclose.argtypes = [ctypes.c_void_p]
+all_in = threading.Barrier(7)
+blocks = []
+
+def work():
+    blocks.append(libc.malloc(64 << 10))  # a thread's first malloc picks its arena
+    all_in.wait()
+    all_in.wait()
+
+threads = [threading.Thread(target=work) for _ in range(6)]
+for t in threads:
+    t.start()
+all_in.wait()
+with tempfile.NamedTemporaryFile(suffix=".xml") as f:
+    fp = libc.fopen(f.name.encode(), b"w")
+    libc.malloc_info(0, fp)
+    libc.fclose(fp)
+    arenas = len(re.findall(r"<heap nr=", open(f.name).read()))
+all_in.wait()
+for t in threads:
+    t.join()
+print(json.dumps({"limited": limited, "arenas": arenas}))
+"""
+
+
+def run(step: str, arg: int, probe: str = HOLES) -> dict:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    out = subprocess.run([sys.executable, "-c", HOLES, step, str(arg)], env=clean,
-                         capture_output=True, text=True, check=True, timeout=60)
+    argv = [sys.executable, "-c", probe, step] + ([str(arg)] if probe is HOLES else [])
+    out = subprocess.run(argv, env=clean, capture_output=True, text=True, check=True, timeout=60)
     return json.loads(out.stdout)
 
 
@@ -86,7 +124,18 @@ def test_the_loop_is_off_at_zero() -> None:
     assert r["after_kib"] > r["held_kib"] - 8 * 1024
 
 
-def test_the_setting_is_bounded() -> None:
+def test_glibc_gives_threads_arenas_of_their_own_unless_capped() -> None:
+    free_for_all = run("0", 0, ARENAS)
+    assert free_for_all == {"limited": False, "arenas": free_for_all["arenas"]}
+    assert free_for_all["arenas"] >= 3  # 6 threads at once: up to 8 per core
+    assert run("1", 0, ARENAS) == {"limited": True, "arenas": 1}
+    assert run("2", 0, ARENAS) == {"limited": True, "arenas": 2}
+
+
+def test_the_settings_are_bounded() -> None:
     assert Settings().malloc_trim_free_mb == 32
+    assert Settings().malloc_arenas == 2
     with pytest.raises(ValueError, match="malloc_trim_free_mb"):
         Settings(malloc_trim_free_mb=-1)
+    with pytest.raises(ValueError, match="malloc_arenas"):
+        Settings(malloc_arenas=-1)
