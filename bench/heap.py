@@ -8,8 +8,8 @@ and AsyncClient searches at concurrency 8 for a fixed time (QPS). The server pro
 (after the searches); Milvus Lite's child process is reported apart. Variants run in rotated order,
 `--rounds` times, so drift of the machine falls on each alike.
 
-    python bench/heap.py --n 300000 --rounds 2 \\
-        --variant glibc-default:BITRAG_MALLOC_MMAP_THRESHOLD_KB=0 --variant server-default:
+    python bench/heap.py --n 300000 --rounds 2 --settle 12 \\
+        --variant glibc-default:BITRAG_MALLOC_ARENAS=0,BITRAG_MALLOC_TRIM_FREE_MB=0 --variant server-default:
 """
 
 from __future__ import annotations

@@ -8,12 +8,13 @@ few MiB) the server's large temporary arrays (ingest batches, calibration's samp
 pools, exact scan blocks) come from the heaps, and what they leave there when freed stays private
 memory of the process, in pieces below the top that the heap does not give back.
 
-glibc also gives every thread that finds the heaps busy an arena of its own, up to 8 per core,
+glibc also gives threads arenas of their own (a new thread takes a new one), up to 8 per core,
 each a 64 MiB heap whose free top stays resident (`malloc_trim` gives back free pages inside an
 arena but trims only the main arena's top). A service's thread pools spread its temporary arrays
-over those arenas, and each keeps its high-water mark: at 300k rows the server held 325 MiB of
-private memory serving, 240 MiB of it free in the arenas. `limit_arenas` (`BITRAG_MALLOC_ARENAS`,
-2 by default) caps them at start-up, before the pools start: 115-160 MiB serving, at equal speed.
+over those arenas, and each keeps its high-water mark: at 300k rows, after ingest, the server held
+281 MiB of private memory, 243.5 MiB of it free in malloc. `limit_arenas` (`BITRAG_MALLOC_ARENAS`,
+2 by default) caps them at start-up, before the pools start: 116-163 MiB serving instead of
+278-284, at equal speed.
 
 `trim_loop` runs in `bitrag serve`: every `TRIM_INTERVAL_S` it asks glibc how much of its heaps is
 free (`mallinfo2`); past `BITRAG_MALLOC_TRIM_FREE_MB` it calls `malloc_trim(0)`, which gives the
@@ -82,7 +83,8 @@ def trim_if_free(free_bytes: int) -> bool:
     """`malloc_trim(0)` when at least `free_bytes` of the heaps are free: their free pages go back
     to the OS. True when it trimmed."""
     libc = _libc()
-    if libc is None or free_bytes <= 0 or libc.mallinfo2().fordblks < free_bytes:
+    free = free_heap_bytes()
+    if libc is None or free is None or free_bytes <= 0 or free < free_bytes:
         return False
     libc.malloc_trim(0)
     return True

@@ -191,10 +191,9 @@ async def _serve(settings: Settings, server: grpc.aio.Server, port: int) -> None
     asker = Asker(engine, settings)
     trimmer = asyncio.create_task(heap.trim_loop(settings.malloc_trim_free_mb), name="heap-trim")
     if heap.available():
-        log.info("heap: %s malloc arenas; free pages go back to the OS %s",
-                 settings.malloc_arenas or "glibc's default", f"past {settings.malloc_trim_free_mb} MiB free in the "
-                 f"heaps (malloc_trim, checked every {heap.TRIM_INTERVAL_S:g} s)" if settings.malloc_trim_free_mb
-                 else "only by glibc (no trimmer)")
+        trim = (f"past {settings.malloc_trim_free_mb} MiB free in the heaps (malloc_trim, checked every "
+                f"{heap.TRIM_INTERVAL_S:g} s)" if settings.malloc_trim_free_mb else "only by glibc (no trimmer)")
+        log.info("heap: %s malloc arenas; free pages go back to the OS %s", settings.malloc_arenas or "glibc's default", trim)
     log.info(
         "ask: %s; answer cache: %s",
         f"{settings.llm_provider} {settings.llm_model}" if asker.generator.generated else "extractive (no LLM API key)",
